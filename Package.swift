@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+// Kiln: an LLM inference engine — define a model, build an engine, run it, serve it.
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+        .library(name: "Kiln", targets: ["Kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "KilnTensor"),
+        .target(name: "KilnCheckpoint", dependencies: ["KilnTensor"]),
+        .target(name: "KilnGraph", dependencies: ["KilnTensor"]),
+        .target(name: "KilnModels", dependencies: ["KilnGraph", "KilnCheckpoint", "KilnTensor"]),
+        .target(name: "KilnCPU", dependencies: ["KilnGraph", "KilnTensor"]),
+        .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
+        .target(name: "Kiln", dependencies: ["KilnModels", "KilnCPU", "KilnRuntime", "KilnCheckpoint"]),
+        .executableTarget(name: "kiln", dependencies: [
+            "Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"]),
+        .testTarget(name: "KilnCheckpointTests", dependencies: ["KilnCheckpoint"]),
+        .testTarget(name: "KilnGraphTests", dependencies: ["KilnGraph"]),
+        .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"]),
+        .testTarget(name: "KilnCPUTests", dependencies: ["KilnCPU", "KilnGraph"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint"]),
+    ]
+)

@@ -1,0 +1,200 @@
+// The CPU backend: runs a recorded graph op by op with SIMD, multithreaded kernels, the
+// KV cache in the paged layout every backend shares.
+
+import KilnGraph
+import KilnTensor
+import Synchronization
+
+/// A graph loaded for the CPU, with its weights and KV-cache pool.
+public final class CPUExecutable: Executable {
+    public let kvCacheLayout: KVCacheLayout
+    public let vocabularySize: Int
+    private let nodes: [Node]
+    private let output: Int
+    private let weights: [Int: CPUWeight]
+    private let pool: KVCachePool
+    private let rotaryTables: [Int: [Float]]
+    /// Activation buffers, reused from step to step; one step runs at a time.
+    private let arena = Mutex(ActivationArena())
+
+    /// Prepares `graph` with `weights` (by parameter name) and a KV pool of `kvCache`.
+    public init(graph: Graph, weights: [String: HostTensor], kvCache: KVCacheLayout) throws(CPUBackendError) {
+        guard let output = graph.outputs.first, let width = graph.nodes[output].shape.last?.fixedSize else {
+            throw .unsupportedOp("a graph without a [rows, vocab] output")
+        }
+        let matrixOnly = graph.matrixOnlyWeights
+        var prepared: [Int: CPUWeight] = [:]
+        var tables: [Int: [Float]] = [:]
+        for (id, node) in graph.nodes.enumerated() {
+            switch node.op {
+            case .weight(let name):
+                guard let tensor = weights[name] else { throw .unboundWeight(name: name) }
+                let expected = node.shape.compactMap(\.fixedSize)
+                guard tensor.shape == expected else { throw .weightShapeMismatch(name: name, expected: expected, actual: tensor.shape) }
+                prepared[id] = CPUWeight(tensor, matrixOnly: matrixOnly.contains(id))
+            case .rope(let rotary):
+                tables[id] = rotary.inverseFrequencies
+            default:
+                break
+            }
+        }
+        self.nodes = graph.nodes
+        self.output = output
+        self.weights = prepared
+        self.rotaryTables = tables
+        self.vocabularySize = width
+        self.kvCacheLayout = kvCache
+        self.pool = KVCachePool(layout: kvCache)
+    }
+
+    public func forward(_ step: StepInputs) throws -> HostTensor {
+        try validate(step)
+        return try arena.withLock { arena in try run(step, arena: &arena) }
+    }
+
+    private func run(_ step: StepInputs, arena: inout ActivationArena) throws(CPUBackendError) -> HostTensor {
+        let numTokens = step.numTokens, numSeqs = step.numSeqs
+        func extent(_ id: Int) -> [Int] { nodes[id].shape.map { $0.resolved(numTokens: numTokens, numSeqs: numSeqs) } }
+        func count(_ id: Int) -> Int { extent(id).reduce(1, *) }
+        var ints: [Int: [Int32]] = [:]
+        var aliases: [Int: Int] = [:]
+        func floats(_ id: Int) -> UnsafeMutablePointer<Float> {
+            if let weight = weights[id] { return UnsafeMutablePointer(mutating: weight.floats!) }
+            return arena.buffer(aliases[id] ?? id)
+        }
+
+        for (id, node) in nodes.enumerated() {
+            let inputs = node.inputs
+            switch node.op {
+            case .weight:
+                continue
+            case .input(.tokenIds):
+                ints[id] = step.tokenIds
+                continue
+            case .input(.positions):
+                ints[id] = step.positions
+                continue
+            case .reshape:
+                aliases[id] = aliases[inputs[0]] ?? inputs[0]
+                continue
+            default:
+                arena.reserve(id, count: count(id))
+            }
+            let out = arena.buffer(id)
+            switch node.op {
+            case .matmul(let transposeB):
+                let a = floats(inputs[0]), m = extent(inputs[0])[0]
+                let bShape = extent(inputs[1])
+                if transposeB {
+                    let b = weights[inputs[1]]?.matrix
+                        ?? WeightMatrix(format: .f32, base: UnsafeRawPointer(floats(inputs[1])), rows: bShape[0], columns: bShape[1])
+                    gemmTransposedB(a: a, m: m, b: b, c: out)
+                } else {
+                    gemm(a: a, m: m, k: bShape[0], b: floats(inputs[1]), n: bShape[1], c: out)
+                }
+            case .add:
+                add(floats(inputs[0]), count: count(inputs[0]), floats(inputs[1]), bCount: count(inputs[1]), out)
+            case .mul:
+                multiply(floats(inputs[0]), count: count(inputs[0]), floats(inputs[1]), bCount: count(inputs[1]), out)
+            case .activation(.relu):
+                relu(floats(inputs[0]), count: count(id), out)
+            case .activation(.sigmoid):
+                sigmoid(floats(inputs[0]), count: count(id), out)
+            case .rmsNorm(let eps):
+                let width = extent(id).last!
+                rmsNorm(floats(inputs[0]), rows: count(id) / width, width: width, weight: floats(inputs[1]), eps: eps, out)
+            case .embedding:
+                guard let table = weights[inputs[0]]?.matrix else { throw .unsupportedOp("embedding of a computed table") }
+                for (row, token) in ints[inputs[1]]!.enumerated() {
+                    guard token >= 0 && Int(token) < table.rows else { throw .tokenOutOfRange(token: token, vocabularySize: table.rows) }
+                    table.widenRow(Int(token), into: out + row * table.columns)
+                }
+            case .rope(let rotary):
+                let shape = extent(id)
+                ints[inputs[1]]!.withUnsafeBufferPointer { positions in
+                    applyRotary(floats(inputs[0]), tokens: shape[0], width: shape[1], headDim: rotary.dimension,
+                                positions: positions.baseAddress!, inverseFrequencies: rotaryTables[id]!,
+                                attentionFactor: rotary.attentionFactor, out)
+                }
+            case .attention(let attributes):
+                pagedAttention(q: floats(inputs[0]), k: floats(inputs[1]), v: floats(inputs[2]), out: out,
+                               step: step, cache: pool.layer(attributes.layer), attributes: attributes)
+            case .gatherLastTokens:
+                let width = extent(id)[1], source = floats(inputs[0])
+                var end = 0
+                for (s, sequence) in step.sequences.enumerated() {
+                    end += sequence.newTokens
+                    (out + s * width).update(from: source + (end - 1) * width, count: width)
+                }
+            case .slice(let axis, let start, let length):
+                let shape = extent(inputs[0])
+                copyBlocks(from: floats(inputs[0]), shape: shape, axis: axis, range: start..<(start + length), into: out, at: 0, outAxis: length)
+            case .concat(let axis):
+                let outAxis = extent(id)[axis]
+                var offset = 0
+                for input in inputs {
+                    let shape = extent(input)
+                    copyBlocks(from: floats(input), shape: shape, axis: axis, range: 0..<shape[axis], into: out, at: offset, outAxis: outAxis)
+                    offset += shape[axis]
+                }
+            case .input, .weight, .reshape:
+                break
+            }
+        }
+        let shape = extent(output)
+        let result = floats(output)
+        return HostTensor(dtype: .f32, shape: shape, copying: UnsafeRawBufferPointer(start: result, count: shape.reduce(1, *) * 4))
+    }
+
+    /// Checks that a step is self-consistent and fits the KV pool before any kernel runs.
+    private func validate(_ step: StepInputs) throws(CPUBackendError) {
+        guard step.numTokens > 0 else { throw .invalidStep("no tokens") }
+        guard step.positions.count == step.numTokens, step.slotMapping.count == step.numTokens else {
+            throw .invalidStep("\(step.numTokens) tokens but \(step.positions.count) positions and \(step.slotMapping.count) slots")
+        }
+        guard step.sequences.reduce(0, { $0 + $1.newTokens }) == step.numTokens, step.sequences.allSatisfy({ $0.newTokens > 0 }) else {
+            throw .invalidStep("the sequences' new tokens do not add up to the step's \(step.numTokens) tokens")
+        }
+        let layout = kvCacheLayout
+        for slot in step.slotMapping where slot < 0 || Int(slot) >= layout.capacityTokens {
+            throw .invalidStep("KV slot \(slot) is outside the pool of \(layout.capacityTokens) slots")
+        }
+        for sequence in step.sequences {
+            let needed = (sequence.cachedTokens + sequence.newTokens + layout.tokensPerBlock - 1) / layout.tokensPerBlock
+            guard sequence.blockTable.count >= needed, sequence.blockTable.allSatisfy({ $0 >= 0 && Int($0) < layout.numBlocks }) else {
+                throw .invalidStep("a block table covers \(sequence.blockTable.count) of the \(needed) blocks its sequence needs")
+            }
+        }
+        if let vocabulary = nodes.first(where: { if case .embedding = $0.op { true } else { false } })
+            .flatMap({ nodes[$0.inputs[0]].shape.first?.fixedSize }) {
+            for token in step.tokenIds where token < 0 || Int(token) >= vocabulary {
+                throw .tokenOutOfRange(token: token, vocabularySize: vocabulary)
+            }
+        }
+    }
+}
+
+/// Copies `range` of `axis` of a row-major tensor into `out`, whose `axis` has `outAxis`
+/// entries, starting at entry `at`.
+private func copyBlocks(from source: UnsafePointer<Float>, shape: [Int], axis: Int, range: Range<Int>,
+                        into out: UnsafeMutablePointer<Float>, at: Int, outAxis: Int) {
+    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+    for o in 0..<outer {
+        (out + (o * outAxis + at) * inner).update(from: source + (o * shape[axis] + range.lowerBound) * inner, count: range.count * inner)
+    }
+}
+
+/// Per-node float buffers that grow to the largest step seen and are then reused.
+struct ActivationArena: ~Copyable {
+    private var buffers: [Int: (pointer: UnsafeMutablePointer<Float>, capacity: Int)] = [:]
+
+    mutating func reserve(_ id: Int, count: Int) {
+        if let existing = buffers[id], existing.capacity >= count { return }
+        buffers[id]?.pointer.deallocate()
+        buffers[id] = (UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1)), max(count, 1))
+    }
+
+    func buffer(_ id: Int) -> UnsafeMutablePointer<Float> { buffers[id]!.pointer }
+
+    deinit { for (_, buffer) in buffers { buffer.pointer.deallocate() } }
+}

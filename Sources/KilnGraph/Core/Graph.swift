@@ -1,0 +1,74 @@
+// The recorded network: an SSA list of nodes, appended to by the free functions in
+// Functional.swift as model code runs on symbolic tensors.
+
+import KilnTensor
+
+/// One operation and the value it defines. A node's id is its index in the graph.
+public struct Node: Hashable, Sendable {
+    public let op: Op
+    public let inputs: [Int]
+    public let dtype: DType
+    public let shape: [Dim]
+}
+
+/// A network recorded by running model code on symbolic tensors.
+///
+/// Recording is single-threaded; the finished node list (`nodes`, `outputs`) is plain data
+/// that backends and passes consume.
+public final class Graph {
+    public private(set) var nodes: [Node] = []
+    /// Values the graph produces, in order (for a causal LM: the logits).
+    public private(set) var outputs: [Int] = []
+    private var weightNodes: [String: Int] = [:]
+    private var inputNodes: [StepInputName: Int] = [:]
+
+    public init() {}
+
+    /// Appends a node and returns its value. Shape rules are checked by the caller.
+    func append(_ op: Op, _ inputs: [Tensor], dtype: DType, shape: [Dim]) -> Tensor {
+        for input in inputs {
+            precondition(input.graph === self, "operands of \(op) come from different graphs")
+        }
+        nodes.append(Node(op: op, inputs: inputs.map(\.id), dtype: dtype, shape: shape))
+        return Tensor(graph: self, id: nodes.count - 1)
+    }
+
+    /// The per-step input `name`; asking twice gives the same value.
+    public func input(_ name: StepInputName) -> Tensor {
+        if let id = inputNodes[name] { return Tensor(graph: self, id: id) }
+        let tensor = append(.input(name), [], dtype: .i32, shape: [.numTokens])
+        inputNodes[name] = tensor.id
+        return tensor
+    }
+
+    /// The value of `parameter` in this graph; a parameter used twice (tied embeddings)
+    /// is one node.
+    public func weight(_ parameter: Parameter) -> Tensor {
+        if let id = weightNodes[parameter.name] { return Tensor(graph: self, id: id) }
+        let tensor = append(.weight(parameter.name), [], dtype: parameter.dtype, shape: parameter.shape.map(Dim.fixed))
+        weightNodes[parameter.name] = tensor.id
+        return tensor
+    }
+
+    /// Marks `tensor` as a result of the graph.
+    public func markOutput(_ tensor: Tensor) {
+        precondition(tensor.graph === self)
+        outputs.append(tensor.id)
+    }
+
+    /// Names of the weights the graph reads, in first-use order.
+    public var weightNames: [String] {
+        nodes.compactMap { if case .weight(let name) = $0.op { name } else { nil } }
+    }
+}
+
+/// A symbolic value in a graph: what model code computes with.
+public struct Tensor {
+    public let graph: Graph
+    public let id: Int
+
+    public var node: Node { graph.nodes[id] }
+    public var dtype: DType { node.dtype }
+    public var shape: [Dim] { node.shape }
+    public var rank: Int { shape.count }
+}

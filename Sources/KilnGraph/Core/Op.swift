@@ -1,0 +1,93 @@
+// The operations a graph is made of. Each is defined by its math, independent of how a
+// backend implements it.
+
+/// A pointwise nonlinearity applied by `activation(_:_:)`.
+public enum Activation: String, Hashable, Sendable {
+    case relu
+    case sigmoid
+}
+
+/// Names of the per-step inputs a graph reads.
+public enum StepInputName: String, Hashable, Sendable {
+    /// Token ids `[numTokens]`, i32.
+    case tokenIds
+    /// Absolute position of each token in its sequence `[numTokens]`, i32.
+    case positions
+}
+
+/// What the attention op needs to know beyond its q, k and v inputs.
+public struct AttentionAttributes: Hashable, Sendable {
+    /// Which layer's slice of the KV-cache pool this op reads and writes.
+    public var layer: Int
+    public var numHeads: Int
+    public var numKVHeads: Int
+    public var headDim: Int
+    /// Multiplies q·k before the softmax (usually headDim^-0.5).
+    public var scale: Float
+    /// Tokens a query may look back, itself included; `nil` attends to the whole prefix.
+    public var slidingWindow: Int?
+
+    public init(layer: Int, numHeads: Int, numKVHeads: Int, headDim: Int, scale: Float, slidingWindow: Int? = nil) {
+        self.layer = layer
+        self.numHeads = numHeads
+        self.numKVHeads = numKVHeads
+        self.headDim = headDim
+        self.scale = scale
+        self.slidingWindow = slidingWindow
+    }
+}
+
+/// A graph operation. Inputs are listed in the node, in the order documented per case.
+public enum Op: Hashable, Sendable {
+    /// A per-step input (no operands).
+    case input(StepInputName)
+    /// A model weight, by its parameter name (no operands).
+    case weight(String)
+    /// `a · b`, or `a · bᵀ` when `transposeB` (weights are stored `[out, in]`). Operands: a, b.
+    case matmul(transposeB: Bool)
+    /// Elementwise sum; b may also be a vector broadcast over a's last dimension.
+    case add
+    /// Elementwise product, broadcasting like `add`.
+    case mul
+    case activation(Activation)
+    /// `x / sqrt(mean(x²) + eps) · weight` over the last dimension. Operands: x, weight.
+    case rmsNorm(eps: Float)
+    /// Rows of a table picked by ids. Operands: table `[vocab, d]`, ids `[n]`.
+    case embedding
+    /// Rotary position embedding over heads of `headDim`. Operands: x `[n, heads·headDim]`, positions `[n]`.
+    case rope(RotaryEmbedding)
+    /// Causal attention over the paged KV cache; writes this step's k and v into the cache
+    /// first. Operands: q `[numTokens, heads·headDim]`, k and v `[numTokens, kvHeads·headDim]`.
+    case attention(AttentionAttributes)
+    /// The last token's row of each sequence: `[numTokens, d]` → `[numSeqs, d]`.
+    case gatherLastTokens
+    /// Same elements, new shape (the node's output shape).
+    case reshape
+    /// `length` entries of `axis` starting at `start`.
+    case slice(axis: Int, start: Int, length: Int)
+    /// Operands joined along `axis`.
+    case concat(axis: Int)
+}
+
+extension Op: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .input(let name): "input \(name.rawValue)"
+        case .weight(let name): "weight \(name)"
+        case .matmul(let transposeB): transposeB ? "matmul_nt" : "matmul"
+        case .add: "add"
+        case .mul: "mul"
+        case .activation(let kind): "activation.\(kind.rawValue)"
+        case .rmsNorm(let eps): "rms_norm(eps: \(eps))"
+        case .embedding: "embedding"
+        case .rope(let rope): "rope(\(rope))"
+        case .attention(let a):
+            "attention(layer: \(a.layer), heads: \(a.numHeads), kv_heads: \(a.numKVHeads), head_dim: \(a.headDim)"
+                + (a.slidingWindow.map { ", window: \($0)" } ?? "") + ")"
+        case .gatherLastTokens: "gather_last_tokens"
+        case .reshape: "reshape"
+        case .slice(let axis, let start, let length): "slice(axis: \(axis), start: \(start), length: \(length))"
+        case .concat(let axis): "concat(axis: \(axis))"
+        }
+    }
+}

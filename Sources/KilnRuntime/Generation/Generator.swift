@@ -1,0 +1,104 @@
+// The first generation loop: one request at a time, prefill then decode, through the paged
+// KV cache. The in-flight batching executor replaces the loop, not the pieces it uses.
+
+import KilnGraph
+import KilnTensor
+
+/// Why generation ended.
+public enum FinishReason: String, Sendable, Codable {
+    /// `maxTokens` were generated.
+    case length
+    /// An end-of-sequence token was generated (it is the last output id).
+    case stop
+}
+
+/// The tokens of one finished request and how long they took.
+public struct GenerationResult: Sendable {
+    public var promptIds: [Int32]
+    public var outputIds: [Int32]
+    public var finishReason: FinishReason
+    /// From submitting the prompt to the first generated token.
+    public var prefillTime: Duration
+    /// Generating every token after the first.
+    public var decodeTime: Duration
+
+    /// Tokens per second after the first token (0 when only one was generated).
+    public var decodeTokensPerSecond: Double {
+        let seconds = Double(decodeTime.components.seconds) + Double(decodeTime.components.attoseconds) * 1e-18
+        return outputIds.count > 1 && seconds > 0 ? Double(outputIds.count - 1) / seconds : 0
+    }
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case emptyPrompt
+    case contextTooLong(promptTokens: Int, maxTokens: Int, capacity: Int)
+    case sampling(SamplingError)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            "the prompt has no tokens"
+        case .contextTooLong(let prompt, let maxTokens, let capacity):
+            "prompt (\(prompt) tokens) + max tokens (\(maxTokens)) exceed the context of \(capacity) tokens; shorten the prompt or lower --max-tokens"
+        case .sampling(let error):
+            error.description
+        }
+    }
+}
+
+/// Runs requests one after another on an executable.
+public final class Generator {
+    public let executable: any Executable
+    public let eosTokenIds: Set<Int32>
+    private var allocator: BlockAllocator
+
+    public init(executable: any Executable, eosTokenIds: [Int]) {
+        self.executable = executable
+        self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
+        allocator = BlockAllocator(numBlocks: executable.kvCacheLayout.numBlocks)
+    }
+
+    /// The tokens that follow `prompt`; `onToken` sees each one as soon as it is chosen.
+    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (Int32) -> Void = { _ in }) throws -> GenerationResult {
+        do { try params.validate() } catch { throw GenerationError.sampling(error) }
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        let layout = executable.kvCacheLayout
+        let total = prompt.count + params.maxTokens
+        guard total <= layout.capacityTokens else {
+            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens, capacity: layout.capacityTokens)
+        }
+        let blocksNeeded = (total + layout.tokensPerBlock - 1) / layout.tokensPerBlock
+        guard let blocks = allocator.allocate(blocksNeeded) else {
+            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens,
+                                                 capacity: allocator.freeBlocks * layout.tokensPerBlock)
+        }
+        defer { allocator.release(blocks) }
+
+        var sampler = Sampler(params)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var output: [Int32] = []
+        var pending = prompt
+        var firstTokenAt = start
+        var finish = FinishReason.length
+        while output.count < params.maxTokens {
+            let cached = prompt.count + output.count - pending.count
+            let step = StepInputs(sequences: [(pending, SequenceStep(cachedTokens: cached, newTokens: pending.count, blockTable: blocks))],
+                                  tokensPerBlock: layout.tokensPerBlock)
+            let logits = try executable.forward(step)
+            let token = logits.withUnsafeBytes { bytes in
+                bytes.withMemoryRebound(to: Float.self) { sampler.sample(UnsafeBufferPointer(rebasing: $0.prefix(executable.vocabularySize))) }
+            }
+            if output.isEmpty { firstTokenAt = clock.now }
+            output.append(token)
+            onToken(token)
+            if !params.ignoreEOS && eosTokenIds.contains(token) {
+                finish = .stop
+                break
+            }
+            pending = [token]
+        }
+        return GenerationResult(promptIds: prompt, outputIds: output, finishReason: finish,
+                                prefillTime: firstTokenAt - start, decodeTime: clock.now - firstTokenAt)
+    }
+}

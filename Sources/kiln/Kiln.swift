@@ -1,0 +1,12 @@
+// The `kiln` command line.
+
+import ArgumentParser
+
+@main
+struct KilnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Kiln: build, run and serve LLMs.",
+        subcommands: [Generate.self, Logits.self, Inspect.self]
+    )
+}

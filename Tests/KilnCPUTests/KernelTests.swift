@@ -1,0 +1,81 @@
+@testable import KilnCPU
+import KilnGraph
+import KilnTensor
+import Testing
+
+/// Deterministic pseudo-random floats in [-1, 1).
+func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) * 0x1p-23 - 1
+    }
+}
+
+@Suite struct GemmTests {
+    func naive(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Float] {
+        (0..<(m * n)).map { index in
+            let i = index / n, j = index % n
+            return (0..<k).reduce(Float(0)) { $0 + a[i * k + $1] * b[j * k + $1] }
+        }
+    }
+
+    @Test(arguments: [(1, 5, 3), (3, 37, 19), (17, 64, 130), (2, 1000, 576)])
+    func transposedGemmMatchesNaive(m: Int, n: Int, k: Int) {
+        let a = randomFloats(m * k, seed: 1), b = randomFloats(n * k, seed: 2)
+        var c = [Float](repeating: .nan, count: m * n)
+        b.withUnsafeBytes { bBytes in
+            let matrix = WeightMatrix(format: .f32, base: bBytes.baseAddress!, rows: n, columns: k)
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!) }
+        }
+        let expected = naive(a, b, m: m, n: n, k: k)
+        #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
+    @Test func bfloat16WeightsEqualTheirWidenedValues() {
+        let m = 3, n = 21, k = 45
+        let a = randomFloats(m * k, seed: 3)
+        let bits = randomFloats(n * k, seed: 4).map(bfloat16Bits(from:))
+        let widened = bits.map(floatFromBFloat16Bits)
+        var c = [Float](repeating: 0, count: m * n)
+        bits.withUnsafeBytes { bBytes in
+            let matrix = WeightMatrix(format: .bf16, base: bBytes.baseAddress!, rows: n, columns: k)
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!) }
+        }
+        let expected = naive(a, widened, m: m, n: n, k: k)
+        #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
+    @Test func plainGemmMatchesNaive() {
+        let m = 4, k = 7, n = 5
+        let a = randomFloats(m * k, seed: 5), b = randomFloats(k * n, seed: 6)
+        var c = [Float](repeating: 0, count: m * n)
+        c.withUnsafeMutableBufferPointer { gemm(a: a, m: m, k: k, b: b, n: n, c: $0.baseAddress!) }
+        for i in 0..<m {
+            for j in 0..<n {
+                let expected = (0..<k).reduce(Float(0)) { $0 + a[i * k + $1] * b[$1 * n + j] }
+                #expect(abs(c[i * n + j] - expected) < 1e-5)
+            }
+        }
+    }
+}
+
+@Suite struct ElementwiseTests {
+    @Test func rmsNormMatchesDefinition() {
+        let x = randomFloats(12, seed: 7), w = randomFloats(6, seed: 8)
+        var out = [Float](repeating: 0, count: 12)
+        out.withUnsafeMutableBufferPointer { rmsNorm(x, rows: 2, width: 6, weight: w, eps: 1e-5, $0.baseAddress!) }
+        for r in 0..<2 {
+            let row = x[(r * 6)..<(r * 6 + 6)]
+            let scale = 1 / (row.reduce(0) { $0 + $1 * $1 } / 6 + 1e-5).squareRoot()
+            for i in 0..<6 { #expect(abs(out[r * 6 + i] - w[i] * row[r * 6 + i] * scale) < 1e-5) }
+        }
+    }
+
+    @Test func biasBroadcastsOverRows() {
+        let a: [Float] = [1, 2, 3, 4, 5, 6], bias: [Float] = [10, 20, 30]
+        var out = [Float](repeating: 0, count: 6)
+        out.withUnsafeMutableBufferPointer { add(a, count: 6, bias, bCount: 3, $0.baseAddress!) }
+        #expect(out == [11, 22, 33, 14, 25, 36])
+    }
+}
