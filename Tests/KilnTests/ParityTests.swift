@@ -10,7 +10,10 @@ import KilnTensor
 import Testing
 
 let fixturesDirectory = "/" + String(#filePath).split(separator: "/").dropLast(2).joined(separator: "/") + "/Fixtures"
-let parityFixtures = ["llama-gqa", "llama-gqa-bf16", "mistral-spm", "qwen2-tied", "llama3-rope-mha"]
+let parityFixtures = [
+    "llama-gqa", "llama-gqa-bf16", "mistral-spm", "qwen2-tied", "llama3-rope-mha",
+    "llama-rope-linear", "qwen2-yarn", "mistral-sliding-window",
+]
 
 struct Reference: Decodable {
     struct Prompt: Decodable {
