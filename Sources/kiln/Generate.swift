@@ -32,33 +32,17 @@ struct Generate: ParsableCommand {
         let llm = try LLM(modelDirectory: modelOptions.model)
         let result = try llm.generate(prompt: ids, params)
         if json {
-            try printJSON(GenerateReport(result))
+            let prefill = result.prefillTime.components
+            try printJSONObject([
+                "prompt_ids": result.promptIds,
+                "output_ids": result.outputIds,
+                "finish_reason": result.finishReason.rawValue,
+                "prefill_ms": (Double(prefill.seconds) * 1e3 + Double(prefill.attoseconds) * 1e-15).rounded(toPlaces: 3),
+                "decode_tok_s": result.decodeTokensPerSecond.rounded(toPlaces: 2),
+            ])
         } else {
             print(result.outputIds.map(String.init).joined(separator: " "))
         }
-    }
-}
-
-/// The JSON `kiln generate --json` prints.
-struct GenerateReport: Encodable {
-    let promptIds: [Int32]
-    let outputIds: [Int32]
-    let finishReason: String
-    let prefillMs: Double
-    let decodeTokS: Double
-
-    init(_ result: GenerationResult) {
-        promptIds = result.promptIds
-        outputIds = result.outputIds
-        finishReason = result.finishReason.rawValue
-        let prefill = result.prefillTime.components
-        prefillMs = (Double(prefill.seconds) * 1e3 + Double(prefill.attoseconds) * 1e-15).rounded(toPlaces: 3)
-        decodeTokS = result.decodeTokensPerSecond.rounded(toPlaces: 2)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case promptIds = "prompt_ids", outputIds = "output_ids", finishReason = "finish_reason"
-        case prefillMs = "prefill_ms", decodeTokS = "decode_tok_s"
     }
 }
 

@@ -25,9 +25,12 @@ struct PromptOptions: ParsableArguments {
     }
 }
 
-/// Prints `value` as one line of JSON on stdout.
-func printJSON<T: Encodable>(_ value: T) throws {
+/// Prints one line of JSON on stdout: an object with `fields` in the order given.
+func printJSONObject(_ fields: KeyValuePairs<String, any Encodable>) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    let members = try fields.map { key, value in
+        "\"\(key)\":" + String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+    print("{" + members.joined(separator: ",") + "}")
 }

@@ -62,9 +62,14 @@ func bind(_ parameters: [Parameter], to checkpoint: Checkpoint, directory: Strin
 }
 
 func readFile(_ path: String) throws(ModelConfigError) -> Data {
-    do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw .unreadable(file: path, reason: "\(error)")
+    var isDirectory = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw .unreadable(file: path, reason: "no such file")
     }
+    guard !isDirectory, let data = FileManager.default.contents(atPath: path) else {
+        throw .unreadable(file: path, reason: isDirectory ? "it is a folder" : "permission denied or unreadable")
+    }
+    return data
 }
 
 func decode<T: Decodable>(_ data: Data, file: String) throws(ModelConfigError) -> T {

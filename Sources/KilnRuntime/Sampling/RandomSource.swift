@@ -1,5 +1,11 @@
 // A small, fast, seedable generator so that a seed reproduces the same tokens everywhere.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// xoshiro256** seeded through SplitMix64 (the published reference algorithms).
 public struct RandomSource: RandomNumberGenerator, Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
@@ -32,4 +38,12 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
     mutating func nextUnitFloat() -> Float { Float(next() >> 40) * 0x1p-24 }
 
     private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+}
+
+extension RandomSource {
+    /// A standard normal sample (Box–Muller).
+    public mutating func nextNormal() -> Float {
+        let u1 = max(nextUnitFloat(), 0x1p-24), u2 = nextUnitFloat()
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
+    }
 }
