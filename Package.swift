@@ -17,7 +17,8 @@ let package = Package(
         .target(name: "KilnCheckpoint", dependencies: ["KilnTensor"]),
         .target(name: "KilnGraph", dependencies: ["KilnTensor"]),
         .target(name: "KilnModels", dependencies: ["KilnGraph", "KilnCheckpoint", "KilnTensor"]),
-        .target(name: "KilnCPU", dependencies: ["KilnGraph", "KilnTensor"]),
+        .target(name: "CKilnCPU"),
+        .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
         .target(name: "Kiln", dependencies: ["KilnModels", "KilnCPU", "KilnRuntime", "KilnCheckpoint"]),
         .executableTarget(name: "kiln", dependencies: [

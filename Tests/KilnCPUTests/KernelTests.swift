@@ -20,27 +20,32 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
         }
     }
 
-    @Test(arguments: [(1, 5, 3), (3, 37, 19), (17, 64, 130), (2, 1000, 576)])
-    func transposedGemmMatchesNaive(m: Int, n: Int, k: Int) {
+    /// Every kernel this CPU can run: AVX-512, AVX2 and the baseline, where available.
+    static let vectorLevels = ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }
+
+    @Test(arguments: vectorLevels, [(1, 5, 3), (3, 37, 19), (17, 64, 130), (6, 1000, 576), (5, 23, 16)])
+    func transposedGemmMatchesNaive(vectorBits: Int32, size: (m: Int, n: Int, k: Int)) {
+        let (m, n, k) = size
         let a = randomFloats(m * k, seed: 1), b = randomFloats(n * k, seed: 2)
         var c = [Float](repeating: .nan, count: m * n)
         b.withUnsafeBytes { bBytes in
             let matrix = WeightMatrix(format: .f32, base: bBytes.baseAddress!, rows: n, columns: k)
-            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!) }
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
         }
         let expected = naive(a, b, m: m, n: n, k: k)
         #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })
     }
 
-    @Test func bfloat16WeightsEqualTheirWidenedValues() {
-        let m = 3, n = 21, k = 45
+    @Test(arguments: vectorLevels)
+    func bfloat16WeightsEqualTheirWidenedValues(vectorBits: Int32) {
+        let m = 5, n = 21, k = 45
         let a = randomFloats(m * k, seed: 3)
         let bits = randomFloats(n * k, seed: 4).map(bfloat16Bits(from:))
         let widened = bits.map(floatFromBFloat16Bits)
         var c = [Float](repeating: 0, count: m * n)
         bits.withUnsafeBytes { bBytes in
             let matrix = WeightMatrix(format: .bf16, base: bBytes.baseAddress!, rows: n, columns: k)
-            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!) }
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
         }
         let expected = naive(a, widened, m: m, n: n, k: k)
         #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })

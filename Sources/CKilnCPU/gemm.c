@@ -1,0 +1,247 @@
+// C = A · Bᵀ for float32 activations A [m, k] and weights B [n, k] (float32 or bfloat16,
+// widened exactly in registers). Each call computes a range of B's rows for every row of A,
+// in tiles that reuse every load of A across several weight rows and vice versa.
+
+#include "kiln_cpu.h"
+
+#include <stddef.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static inline float load_weight(const void *b, kiln_weight_format format, int64_t index) {
+    if (format == KILN_WEIGHTS_F32) return ((const float *)b)[index];
+    union { uint32_t u; float f; } bits = { (uint32_t)((const uint16_t *)b)[index] << 16 };
+    return bits.f;
+}
+
+// ---- baseline: plain C the compiler vectorizes for SSE2 ----
+
+static void gemm_nt_generic(const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
+                            int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    for (int64_t j = row_begin; j < row_end; j++) {
+        for (int64_t i = 0; i < m; i++) {
+            const float *x = a + i * k;
+            float s[8] = {0};
+            int64_t p = 0;
+            for (; p + 8 <= k; p += 8)
+                for (int q = 0; q < 8; q++) s[q] += x[p + q] * load_weight(b, format, j * k + p + q);
+            float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+            for (; p < k; p++) total += x[p] * load_weight(b, format, j * k + p);
+            c[i * ldc + j] = total;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+// Calls `tile` with the tile size as constants, so each size compiles to its own fully
+// unrolled loop with the accumulators in registers (a runtime size spills them to memory).
+#define TILE_CASE(tile, M, N, ...) case (M) * 8 + (N): tile(__VA_ARGS__, M, N); break;
+#define TILE_DISPATCH(tile, mi, nj, a, k, b, format, i, j, c, ldc)                                   \
+    switch ((mi) * 8 + (nj)) {                                                                    \
+    TILE_CASE(tile, 1, 1, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 1, 2, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 1, 3, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 1, 4, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 2, 1, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 2, 2, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 2, 3, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 2, 4, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 3, 1, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 3, 2, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 3, 3, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 3, 4, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 4, 1, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 4, 2, a, k, b, format, i, j, c, ldc) \
+    TILE_CASE(tile, 4, 3, a, k, b, format, i, j, c, ldc) TILE_CASE(tile, 4, 4, a, k, b, format, i, j, c, ldc) \
+    }
+
+// ---- AVX-512: 4 weight rows × 4 activation rows per tile, 16 floats per step ----
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+AVX512 static inline __m512 load16_avx512(const void *b, kiln_weight_format format, int64_t index, __mmask16 mask) {
+    if (format == KILN_WEIGHTS_F32) return _mm512_maskz_loadu_ps(mask, (const float *)b + index);
+    __m256i halves = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)b + index);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
+}
+
+AVX512 static inline __m512 load16_full_avx512(const void *b, kiln_weight_format format, int64_t index) {
+    if (format == KILN_WEIGHTS_F32) return _mm512_loadu_ps((const float *)b + index);
+    __m256i halves = _mm256_loadu_si256((const __m256i *)((const uint16_t *)b + index));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
+}
+
+/// A tile of up to 4 × 4 outputs: rows i0..<i0+mi of A against weight rows j0..<j0+nj.
+AVX512 static inline __attribute__((always_inline)) void tile_avx512(const float *a, int64_t k, const void *b, kiln_weight_format format,
+                                      int64_t i0, int64_t j0, float *c, int64_t ldc, const int mi, const int nj) {
+    __m512 acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 w[4];
+        for (int j = 0; j < 4; j++) if (j < nj) w[j] = load16_full_avx512(b, format, (j0 + j) * k + p);
+        for (int i = 0; i < 4; i++) {
+            if (i >= mi) break;
+            __m512 x = _mm512_loadu_ps(a + (i0 + i) * k + p);
+            for (int j = 0; j < 4; j++) if (j < nj) acc[i][j] = _mm512_fmadd_ps(x, w[j], acc[i][j]);
+        }
+    }
+    if (p < k) {
+        __mmask16 mask = (__mmask16)((1u << (k - p)) - 1);
+        __m512 w[4];
+        for (int j = 0; j < 4; j++) if (j < nj) w[j] = load16_avx512(b, format, (j0 + j) * k + p, mask);
+        for (int i = 0; i < mi; i++) {
+            __m512 x = _mm512_maskz_loadu_ps(mask, a + (i0 + i) * k + p);
+            for (int j = 0; j < 4; j++) if (j < nj) acc[i][j] = _mm512_fmadd_ps(x, w[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mi; i++)
+        for (int j = 0; j < nj; j++) c[(i0 + i) * ldc + j0 + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/// m = 1 (decode): weight rows are read one after another, a single sequential stream that
+/// the hardware prefetcher follows; four accumulators hide the FMA latency.
+AVX512 static inline __attribute__((always_inline)) void gemv_avx512(const float *x, int64_t k, const void *b,
+                                                                     const kiln_weight_format format,
+                                                                     int64_t row_begin, int64_t row_end, float *c) {
+    for (int64_t j = row_begin; j < row_end; j++) {
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+        int64_t base = j * k, p = 0;
+        for (; p + 64 <= k; p += 64) {
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p), load16_full_avx512(b, format, base + p), s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p + 16), load16_full_avx512(b, format, base + p + 16), s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p + 32), load16_full_avx512(b, format, base + p + 32), s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + p + 48), load16_full_avx512(b, format, base + p + 48), s3);
+        }
+        for (; p < k; p += 16) {
+            __mmask16 mask = k - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - p)) - 1);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x + p), load16_avx512(b, format, base + p, mask), s0);
+        }
+        c[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    }
+}
+
+AVX512 static inline __attribute__((always_inline)) void gemm_nt_avx512_format(const float *a, int64_t m, int64_t k, const void *b, const kiln_weight_format format,
+                                  int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    if (m == 1) return gemv_avx512(a, k, b, format, row_begin, row_end, c);
+    // 16 weight rows (a few KB) stay in cache while every row of A passes by them
+    for (int64_t block = row_begin; block < row_end; block += 16) {
+        int64_t block_end = block + 16 < row_end ? block + 16 : row_end;
+        for (int64_t i = 0; i < m; i += 4) {
+            int mi = m - i < 4 ? (int)(m - i) : 4;
+            for (int64_t j = block; j < block_end; j += 4) {
+                int nj = block_end - j < 4 ? (int)(block_end - j) : 4;
+                TILE_DISPATCH(tile_avx512, mi, nj, a, k, b, format, i, j, c, ldc);
+            }
+        }
+    }
+}
+
+/// One copy of the loops per weight format, so the format is a constant inside them.
+AVX512 static void gemm_nt_avx512(const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
+                              int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    if (format == KILN_WEIGHTS_F32) gemm_nt_avx512_format(a, m, k, b, KILN_WEIGHTS_F32, row_begin, row_end, c, ldc);
+    else gemm_nt_avx512_format(a, m, k, b, KILN_WEIGHTS_BF16, row_begin, row_end, c, ldc);
+}
+
+// ---- AVX2 + FMA: 4 weight rows × 2 activation rows per tile, 8 floats per step ----
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline __m256 load8_avx2(const void *b, kiln_weight_format format, int64_t index) {
+    if (format == KILN_WEIGHTS_F32) return _mm256_loadu_ps((const float *)b + index);
+    __m128i halves = _mm_loadu_si128((const __m128i *)((const uint16_t *)b + index));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
+}
+
+AVX2 static inline float sum8_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline __attribute__((always_inline)) void tile_avx2(const float *a, int64_t k, const void *b, kiln_weight_format format,
+                                  int64_t i0, int64_t j0, float *c, int64_t ldc, const int mi, const int nj) {
+    __m256 acc[2][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        __m256 w[4];
+        for (int j = 0; j < 4; j++) if (j < nj) w[j] = load8_avx2(b, format, (j0 + j) * k + p);
+        for (int i = 0; i < 2; i++) {
+            if (i >= mi) break;
+            __m256 x = _mm256_loadu_ps(a + (i0 + i) * k + p);
+            for (int j = 0; j < 4; j++) if (j < nj) acc[i][j] = _mm256_fmadd_ps(x, w[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mi; i++) {
+        for (int j = 0; j < nj; j++) {
+            float total = sum8_avx2(acc[i][j]);
+            for (int64_t q = p; q < k; q++) total += a[(i0 + i) * k + q] * load_weight(b, format, (j0 + j) * k + q);
+            c[(i0 + i) * ldc + j0 + j] = total;
+        }
+    }
+}
+
+/// m = 1 (decode): one sequential stream of weight rows, as in gemv_avx512.
+AVX2 static inline __attribute__((always_inline)) void gemv_avx2(const float *x, int64_t k, const void *b,
+                                                                 const kiln_weight_format format,
+                                                                 int64_t row_begin, int64_t row_end, float *c) {
+    for (int64_t j = row_begin; j < row_end; j++) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+        int64_t base = j * k, p = 0;
+        for (; p + 32 <= k; p += 32) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p), load8_avx2(b, format, base + p), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p + 8), load8_avx2(b, format, base + p + 8), s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p + 16), load8_avx2(b, format, base + p + 16), s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p + 24), load8_avx2(b, format, base + p + 24), s3);
+        }
+        for (; p + 8 <= k; p += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + p), load8_avx2(b, format, base + p), s0);
+        float total = sum8_avx2(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+        for (; p < k; p++) total += x[p] * load_weight(b, format, base + p);
+        c[j] = total;
+    }
+}
+
+AVX2 static inline __attribute__((always_inline)) void gemm_nt_avx2_format(const float *a, int64_t m, int64_t k, const void *b, const kiln_weight_format format,
+                              int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    if (m == 1) return gemv_avx2(a, k, b, format, row_begin, row_end, c);
+    for (int64_t block = row_begin; block < row_end; block += 16) {
+        int64_t block_end = block + 16 < row_end ? block + 16 : row_end;
+        for (int64_t i = 0; i < m; i += 2) {
+            int mi = m - i < 2 ? (int)(m - i) : 2;
+            for (int64_t j = block; j < block_end; j += 4) {
+                int nj = block_end - j < 4 ? (int)(block_end - j) : 4;
+                TILE_DISPATCH(tile_avx2, mi, nj, a, k, b, format, i, j, c, ldc);
+            }
+        }
+    }
+}
+
+/// One copy of the loops per weight format, so the format is a constant inside them.
+AVX2 static void gemm_nt_avx2(const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
+                              int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    if (format == KILN_WEIGHTS_F32) gemm_nt_avx2_format(a, m, k, b, KILN_WEIGHTS_F32, row_begin, row_end, c, ldc);
+    else gemm_nt_avx2_format(a, m, k, b, KILN_WEIGHTS_BF16, row_begin, row_end, c, ldc);
+}
+
+#endif  // __x86_64__
+
+// ---- dispatch ----
+
+int kiln_cpu_vector_bits(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return 512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 256;
+#endif
+    return 128;
+}
+
+void kiln_gemm_nt(int vector_bits, const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
+                  int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+#if defined(__x86_64__)
+    if (vector_bits >= 512) return gemm_nt_avx512(a, m, k, b, format, row_begin, row_end, c, ldc);
+    if (vector_bits >= 256) return gemm_nt_avx2(a, m, k, b, format, row_begin, row_end, c, ldc);
+#endif
+    gemm_nt_generic(a, m, k, b, format, row_begin, row_end, c, ldc);
+}
