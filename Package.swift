@@ -20,7 +20,8 @@ let package = Package(
         .target(name: "CKilnCPU"),
         .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
-        .target(name: "Kiln", dependencies: ["KilnModels", "KilnCPU", "KilnRuntime", "KilnCheckpoint"]),
+        .target(name: "KilnTokenizers"),
+        .target(name: "Kiln", dependencies: ["KilnModels", "KilnCPU", "KilnRuntime", "KilnCheckpoint", "KilnTokenizers"]),
         .executableTarget(name: "kiln", dependencies: [
             "Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -30,6 +31,7 @@ let package = Package(
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"]),
         .testTarget(name: "KilnCPUTests", dependencies: ["KilnCPU", "KilnGraph"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
+        .testTarget(name: "KilnTokenizersTests", dependencies: ["KilnTokenizers"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint"]),
     ]
 )
