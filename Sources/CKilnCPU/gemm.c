@@ -5,6 +5,7 @@
 #include "kiln_cpu.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -117,9 +118,54 @@ AVX512 static inline __attribute__((always_inline)) void gemv_avx512(const float
     }
 }
 
+/// m ≥ 4 (prefill): each block of 16 weight rows is widened and transposed once into a
+/// panel [k][16]; then 6 rows of A at a time broadcast one element per step against it,
+/// keeping 6 accumulators of 16 outputs in registers. No horizontal sums, and the panel
+/// stays in L1/L2 while all of A streams past it.
+AVX512 static inline __attribute__((always_inline)) void gemm_packed_avx512(const float *a, int64_t m, int64_t k, const void *b,
+                                                                            const kiln_weight_format format, int64_t row_begin,
+                                                                            int64_t row_end, float *c, int64_t ldc) {
+    float *panel = aligned_alloc(64, (size_t)k * 16 * sizeof(float));
+    if (!panel) return gemm_nt_generic(a, m, k, b, format, row_begin, row_end, c, ldc);
+    for (int64_t j0 = row_begin; j0 < row_end; j0 += 16) {
+        int nj = row_end - j0 < 16 ? (int)(row_end - j0) : 16;
+        for (int j = 0; j < 16; j++)
+            for (int64_t p = 0; p < k; p++) panel[p * 16 + j] = j < nj ? load_weight(b, format, (j0 + j) * k + p) : 0.0f;
+        __mmask16 store = (__mmask16)((1u << nj) - 1);
+        int64_t i = 0;
+        for (; i + 6 <= m; i += 6) {
+            const float *x0 = a + i * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k, *x4 = x3 + k, *x5 = x4 + k;
+            __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+            for (int64_t p = 0; p < k; p++) {
+                __m512 w = _mm512_load_ps(panel + p * 16);
+                c0 = _mm512_fmadd_ps(_mm512_set1_ps(x0[p]), w, c0);
+                c1 = _mm512_fmadd_ps(_mm512_set1_ps(x1[p]), w, c1);
+                c2 = _mm512_fmadd_ps(_mm512_set1_ps(x2[p]), w, c2);
+                c3 = _mm512_fmadd_ps(_mm512_set1_ps(x3[p]), w, c3);
+                c4 = _mm512_fmadd_ps(_mm512_set1_ps(x4[p]), w, c4);
+                c5 = _mm512_fmadd_ps(_mm512_set1_ps(x5[p]), w, c5);
+            }
+            _mm512_mask_storeu_ps(c + (i + 0) * ldc + j0, store, c0);
+            _mm512_mask_storeu_ps(c + (i + 1) * ldc + j0, store, c1);
+            _mm512_mask_storeu_ps(c + (i + 2) * ldc + j0, store, c2);
+            _mm512_mask_storeu_ps(c + (i + 3) * ldc + j0, store, c3);
+            _mm512_mask_storeu_ps(c + (i + 4) * ldc + j0, store, c4);
+            _mm512_mask_storeu_ps(c + (i + 5) * ldc + j0, store, c5);
+        }
+        for (; i < m; i++) {
+            const float *x = a + i * k;
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t p = 0; p < k; p++) acc = _mm512_fmadd_ps(_mm512_set1_ps(x[p]), _mm512_load_ps(panel + p * 16), acc);
+            _mm512_mask_storeu_ps(c + i * ldc + j0, store, acc);
+        }
+    }
+    free(panel);
+}
+
 AVX512 static inline __attribute__((always_inline)) void gemm_nt_avx512_format(const float *a, int64_t m, int64_t k, const void *b, const kiln_weight_format format,
                                   int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
     if (m == 1) return gemv_avx512(a, k, b, format, row_begin, row_end, c);
+    if (m >= 4) return gemm_packed_avx512(a, m, k, b, format, row_begin, row_end, c, ldc);
     // 16 weight rows (a few KB) stay in cache while every row of A passes by them
     for (int64_t block = row_begin; block < row_end; block += 16) {
         int64_t block_end = block + 16 < row_end ? block + 16 : row_end;

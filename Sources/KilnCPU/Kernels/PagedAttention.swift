@@ -54,35 +54,75 @@ func pagedAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafeP
                 for task in tasks {
                     let t = task / a.numHeads, h = task % a.numHeads, kvHead = h / groupSize
                     let (s, position) = owners[t]
-                    let blockTable = step.sequences[s].blockTable
                     let first = a.slidingWindow.map { max(0, position - $0 + 1) } ?? 0
                     let query = q + t * qWidth + h * d
-                    var maxScore = -Float.infinity
-                    for j in first...position {
-                        let slot = Int(blockTable[j / tokensPerBlock]) * tokensPerBlock + j % tokensPerBlock
-                        let key = cache.key(slot: slot, kvHead: kvHead)
-                        var dot: Float = 0
-                        for e in 0..<d { dot += query[e] * key[e] }
-                        let score = dot * a.scale
-                        scores[j] = score
-                        maxScore = max(maxScore, score)
-                    }
-                    var total: Float = 0
-                    for j in first...position {
-                        let weight = expf(scores[j] - maxScore)
-                        scores[j] = weight
-                        total += weight
-                    }
                     let o = out + t * qWidth + h * d
-                    o.initialize(repeating: 0, count: d)
-                    for j in first...position {
-                        let slot = Int(blockTable[j / tokensPerBlock]) * tokensPerBlock + j % tokensPerBlock
-                        let value = cache.value(slot: slot, kvHead: kvHead)
-                        let weight = scores[j] / total
-                        for e in 0..<d { o[e] += weight * value[e] }
+                    step.sequences[s].blockTable.withUnsafeBufferPointer { blockTable in
+                        // keys and values of one block and head are contiguous, `d` apart:
+                        // walk them block by block instead of dividing per token
+                        func forEachCached(_ body: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+                            var j = first
+                            while j <= position {
+                                let offset = j % tokensPerBlock
+                                let slot = Int(blockTable[j / tokensPerBlock]) * tokensPerBlock + offset
+                                var key = cache.key(slot: slot, kvHead: kvHead), value = cache.value(slot: slot, kvHead: kvHead)
+                                for _ in offset..<min(tokensPerBlock, offset + position - j + 1) {
+                                    body(j, key, value)
+                                    key += d
+                                    value += d
+                                    j += 1
+                                }
+                            }
+                        }
+                        var maxScore = -Float.infinity
+                        forEachCached { j, key, _ in
+                            let score = dot(query, key, count: d) * a.scale
+                            scores[j] = score
+                            maxScore = max(maxScore, score)
+                        }
+                        var total: Float = 0
+                        for j in first...position {
+                            let weight = expf(scores[j] - maxScore)
+                            scores[j] = weight
+                            total += weight
+                        }
+                        o.initialize(repeating: 0, count: d)
+                        forEachCached { j, _, value in addScaled(value, scores[j] / total, into: o, count: d) }
                     }
                 }
             }
         }
+    }
+}
+
+/// `Σ a[i] · b[i]` in chunks of 8.
+@inline(__always)
+private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var sum = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        sum += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var total = sum.sum()
+    while i < count {
+        total += a[i] * b[i]
+        i += 1
+    }
+    return total
+}
+
+/// `out += x · weight`.
+@inline(__always)
+private func addScaled(_ x: UnsafePointer<Float>, _ weight: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        let sum = UnsafeRawPointer(out + i).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * weight
+        UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        out[i] += x[i] * weight
+        i += 1
     }
 }
