@@ -22,6 +22,16 @@ int kiln_cpu_vector_bits(void);
 void kiln_gemm_nt(int vector_bits, const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
                   int64_t row_begin, int64_t row_end, float *c, int64_t ldc);
 
+/// A task of a parallel run: `index` in [0, count).
+typedef void (*kiln_task_fn)(void *context, int64_t index);
+
+/// Worker threads (the caller counts as one): KILN_THREADS, else every online core.
+int kiln_thread_count(void);
+
+/// Runs fn(context, i) for every i in [0, count) on the pool and returns when all are
+/// done. Runs from two threads at once do not overlap: the later one runs inline.
+void kiln_parallel_run(int count, kiln_task_fn fn, void *context);
+
 #ifdef __cplusplus
 }
 #endif

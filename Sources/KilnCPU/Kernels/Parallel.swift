@@ -1,20 +1,12 @@
-// Splitting a kernel's work over all cores.
+// Splitting a kernel's work over all cores, on the spinning worker pool of CKilnCPU.
 
-import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CKilnCPU
 
 /// The number of worker threads: `KILN_THREADS`, else every online core.
-let workerCount: Int = {
-    if let text = getenv("KILN_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
-    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-}()
+let workerCount = Int(kiln_thread_count())
 
 /// Runs `body` over `0..<count` split into contiguous ranges, one per worker, when the
-/// total `cost` (in rough multiply-adds) makes threads worth their wake-up time.
+/// total `cost` (in rough multiply-adds) makes threads worth their hand-off.
 @inline(__always)
 func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
     let workers = min(workerCount, count)
@@ -24,20 +16,24 @@ func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
     }
     let chunk = (count + workers - 1) / workers
     withoutActuallyEscaping(body) { body in
-        let shared = SharedKernel(body: body)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        var kernel = SharedKernel { w in
             let start = w * chunk
             let end = min(count, start + chunk)
-            if start < end { shared.body(start..<end) }
+            if start < end { body(start..<end) }
+        }
+        withUnsafeMutablePointer(to: &kernel) { pointer in
+            kiln_parallel_run(Int32(workers), { context, index in
+                context!.assumingMemoryBound(to: SharedKernel.self).pointee.task(Int(index))
+            }, pointer)
         }
     }
 }
 
 /// A kernel body handed to worker threads.
 ///
-/// Invariant: every kernel writes only the outputs of the range it is given, and the
-/// call returns only after all workers finish, so no two threads touch the same memory
-/// and nothing outlives the call.
-private struct SharedKernel: @unchecked Sendable {
-    let body: (Range<Int>) -> Void
+/// Invariant: every kernel writes only the outputs of the range it is given, and
+/// `kiln_parallel_run` returns only after all workers finish, so no two threads touch the
+/// same memory and nothing outlives the call.
+private struct SharedKernel {
+    let task: (Int) -> Void
 }
