@@ -108,3 +108,26 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(maxAbsoluteDifference(Array(rows[1024...]), Array(expectedB)) < 1e-3)
     }
 }
+
+/// F16 checkpoints take the widening path: the bf16 fixture's weights, stored as F16
+/// (bf16 values fit F16 except the rare tiny ones), give Hugging Face's logits.
+@Suite struct HalfPrecisionCheckpointTests {
+    @Test func f16WeightsMatchTheBF16Reference() throws {
+        let source = fixturesDirectory + "/llama-gqa-bf16"
+        let dir = NSTemporaryDirectory() + "kiln-f16-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: source + "/config.json", toPath: dir + "/config.json")
+        let weights = try SafetensorsFile(path: source + "/model.safetensors")
+        let converted = try weights.tensorNames.map { name in
+            let tensor = try weights.tensor(named: name)
+            let halves = tensor.floats().map(halfBits(from:))
+            return (name: name, tensor: halves.withUnsafeBytes { HostTensor(dtype: .f16, shape: tensor.shape, copying: $0) })
+        }
+        try SafetensorsWriter.write(converted, to: dir + "/model.safetensors")
+        let llm = try LLM(modelDirectory: dir)
+        let (reference, tensors) = try Reference.load("llama-gqa-bf16")
+        let logits = try llm.promptLogits(reference.prompts[1].input_ids)
+        #expect(maxAbsoluteDifference(logits.floats(), try tensors.tensor(named: "prompt1.logits").floats()) < 1e-3)
+    }
+}
