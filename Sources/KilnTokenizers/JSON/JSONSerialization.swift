@@ -3,9 +3,10 @@
 
 extension JSONValue {
     /// Python `json.dumps(value, ensure_ascii=False)` with the given separators and indent.
-    public func serialized(indent: Int? = nil, itemSeparator: String = ", ", keySeparator: String = ": ", sortKeys: Bool = false) -> String {
+    /// A `nil` item separator is Python's default: `", "`, or `","` when indenting.
+    public func serialized(indent: Int? = nil, itemSeparator: String? = nil, keySeparator: String = ": ", sortKeys: Bool = false) -> String {
         var out = ""
-        write(to: &out, indent: indent, level: 0, itemSeparator: indent == nil ? itemSeparator : ",", keySeparator: keySeparator, sortKeys: sortKeys)
+        write(to: &out, indent: indent, level: 0, itemSeparator: itemSeparator ?? (indent == nil ? ", " : ","), keySeparator: keySeparator, sortKeys: sortKeys)
         return out
     }
 
@@ -70,7 +71,7 @@ public func quotedJSONString(_ s: String) -> String {
 }
 
 /// Python's `repr(float)`: the shortest digits that round-trip, `1.0` for integral values,
-/// exponents as `1e+16`.
+/// exponents as `1e+16` (Python switches to them below 1e-4 and from 1e16 on).
 public func pythonFloatRepresentation(_ d: Double) -> String {
     if d.isNaN { return "NaN" }
     if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
@@ -81,10 +82,25 @@ public func pythonFloatRepresentation(_ d: Double) -> String {
         if mantissa.hasSuffix(".0") { mantissa.removeLast(2) }
         let negative = exponent.hasPrefix("-")
         exponent = exponent.trimmingPrefix(while: { $0 == "-" || $0 == "+" })
+        // Swift already uses exponents from 2^53 on; Python only from 1e16.
+        if !negative, let power = Int(exponent), power < 16 {
+            return expandedPositiveExponent(mantissa: mantissa, power: power)
+        }
         if exponent.count < 2 { exponent = "0" + exponent }
         text = mantissa + "e" + (negative ? "-" : "+") + exponent
     }
     return text
+}
+
+/// `9.5e15` written out as `9500000000000000.0`.
+private func expandedPositiveExponent(mantissa: String, power: Int) -> String {
+    let sign = mantissa.hasPrefix("-") ? "-" : ""
+    let digits = mantissa.filter(\.isNumber)
+    let integerDigits = (mantissa.split(separator: ".").first?.filter(\.isNumber).count ?? 1) + power
+    let padded = digits + String(repeating: "0", count: max(0, integerDigits - digits.count))
+    let integerPart = padded.prefix(integerDigits)
+    let fraction = padded.dropFirst(integerDigits)
+    return sign + integerPart + "." + (fraction.isEmpty ? "0" : fraction)
 }
 
 private extension String {
