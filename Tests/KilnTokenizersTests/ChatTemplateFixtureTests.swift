@@ -1,93 +1,93 @@
-// Real chat templates against transformers' renderings: every case of every fixture file,
-// and the chat cases of the tiny model fixtures.
+// Every case of the real-template fixtures and of the tiny models' tokenizer references must
+// render byte-identically to transformers (or fail where it failed).
 
 import Foundation
 import KilnTokenizers
 import Testing
 
-private let fixturesDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-private func loadJSON(_ url: URL) throws -> JSONValue {
-    try JSONValue.parse(Array(try Data(contentsOf: url)))
+    static func json(_ url: URL) throws -> JSONValue {
+        try JSONValue.parse(Array(try Data(contentsOf: url)))
+    }
+
+    static var chatTemplateFiles: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("chat-templates").path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted()
+    }
+
+    static var modelFolders: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent("tokenizer_reference.json").path)
+        }.sorted()
+    }
+
+    /// "2024-07-26" or "2024-07-26T12:00:00".
+    static func date(_ text: String) -> ChatTemplateDate? {
+        let numbers = text.split { !$0.isNumber }.compactMap { Int($0) }
+        guard numbers.count >= 3 else { return nil }
+        let time = numbers.dropFirst(3) + [0, 0, 0]
+        return ChatTemplateDate(year: numbers[0], month: numbers[1], day: numbers[2], hour: time[3], minute: time[4], second: time[5])
+    }
 }
 
-private func fixtureFiles() -> [String] {
-    let directory = fixturesDirectory.appendingPathComponent("chat-templates")
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    return names.filter { $0.hasSuffix(".json") }.sorted()
-}
-
-private func modelFixtures() -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: fixturesDirectory.path)) ?? []
-    return names.filter {
-        FileManager.default.fileExists(atPath: fixturesDirectory.appendingPathComponent($0).appendingPathComponent("tokenizer_reference.json").path)
-    }.sorted()
-}
-
-/// "2024-07-26T12:00:00" or "2024-07-26".
-private func parseDate(_ text: String) -> ChatTemplateDate? {
-    let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-    guard numbers.count >= 3 else { return nil }
-    return ChatTemplateDate(year: numbers[0], month: numbers[1], day: numbers[2],
-                            hour: numbers.count > 3 ? numbers[3] : 0, minute: numbers.count > 4 ? numbers[4] : 0,
-                            second: numbers.count > 5 ? numbers[5] : 0)
-}
-
-/// Checks one rendering against `text` or `error` ("TemplateError: msg" is a raise_exception).
-private func check(_ result: Result<String, ChatTemplateError>, _ expected: JSONValue, _ label: String) {
-    if let error = expected["error"]?.string {
-        switch result {
-        case .success(let text):
-            Issue.record("\(label): expected error \(error), rendered \(text.debugDescription)")
-        case .failure(let failure):
-            if error.hasPrefix("TemplateError: ") {
-                #expect(failure == .raised(String(error.dropFirst("TemplateError: ".count))), "\(label)")
-            } else if !error.contains(":") {
-                #expect(failure == .raised(error), "\(label)")
-            }
-        }
-    } else {
-        switch result {
-        case .success(let text): #expect(text == expected["text"]?.string, "\(label)")
-        case .failure(let failure): Issue.record("\(label): \(failure)")
-        }
+/// Checks one rendering against its expectation; returns a failure description or nil.
+private func mismatch(_ template: ChatTemplate, _ testCase: JSONValue, tools: [JSONValue]?, variables: [String: JSONValue], now: ChatTemplateDate?) -> String? {
+    let messages = testCase["messages"]?.array ?? []
+    let addGenerationPrompt = testCase["add_generation_prompt"]?.bool ?? false
+    let result = Result { () throws(ChatTemplateError) in
+        try template.render(messages: messages, tools: tools, addGenerationPrompt: addGenerationPrompt, variables: variables, now: now)
+    }
+    switch (result, testCase["text"]?.string, testCase["error"]?.string) {
+    case (.success(let text), let expected?, _):
+        return text == expected ? nil : "rendered:\n\(text.debugDescription)\nexpected:\n\(expected.debugDescription)"
+    case (.failure(let error), _?, _):
+        return "failed: \(error)"
+    case (.success(let text), nil, _):
+        return "rendered \(text.debugDescription) where transformers failed"
+    case (.failure(.raised(let message)), nil, let expected?):
+        return expected == message || expected == "TemplateError: \(message)" ? nil : "raised \(message.debugDescription), expected \(expected.debugDescription)"
+    case (.failure, nil, _):
+        return nil
     }
 }
 
 @Suite struct ChatTemplateFixtureTests {
-    @Test(arguments: fixtureFiles())
-    func rendersLikeTransformers(_ file: String) throws {
-        let fixture = try loadJSON(fixturesDirectory.appendingPathComponent("chat-templates").appendingPathComponent(file))
+    @Test(arguments: Fixtures.chatTemplateFiles)
+    func realTemplate(_ file: String) throws {
+        let fixture = try Fixtures.json(Fixtures.root.appendingPathComponent("chat-templates").appendingPathComponent(file))
         let template = try ChatTemplate(try #require(fixture["template"]?.string))
-        let now = fixture["now"]?.string.flatMap(parseDate)
-        for (index, testCase) in (fixture["cases"]?.array ?? []).enumerated() {
-            let variables = testCase["variables"]?.object.map { Dictionary($0.members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }) } ?? [:]
-            let result = Result { () throws(ChatTemplateError) in
-                try template.render(messages: testCase["messages"]?.array ?? [], tools: testCase["tools"]?.array,
-                                    addGenerationPrompt: testCase["add_generation_prompt"]?.bool ?? false,
-                                    variables: variables, now: now)
+        let now = fixture["now"]?.string.flatMap(Fixtures.date)
+        let cases = try #require(fixture["cases"]?.array)
+        #expect(!cases.isEmpty)
+        for (index, testCase) in cases.enumerated() {
+            var variables: [String: JSONValue] = [:]
+            for (key, value) in testCase["variables"]?.object?.members ?? [] { variables[key] = value }
+            let tools = testCase["tools"]?.array
+            if let problem = mismatch(template, testCase, tools: tools, variables: variables, now: now) {
+                Issue.record("case \(index) (\(testCase["conversation"]?.string ?? "?"), generation prompt \(testCase["add_generation_prompt"]?.bool ?? false)): \(problem)")
             }
-            check(result, testCase, "\(file) case \(index) (\(testCase["conversation"]?.string ?? ""))")
         }
     }
 
-    @Test(arguments: modelFixtures())
-    func modelChatTemplates(_ name: String) throws {
-        let folder = fixturesDirectory.appendingPathComponent(name)
-        let config = try loadJSON(folder.appendingPathComponent("tokenizer_config.json"))
-        let reference = try loadJSON(folder.appendingPathComponent("tokenizer_reference.json"))
+    @Test(arguments: Fixtures.modelFolders)
+    func tinyModel(_ folder: String) throws {
+        let directory = Fixtures.root.appendingPathComponent(folder)
+        let config = try Fixtures.json(directory.appendingPathComponent("tokenizer_config.json"))
+        let reference = try Fixtures.json(directory.appendingPathComponent("tokenizer_reference.json"))
+        let cases = try #require(reference["chat"]?.array)
         let template = try ChatTemplate(try #require(config["chat_template"]?.string))
         var variables: [String: JSONValue] = [:]
-        for key in ["bos_token", "eos_token"] {
-            if let token = config[key]?.string { variables[key] = .string(token) }
+        for name in ["bos_token", "eos_token", "unk_token", "pad_token"] {
+            // Special tokens are strings, or AddedToken objects with a `content`.
+            if let token = config[name]?.string ?? config[name]?["content"]?.string { variables[name] = .string(token) }
         }
-        for (index, testCase) in (reference["chat"]?.array ?? []).enumerated() {
-            let result = Result { () throws(ChatTemplateError) in
-                try template.render(messages: testCase["messages"]?.array ?? [],
-                                    addGenerationPrompt: testCase["add_generation_prompt"]?.bool ?? false, variables: variables)
+        for (index, testCase) in cases.enumerated() {
+            if let problem = mismatch(template, testCase, tools: nil, variables: variables, now: nil) {
+                Issue.record("chat case \(index): \(problem)")
             }
-            check(result, testCase, "\(name) chat case \(index)")
         }
     }
 }

@@ -1,89 +1,80 @@
-// The parsed form of a template: statements (`Node`) and expressions (`Expr`), each
-// carrying its source line so runtime errors can say where they happened.
+// The parsed template: statements (nodes) and expressions, each remembering its source line
+// so runtime errors can say where they happened.
 
-/// An expression and the line it starts on.
-struct Expr: Sendable {
-    let line: Int
-    let kind: Kind
-
+struct Expression: Sendable {
     indirect enum Kind: Sendable {
         case literal(JinjaValue)
         case name(String)
-        case list([Expr])
-        case tuple([Expr])
-        case dict([(key: Expr, value: Expr)])
-        /// `a.b`: attribute first, then item (jinja2's `getattr`).
-        case attribute(Expr, String)
-        /// `a[b]`: item first, then attribute (jinja2's `getitem`).
-        case item(Expr, Expr)
-        case slice(Expr, start: Expr?, stop: Expr?, step: Expr?)
-        case call(Expr, Arguments)
-        case filter(Expr, FilterCall)
-        case test(Expr, name: String, Arguments, negated: Bool)
-        case not(Expr)
-        case negate(Expr)
-        case plus(Expr)
-        case binary(BinaryOperator, Expr, Expr)
-        case and(Expr, Expr)
-        case or(Expr, Expr)
-        /// A chain like `a < b <= c`: each operator compares its neighbours.
-        case compare(Expr, [(op: CompareOperator, rhs: Expr)])
-        case conditional(condition: Expr, then: Expr, otherwise: Expr?)
+        case list([Expression])
+        case tuple([Expression])
+        case dict([(key: Expression, value: Expression)])
+        case unary(String, Expression)
+        case binary(String, Expression, Expression)
+        case and(Expression, Expression)
+        case or(Expression, Expression)
+        case not(Expression)
+        /// `a < b <= c`: each operator compares its neighbours, all must hold.
+        case compare(Expression, [(op: String, operand: Expression)])
+        case conditional(condition: Expression, then: Expression, otherwise: Expression?)
+        case attribute(Expression, String)
+        case item(Expression, Expression)
+        case slice(Expression, start: Expression?, stop: Expression?, step: Expression?)
+        case call(Expression, Arguments)
+        case filter(Expression, FilterCall)
+        case test(Expression, name: String, arguments: Arguments, negated: Bool)
     }
+
+    let kind: Kind
+    let line: Int
 }
 
-/// Positional and keyword arguments of a call, filter or test.
 struct Arguments: Sendable {
-    var positional: [Expr] = []
-    var keyword: [(name: String, value: Expr)] = []
+    var positional: [Expression] = []
+    var keyword: [(name: String, value: Expression)] = []
 }
 
-enum BinaryOperator: String, Sendable {
-    case add = "+", subtract = "-", multiply = "*", divide = "/", floorDivide = "//"
-    case modulo = "%", power = "**", concat = "~"
-}
-
-enum CompareOperator: String, Sendable {
-    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
-    case `in` = "in", notIn = "not in"
-}
-
-/// Where `set` and `for` store values.
-enum AssignTarget: Sendable {
-    case name(String)
-    case tuple([String])
-    /// `ns.attr`, only valid on a namespace.
-    case attribute(String, String)
-}
-
-/// A statement of the template body.
-indirect enum Node: Sendable {
-    case text(String)
-    case output(Expr)
-    case `if`(branches: [(condition: Expr, body: [Node])], otherwise: [Node])
-    case `for`(ForLoop)
-    case set(AssignTarget, Expr, line: Int)
-    case setBlock(AssignTarget, filters: [FilterCall], body: [Node], line: Int)
-    case macro(Macro)
-    /// `{% call(params) callee(args) %}body{% endcall %}`: the body is the callee's `caller()`.
-    case callBlock(caller: Macro, call: Expr)
-    case filterBlock(filters: [FilterCall], body: [Node])
-    case `break`
-    case `continue`
-}
-
-/// A filter with its arguments, as applied by `|`, a `filter` block or a block `set`.
+/// `| name(args)`, in an expression or a `{% filter %}` block.
 struct FilterCall: Sendable {
     let name: String
     let arguments: Arguments
     let line: Int
 }
 
+/// The left side of `set` or a `for` loop's variables.
+indirect enum AssignTarget: Sendable {
+    case name(String)
+    case tuple([AssignTarget])
+    /// `ns.attribute`, only for namespaces.
+    case attribute(object: String, name: String)
+}
+
 struct ForLoop: Sendable {
     let target: AssignTarget
-    let iterable: Expr
-    let condition: Expr?
+    let iterable: Expression
+    let filter: Expression?
     let body: [Node]
     let otherwise: [Node]
     let line: Int
+}
+
+struct Macro: Sendable {
+    let name: String
+    let parameters: [(name: String, defaultValue: Expression?)]
+    let body: [Node]
+    /// Whether the body reads `varargs` / `kwargs`; only then may a call pass extra arguments.
+    let takesVarargs: Bool
+    let takesKwargs: Bool
+}
+
+indirect enum Node: Sendable {
+    case text(String)
+    case output(Expression)
+    case forLoop(ForLoop)
+    case conditional(branches: [(condition: Expression, body: [Node])], otherwise: [Node])
+    case set(AssignTarget, Expression, line: Int)
+    case setBlock(AssignTarget, body: [Node], filters: [FilterCall], line: Int)
+    case macro(Macro)
+    case filterBlock([FilterCall], body: [Node])
+    case with(assignments: [(AssignTarget, Expression)], body: [Node], line: Int)
+    case loopControl(isBreak: Bool, line: Int)
 }

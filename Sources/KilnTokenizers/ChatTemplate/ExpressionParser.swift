@@ -1,226 +1,255 @@
-// Expressions, with jinja2's precedence: conditional < or < and < not < comparisons <
-// + - < ~ < * / // % < ** < unary - + < postfix (. [] ()) and filters / tests.
+// Expressions by recursive descent with jinja2's precedence: conditional, or, and, not,
+// comparisons, + -, ~, * / // %, **, unary, then postfix, filters and tests (which bind
+// tighter than arithmetic: `a + b | trim` trims only b).
 
 extension Parser {
-    /// An expression, or a bare tuple `a, b` where jinja2 allows one (`{{ }}`, `set`, `for`).
-    mutating func parseTuple(conditional: Bool = true) throws(ChatTemplateError) -> Expr {
+    /// Expressions separated by commas make a tuple (`{{ a, b }}`, `for x in a, b`).
+    mutating func parseTuple(withCondition: Bool = true, explicitParentheses: Bool = false) throws(ChatTemplateError) -> Expression {
         let line = current.line
-        let first = conditional ? try parseExpression() : try parseOr()
-        guard current.isOp(",") else { return first }
-        var elements = [first]
-        while skipOp(",") {
-            if isTupleEnd { break }
-            elements.append(conditional ? try parseExpression() : try parseOr())
+        var elements: [Expression] = []
+        var isTuple = false
+        while true {
+            if !elements.isEmpty { try expectOp(",") }
+            if current.kind == .variableEnd || current.kind == .blockEnd || isOp(")") { break }
+            elements.append(try parseExpression(withCondition: withCondition))
+            guard isOp(",") else { break }
+            isTuple = true
         }
-        return Expr(line: line, kind: .tuple(elements))
+        if !isTuple {
+            if let only = elements.first { return only }
+            if !explicitParentheses { throw error("expected an expression, got \(describe(current))") }
+        }
+        return Expression(kind: .tuple(elements), line: line)
     }
 
-    private var isTupleEnd: Bool {
-        current.kind == .blockEnd || current.kind == .variableEnd || current.isOp(")") || current.isName("if") || current.isName("in")
+    mutating func parseExpression(withCondition: Bool = true) throws(ChatTemplateError) -> Expression {
+        withCondition ? try parseConditional() : try parseOr()
     }
 
-    mutating func parseExpression() throws(ChatTemplateError) -> Expr {
+    private mutating func parseConditional() throws(ChatTemplateError) -> Expression {
         var expression = try parseOr()
-        while current.isName("if") {
+        while isName("if") {
             let line = advance().line
             let condition = try parseOr()
-            let otherwise = skipName("else") ? try parseExpression() : nil
-            expression = Expr(line: line, kind: .conditional(condition: condition, then: expression, otherwise: otherwise))
+            let otherwise = skipName("else") ? try parseConditional() : nil
+            expression = Expression(kind: .conditional(condition: condition, then: expression, otherwise: otherwise), line: line)
         }
         return expression
     }
 
-    mutating func parseOr() throws(ChatTemplateError) -> Expr {
+    private mutating func parseOr() throws(ChatTemplateError) -> Expression {
         var left = try parseAnd()
-        while current.isName("or") {
+        while isName("or") {
             let line = advance().line
-            left = Expr(line: line, kind: .or(left, try parseAnd()))
+            left = Expression(kind: .or(left, try parseAnd()), line: line)
         }
         return left
     }
 
-    mutating func parseAnd() throws(ChatTemplateError) -> Expr {
+    private mutating func parseAnd() throws(ChatTemplateError) -> Expression {
         var left = try parseNot()
-        while current.isName("and") {
+        while isName("and") {
             let line = advance().line
-            left = Expr(line: line, kind: .and(left, try parseNot()))
+            left = Expression(kind: .and(left, try parseNot()), line: line)
         }
         return left
     }
 
-    mutating func parseNot() throws(ChatTemplateError) -> Expr {
-        if current.isName("not") {
-            let line = advance().line
-            return Expr(line: line, kind: .not(try parseNot()))
-        }
-        return try parseCompare()
+    private mutating func parseNot() throws(ChatTemplateError) -> Expression {
+        guard isName("not") else { return try parseCompare() }
+        let line = advance().line
+        return Expression(kind: .not(try parseNot()), line: line)
     }
 
-    mutating func parseCompare() throws(ChatTemplateError) -> Expr {
-        let line = current.line
-        let first = try parseMath1()
-        var operations: [(op: CompareOperator, rhs: Expr)] = []
+    private mutating func parseCompare() throws(ChatTemplateError) -> Expression {
+        let first = try parseAdditive()
+        var operations: [(op: String, operand: Expression)] = []
         while true {
-            if current.kind == .op, let op = CompareOperator(rawValue: current.value) {
+            if case .op(let op) = current.kind, ["==", "!=", "<", "<=", ">", ">="].contains(op) {
                 advance()
-                operations.append((op, try parseMath1()))
+                operations.append((op, try parseAdditive()))
             } else if skipName("in") {
-                operations.append((.in, try parseMath1()))
-            } else if current.isName("not"), tokens[index + 1].isName("in") {
+                operations.append(("in", try parseAdditive()))
+            } else if isName("not"), tokens[index + 1].kind == .name("in") {
                 advance()
                 advance()
-                operations.append((.notIn, try parseMath1()))
+                operations.append(("not in", try parseAdditive()))
             } else {
                 break
             }
         }
-        return operations.isEmpty ? first : Expr(line: line, kind: .compare(first, operations))
+        return operations.isEmpty ? first : Expression(kind: .compare(first, operations), line: first.line)
     }
 
-    private mutating func parseBinary(_ operators: [String], next: (inout Parser) throws(ChatTemplateError) -> Expr) throws(ChatTemplateError) -> Expr {
-        var left = try next(&self)
-        while current.kind == .op, operators.contains(current.value) {
-            let token = advance()
-            left = Expr(line: token.line, kind: .binary(BinaryOperator(rawValue: token.value)!, left, try next(&self)))
+    private mutating func parseAdditive() throws(ChatTemplateError) -> Expression {
+        var left = try parseConcat()
+        while case .op(let op) = current.kind, op == "+" || op == "-" {
+            let line = advance().line
+            left = Expression(kind: .binary(op, left, try parseConcat()), line: line)
         }
         return left
     }
 
-    mutating func parseMath1() throws(ChatTemplateError) -> Expr {
-        try parseBinary(["+", "-"]) { (p: inout Parser) throws(ChatTemplateError) in try p.parseConcat() }
+    private mutating func parseConcat() throws(ChatTemplateError) -> Expression {
+        var left = try parseMultiplicative()
+        while isOp("~") {
+            let line = advance().line
+            left = Expression(kind: .binary("~", left, try parseMultiplicative()), line: line)
+        }
+        return left
     }
 
-    mutating func parseConcat() throws(ChatTemplateError) -> Expr {
-        try parseBinary(["~"]) { (p: inout Parser) throws(ChatTemplateError) in try p.parseMath2() }
+    private mutating func parseMultiplicative() throws(ChatTemplateError) -> Expression {
+        var left = try parsePower()
+        while case .op(let op) = current.kind, ["*", "/", "//", "%"].contains(op) {
+            let line = advance().line
+            left = Expression(kind: .binary(op, left, try parsePower()), line: line)
+        }
+        return left
     }
 
-    mutating func parseMath2() throws(ChatTemplateError) -> Expr {
-        try parseBinary(["*", "/", "//", "%"]) { (p: inout Parser) throws(ChatTemplateError) in try p.parsePower() }
+    private mutating func parsePower() throws(ChatTemplateError) -> Expression {
+        var left = try parseUnary()
+        while isOp("**") {
+            let line = advance().line
+            left = Expression(kind: .binary("**", left, try parseUnary()), line: line)
+        }
+        return left
     }
 
-    mutating func parsePower() throws(ChatTemplateError) -> Expr {
-        try parseBinary(["**"]) { (p: inout Parser) throws(ChatTemplateError) in try p.parseUnary(withFilters: true) }
-    }
-
-    /// jinja2 binds a leading minus tighter than filters: `-x|abs` is `(-x)|abs`.
-    mutating func parseUnary(withFilters: Bool) throws(ChatTemplateError) -> Expr {
-        let line = current.line
-        var expression: Expr
-        if skipOp("-") {
-            expression = Expr(line: line, kind: .negate(try parseUnary(withFilters: false)))
-        } else if skipOp("+") {
-            expression = Expr(line: line, kind: .plus(try parseUnary(withFilters: false)))
+    /// jinja2 applies filters and tests to the whole of `-x` (`-x|abs` is `(-x)|abs`).
+    private mutating func parseUnary(withFilters: Bool = true) throws(ChatTemplateError) -> Expression {
+        var expression: Expression
+        if case .op(let op) = current.kind, op == "-" || op == "+" {
+            let line = advance().line
+            expression = Expression(kind: .unary(op, try parseUnary(withFilters: false)), line: line)
         } else {
             expression = try parsePrimary()
         }
         expression = try parsePostfix(expression)
-        return withFilters ? try parseFilterExpression(expression) : expression
+        return withFilters ? try parseFiltersAndTests(expression) : expression
     }
 
-    mutating func parsePrimary() throws(ChatTemplateError) -> Expr {
-        let token = advance()
+    private mutating func parsePrimary() throws(ChatTemplateError) -> Expression {
+        let token = current
         let line = token.line
         switch token.kind {
-        case .name:
-            switch token.value {
-            case "true", "True": return Expr(line: line, kind: .literal(.bool(true)))
-            case "false", "False": return Expr(line: line, kind: .literal(.bool(false)))
-            case "none", "None": return Expr(line: line, kind: .literal(.none))
-            default: return Expr(line: line, kind: .name(token.value))
+        case .name(let name):
+            advance()
+            switch name {
+            case "true", "True": return Expression(kind: .literal(.bool(true)), line: line)
+            case "false", "False": return Expression(kind: .literal(.bool(false)), line: line)
+            case "none", "None": return Expression(kind: .literal(.none), line: line)
+            default:
+                namesRead.insert(name)
+                return Expression(kind: .name(name), line: line)
             }
-        case .string:
-            // Adjacent string literals concatenate, as in Python.
-            var text = token.value
-            while current.kind == .string { text += advance().value }
-            return Expr(line: line, kind: .literal(.string(text)))
-        case .integer:
-            guard let value = Int(token.value) else { throw error("integer literal \(token.value) is too large", at: token) }
-            return Expr(line: line, kind: .literal(.int(value)))
-        case .float:
-            return Expr(line: line, kind: .literal(.double(Double(token.value) ?? .infinity)))
-        case .op where token.value == "(":
-            if skipOp(")") { return Expr(line: line, kind: .tuple([])) }
-            let inner = try parseTuple()
+        case .string(var text):
+            advance()
+            while case .string(let next) = current.kind {  // adjacent literals join
+                text += next
+                advance()
+            }
+            return Expression(kind: .literal(.string(text)), line: line)
+        case .integer(let i):
+            advance()
+            return Expression(kind: .literal(.int(i)), line: line)
+        case .float(let d):
+            advance()
+            return Expression(kind: .literal(.double(d)), line: line)
+        case .op("("):
+            advance()
+            let expression = try parseTuple(explicitParentheses: true)
             try expectOp(")")
-            return inner
-        case .op where token.value == "[":
-            var elements: [Expr] = []
-            while !current.isOp("]") {
+            return expression
+        case .op("["):
+            advance()
+            var elements: [Expression] = []
+            while !skipOp("]") {
                 if !elements.isEmpty { try expectOp(",") }
-                if current.isOp("]") { break }
+                if skipOp("]") { break }
                 elements.append(try parseExpression())
             }
+            return Expression(kind: .list(elements), line: line)
+        case .op("{"):
             advance()
-            return Expr(line: line, kind: .list(elements))
-        case .op where token.value == "{":
-            var members: [(key: Expr, value: Expr)] = []
-            while !current.isOp("}") {
+            var members: [(key: Expression, value: Expression)] = []
+            while !skipOp("}") {
                 if !members.isEmpty { try expectOp(",") }
-                if current.isOp("}") { break }
+                if skipOp("}") { break }
                 let key = try parseExpression()
                 try expectOp(":")
                 members.append((key, try parseExpression()))
             }
-            advance()
-            return Expr(line: line, kind: .dict(members))
+            return Expression(kind: .dict(members), line: line)
         default:
-            throw error("unexpected \(describe(token))", at: token)
+            throw error("unexpected \(describe(token))")
         }
     }
 
-    mutating func parsePostfix(_ base: Expr) throws(ChatTemplateError) -> Expr {
-        var expression = base
+    private mutating func parsePostfix(_ expression: Expression) throws(ChatTemplateError) -> Expression {
+        var expression = expression
         while true {
             let line = current.line
             if skipOp(".") {
-                let token = advance()
-                switch token.kind {
-                case .name: expression = Expr(line: line, kind: .attribute(expression, token.value))
-                case .integer: expression = Expr(line: line, kind: .item(expression, Expr(line: line, kind: .literal(.int(Int(token.value) ?? 0)))))
-                default: throw error("expected a name after '.', got \(describe(token))", at: token)
+                switch current.kind {
+                case .name(let name):
+                    advance()
+                    expression = Expression(kind: .attribute(expression, name), line: line)
+                case .integer(let i):
+                    advance()
+                    expression = Expression(kind: .item(expression, Expression(kind: .literal(.int(i)), line: line)), line: line)
+                default:
+                    throw error("expected an attribute name after '.', got \(describe(current))")
                 }
             } else if skipOp("[") {
                 expression = try parseSubscript(expression, line: line)
-            } else if current.isOp("(") {
-                expression = Expr(line: line, kind: .call(expression, try parseArguments()))
+            } else if isOp("(") {
+                expression = Expression(kind: .call(expression, try parseCallArguments()), line: line)
             } else {
                 return expression
             }
         }
     }
 
-    /// `[i]`, `[a, b]` (a tuple key) or a slice `[start:stop:step]`; the `[` is consumed.
-    private mutating func parseSubscript(_ base: Expr, line: Int) throws(ChatTemplateError) -> Expr {
-        func bound(_ p: inout Parser) throws(ChatTemplateError) -> Expr? {
-            p.current.isOp(":") || p.current.isOp("]") ? nil : try p.parseExpression()
-        }
-        let start = try bound(&self)
-        guard skipOp(":") else {
-            guard let start else { throw error("expected a subscript, got \(describe(current))") }
-            var key = start
-            if current.isOp(",") {
-                var elements = [start]
-                while skipOp(","), !current.isOp("]") { elements.append(try parseExpression()) }
-                key = Expr(line: line, kind: .tuple(elements))
+    /// After `[`: an index, a tuple of indexes, or a slice `start:stop:step`.
+    private mutating func parseSubscript(_ object: Expression, line: Int) throws(ChatTemplateError) -> Expression {
+        var indexes: [Expression] = []
+        var slice: (start: Expression?, stop: Expression?, step: Expression?)?
+        while !isOp("]") {
+            if !indexes.isEmpty || slice != nil { try expectOp(",") }
+            guard slice == nil else { throw error("slices inside index tuples are not supported") }
+            let start = isOp(":") ? nil : try parseExpression()
+            guard skipOp(":") else {
+                indexes.append(start!)
+                continue
             }
-            try expectOp("]")
-            return Expr(line: line, kind: .item(base, key))
+            guard indexes.isEmpty else { throw error("slices inside index tuples are not supported") }
+            let stop = isOp(":") || isOp("]") || isOp(",") ? nil : try parseExpression()
+            let step = skipOp(":") && !isOp("]") && !isOp(",") ? try parseExpression() : nil
+            slice = (start, stop, step)
         }
-        let stop = try bound(&self)
-        let step = skipOp(":") ? try bound(&self) : nil
         try expectOp("]")
-        return Expr(line: line, kind: .slice(base, start: start, stop: stop, step: step))
+        if let slice {
+            return Expression(kind: .slice(object, start: slice.start, stop: slice.stop, step: slice.step), line: line)
+        }
+        guard let first = indexes.first else { throw error("expected an index") }
+        let index = indexes.count == 1 ? first : Expression(kind: .tuple(indexes), line: line)
+        return Expression(kind: .item(object, index), line: line)
     }
 
-    /// `(a, b, name=c)`; the `(` is the current token.
-    mutating func parseArguments() throws(ChatTemplateError) -> Arguments {
+    /// `(a, b, key=value)`, a trailing comma allowed.
+    mutating func parseCallArguments() throws(ChatTemplateError) -> Arguments {
         try expectOp("(")
         var arguments = Arguments()
-        while !current.isOp(")") {
-            if !arguments.positional.isEmpty || !arguments.keyword.isEmpty { try expectOp(",") }
-            if current.isOp(")") { break }
-            if current.kind == .name, tokens[index + 1].isOp("=") {
-                let name = advance().value
+        var first = true
+        while !skipOp(")") {
+            if !first { try expectOp(",") }
+            first = false
+            if skipOp(")") { break }
+            if isOp("*") || isOp("**") { throw error("'*' and '**' arguments are not supported") }
+            if case .name(let name) = current.kind, tokens[index + 1].kind == .op("=") {
+                advance()
                 advance()
                 arguments.keyword.append((name, try parseExpression()))
             } else {
@@ -228,44 +257,49 @@ extension Parser {
                 arguments.positional.append(try parseExpression())
             }
         }
-        advance()
         return arguments
     }
 
-    /// A filter name (dotted names allowed, as in jinja2) and its optional arguments.
-    mutating func parseFilterCall() throws(ChatTemplateError) -> FilterCall {
-        let line = current.line
-        var name = try expectName()
-        while skipOp(".") { name += "." + (try expectName()) }
-        let arguments = current.isOp("(") ? try parseArguments() : Arguments()
-        return FilterCall(name: name, arguments: arguments, line: line)
-    }
-
-    /// Filters (`|f`), tests (`is [not] t`) and calls after a unary expression.
-    mutating func parseFilterExpression(_ base: Expr) throws(ChatTemplateError) -> Expr {
-        var expression = base
+    private mutating func parseFiltersAndTests(_ expression: Expression) throws(ChatTemplateError) -> Expression {
+        var expression = expression
         while true {
-            let line = current.line
-            if skipOp("|") {
-                expression = Expr(line: line, kind: .filter(expression, try parseFilterCall()))
-            } else if skipName("is") {
-                let negated = skipName("not")
-                var name = try expectName()
-                while skipOp(".") { name += "." + (try expectName()) }
-                var arguments = Arguments()
-                if current.isOp("(") {
-                    arguments = try parseArguments()
-                } else if [.name, .string, .integer, .float].contains(current.kind) || current.isOp("[") || current.isOp("{"),
-                          !["else", "or", "and"].contains(where: current.isName) {
-                    // `x is divisibleby 3`: one argument without parentheses.
-                    arguments.positional = [try parsePostfix(try parsePrimary())]
+            if isOp("|") {
+                for call in try parseFilterCalls(pipeConsumed: false) {
+                    expression = Expression(kind: .filter(expression, call), line: call.line)
                 }
-                expression = Expr(line: line, kind: .test(expression, name: name, arguments, negated: negated))
-            } else if current.isOp("(") {
-                expression = Expr(line: line, kind: .call(expression, try parseArguments()))
+            } else if isName("is") {
+                expression = try parseTest(expression)
+            } else if isOp("(") {
+                expression = Expression(kind: .call(expression, try parseCallArguments()), line: current.line)
             } else {
                 return expression
             }
+        }
+    }
+
+    /// `is [not] name`, with arguments in parentheses or one bare argument (`divisibleby 3`).
+    private mutating func parseTest(_ subject: Expression) throws(ChatTemplateError) -> Expression {
+        advance()
+        let negated = skipName("not")
+        let token = current
+        var name = try expectName()
+        while skipOp(".") { name += "." + (try expectName()) }
+        guard Tests.names.contains(name) else { throw error("unknown test '\(name)'", at: token) }
+        var arguments = Arguments()
+        if isOp("(") {
+            arguments = try parseCallArguments()
+        } else if startsBareTestArgument {
+            if isName("is") { throw error("tests cannot be chained with 'is'") }
+            arguments.positional = [try parsePostfix(try parsePrimary())]
+        }
+        return Expression(kind: .test(subject, name: name, arguments: arguments, negated: negated), line: token.line)
+    }
+
+    private var startsBareTestArgument: Bool {
+        switch current.kind {
+        case .name(let name): !["else", "or", "and"].contains(name)
+        case .string, .integer, .float, .op("["), .op("{"): true
+        default: false
         }
     }
 }

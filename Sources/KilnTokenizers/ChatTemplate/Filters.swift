@@ -1,289 +1,276 @@
-// jinja2's built-in filters that chat templates use, with jinja2 3.1's argument names and
-// defaults, and transformers' `tojson` (json.dumps without HTML escaping).
+// jinja2's built-in filters (`x | name(args)`) as chat templates use them, plus transformers'
+// `tojson`, which does not escape HTML.
+
+enum Filters {
+    /// Every filter name; the parser rejects others, as jinja2 does when compiling.
+    static let names: Set<String> = [
+        "abs", "attr", "batch", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+        "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject",
+        "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort", "string", "sum", "title",
+        "tojson", "trim", "unique", "upper", "wordcount",
+    ]
+}
 
 extension Interpreter {
-    mutating func applyFilter(_ filter: FilterCall, to value: JinjaValue) throws(ChatTemplateError) -> JinjaValue {
-        try self.filter(filter.name, value, try evaluateArguments(filter.arguments), line: filter.line)
-    }
-
-    mutating func filter(_ name: String, _ value: JinjaValue, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> JinjaValue {
-        func fail(_ message: String) -> ChatTemplateError { .runtime(line: line, message: "filter '\(name)': \(message)") }
-        func flag(_ position: Int, _ key: String) -> Bool { args.value(position, key)?.isTruthy ?? false }
+    func applyFilter(_ name: String, to value: JinjaValue, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
+        func bind(_ parameters: [String]) throws(ChatTemplateError) -> [JinjaValue?] { try arguments.bind(parameters, to: name) }
         switch name {
-        case "safe":
-            return value
-        case "string":
-            return .string(value.pythonString)
         case "trim":
-            return .string(pythonStrip(value.pythonString, chars: args.value(0, "chars"), left: true, right: true))
-        case "upper":
-            return .string(value.pythonString.uppercased())
-        case "lower":
-            return .string(value.pythonString.lowercased())
-        case "capitalize":
-            return .string(pythonCapitalize(value.pythonString))
-        case "title":
-            return .string(jinjaTitle(value.pythonString))
-        case "e", "escape":
-            return .string(htmlEscape(value.pythonString))
-        case "length", "count":
-            return .int(try length(of: value, line: line))
+            let chars = try bind(["chars"])[0]
+            return .string(pythonStrip(string(of: value), chars: chars.flatMap { if case .string(let s) = $0 { s } else { nil } }))
+        case "upper": return .string(string(of: value).uppercased())
+        case "lower": return .string(string(of: value).lowercased())
+        case "capitalize": return .string(pythonCapitalize(string(of: value)))
+        case "title": return .string(jinjaTitle(string(of: value)))
+        case "string": return .string(string(of: value))
+        case "safe": return .string(string(of: value))
+        case "e", "escape": return .string(htmlEscaped(string(of: value)))
+        case "length", "count": return .int(try length(of: value))
+        case "wordcount":
+            let words = string(of: value).split { !($0.isLetter || $0.isNumber || $0 == "_") }
+            return .int(words.count)
+        case "tojson": return try toJSON(value, try bind(["ensure_ascii", "indent", "separators", "sort_keys"]))
         case "default", "d":
-            let fallback = args.value(0, "default_value") ?? .string("")
-            return value.isUndefined || (flag(1, "boolean") && !value.isTruthy) ? fallback : value
-        case "tojson":
-            return .string(try toJSON(value, args, line: line))
-        case "list":
-            return .array(try iterate(value, line: line))
-        case "first":
-            return try iterate(value, line: line).first ?? .undefined("no first item, sequence was empty")
-        case "last":
-            return try iterate(value, line: line).last ?? .undefined("no last item, sequence was empty")
-        case "reverse":
-            if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .array(try iterate(value, line: line).reversed())
+            let bound = try bind(["default_value", "boolean"])
+            let useDefault = value.isUndefined || (bound[1]?.isTruthy == true && !value.isTruthy)
+            return useDefault ? bound[0] ?? .string("") : value
         case "join":
-            let separator = args.value(0, "d")?.pythonString ?? ""
-            var items = try iterate(value, line: line)
-            if let attribute = args.value(1, "attribute") { items = try items.map { v throws(ChatTemplateError) in try lookupPath(v, attribute, line: line) } }
-            return .string(items.map(\.pythonString).joined(separator: separator))
+            let bound = try bind(["d", "attribute"])
+            var items = try elements(of: value)
+            if let attribute = bound[1] { items = try items.map { (item) throws(ChatTemplateError) in try lookup(attribute, in: item) } }
+            return .string(items.map { string(of: $0) }.joined(separator: bound[0].map { string(of: $0) } ?? ""))
+        case "first", "last":
+            _ = try bind([])
+            let items = try elements(of: value)
+            guard let item = name == "first" ? items.first : items.last else { return .undefined("No \(name) item, sequence was empty.") }
+            return item
+        case "list": return .list(try elements(of: value))
         case "items":
-            if value.isUndefined { return .array([]) }
-            guard case .object(let object) = value else { throw fail("can only get item pairs from a mapping, not \(value.typeName)") }
-            return .array(object.members.map { .tuple([.string($0.key), $0.value]) })
-        case "dictsort":
-            guard case .object(let object) = value else { throw fail("expected a mapping, got \(value.typeName)") }
-            let byValue = args.value(1, "by")?.pythonString == "value"
-            let caseSensitive = flag(0, "case_sensitive")
-            var pairs = object.members.map { (key: JinjaValue.string($0.key), value: $0.value) }
-            try sortValues(&pairs, key: { byValue ? $0.value : $0.key }, caseSensitive: caseSensitive, line: line)
-            if flag(2, "reverse") { pairs.reverse() }
-            return .array(pairs.map { .tuple([$0.key, $0.value]) })
-        case "sort":
-            var items = try iterate(value, line: line)
-            let attribute = args.value(2, "attribute")
-            var keyed: [(key: JinjaValue, value: JinjaValue)] = []
-            for item in items { keyed.append((try attribute.map { a throws(ChatTemplateError) in try lookupPath(item, a, line: line) } ?? item, item)) }
-            try sortValues(&keyed, key: { $0.key }, caseSensitive: flag(1, "case_sensitive"), line: line)
-            items = keyed.map(\.value)
-            return .array(flag(0, "reverse") ? items.reversed() : items)
-        case "unique":
-            var seen: [JinjaValue] = []
-            var result: [JinjaValue] = []
-            for item in try iterate(value, line: line) {
-                var key = try args.value(1, "attribute").map { a throws(ChatTemplateError) in try lookupPath(item, a, line: line) } ?? item
-                if !flag(0, "case_sensitive"), case .string(let s) = key { key = .string(s.lowercased()) }
-                if !seen.contains(where: { $0.pythonEquals(key) }) {
-                    seen.append(key)
-                    result.append(item)
-                }
+            if value.isUndefined { return .list([]) }
+            guard case .dict(let dict) = value else { throw failure("Can only get item pairs from a mapping.") }
+            return .list(dict.members.map { .tuple([$0.key, $0.value]) })
+        case "map": return .list(try mapFilter(value, arguments))
+        case "select", "reject":
+            guard !arguments.keyword.contains(where: { _ in true }) else { throw failure("\(name)() takes no keyword arguments") }
+            let test = arguments.positional.first
+            let testArguments = CallArguments(positional: Array(arguments.positional.dropFirst()))
+            var kept: [JinjaValue] = []
+            for item in try elements(of: value) where try passes(item, test: test, testArguments) == (name == "select") {
+                kept.append(item)
             }
-            return .array(result)
-        case "min", "max":
-            var keyed: [(key: JinjaValue, value: JinjaValue)] = []
-            for item in try iterate(value, line: line) {
-                keyed.append((try args.value(1, "attribute").map { a throws(ChatTemplateError) in try lookupPath(item, a, line: line) } ?? item, item))
+            return .list(kept)
+        case "selectattr", "rejectattr":
+            guard let attribute = arguments.positional.first else { throw failure("Missing parameter for attribute name") }
+            let test = arguments.positional.dropFirst().first
+            let testArguments = CallArguments(positional: Array(arguments.positional.dropFirst(2)))
+            var kept: [JinjaValue] = []
+            for item in try elements(of: value) where try passes(try lookup(attribute, in: item), test: test, testArguments) == (name == "selectattr") {
+                kept.append(item)
             }
-            try sortValues(&keyed, key: { $0.key }, caseSensitive: flag(0, "case_sensitive"), line: line)
-            return (name == "min" ? keyed.first : keyed.last)?.value ?? .undefined("no \(name) item, sequence was empty")
-        case "sum":
-            var total = args.value(1, "start") ?? .int(0)
-            for item in try iterate(value, line: line) {
-                let term = try args.value(0, "attribute").map { a throws(ChatTemplateError) in try lookupPath(item, a, line: line) } ?? item
-                total = try binary(.add, total, term, line: line)
-            }
-            return total
-        case "abs":
-            switch value {
-            case .int(let i): return .int(abs(i))
-            case .bool(let b): return .int(b ? 1 : 0)
-            case .double(let d): return .double(abs(d))
-            default: throw fail("bad operand type for abs(): '\(value.typeName)'")
-            }
-        case "round":
-            guard let number = value.number else { throw fail("expected a number, got \(value.typeName)") }
-            let precision = args.value(0, "precision")?.integer ?? 0
-            let method = args.value(1, "method")?.pythonString ?? "common"
-            let rule: FloatingPointRoundingRule = switch method {
-            case "ceil": .up
-            case "floor": .down
-            default: .toNearestOrEven
-            }
-            var scale = 1.0
-            for _ in 0..<abs(precision) { scale *= 10 }
-            return .double(precision >= 0 ? (number * scale).rounded(rule) / scale : (number / scale).rounded(rule) * scale)
+            return .list(kept)
         case "int":
-            let fallback = args.value(0, "default") ?? .int(0)
+            let bound = try bind(["default", "base"])
+            return try toInt(value, defaultValue: bound[0] ?? .int(0), base: bound[1]?.integer ?? 10)
+        case "float":
+            let fallback = try bind(["default"])[0] ?? .double(0)
             switch value {
-            case .int, .bool: return .int(value.integer!)
-            case .double(let d): return d.isFinite ? .int(Int(d)) : fallback
-            case .string(let s):
-                let text = s.trimmingPythonWhitespace().replacing("_", with: "")
-                if let i = Int(text) { return .int(i) }
-                if let d = Double(text), d.isFinite { return .int(Int(d)) }
-                return fallback
+            case .int, .bool, .double: return .double(value.number!)
+            case .string(let s): return Double(pythonStrip(s, chars: nil)).map(JinjaValue.double) ?? fallback
             default: return fallback
             }
-        case "float":
-            let fallback = args.value(0, "default") ?? .double(0)
-            if case .string(let s) = value { return Double(s.trimmingPythonWhitespace()).map(JinjaValue.double) ?? fallback }
-            return value.number.map(JinjaValue.double) ?? fallback
+        case "abs":
+            switch value {
+            case .int, .bool: return try unaryOperation(value.integer! < 0 ? "-" : "+", value)
+            case .double(let d): return .double(abs(d))
+            default: throw failure("bad operand type for abs(): '\(value.typeName)'")
+            }
+        case "round": return try roundFilter(value, try bind(["precision", "method"]))
         case "replace":
-            guard let old = args.value(0, "old")?.pythonString, let new = args.value(1, "new")?.pythonString else { throw fail("expected old and new") }
-            return .string(pythonReplace(value.pythonString, old, new, count: args.value(2, "count")?.integer))
-        case "indent":
-            return .string(indent(value.pythonString, args))
+            let bound = try bind(["old", "new", "count"])
+            guard let old = bound[0], let new = bound[1] else { throw failure("replace() missing required arguments") }
+            return .string(pythonReplace(string(of: value), string(of: old), string(of: new), count: bound[2]?.integer ?? -1))
+        case "indent": return .string(try indent(string(of: value), try bind(["width", "first", "blank"])))
+        case "unique": return .list(try unique(value, try bind(["case_sensitive", "attribute"])))
+        case "sort": return .list(try sortFilter(value, try bind(["reverse", "case_sensitive", "attribute"])))
+        case "dictsort": return .list(try dictsort(value, try bind(["case_sensitive", "by", "reverse"])))
+        case "min", "max": return try extreme(value, isMax: name == "max", try bind(["case_sensitive", "attribute"]))
+        case "sum":
+            let bound = try bind(["attribute", "start"])
+            var total = bound[1] ?? .int(0)
+            if case .string = total { throw failure("sum() can't sum strings [use ''.join(seq) instead]") }
+            for item in try elements(of: value) {
+                total = try binaryOperation("+", total, try bound[0].map { (a) throws(ChatTemplateError) in try lookup(a, in: item) } ?? item)
+            }
+            return total
+        case "reverse":
+            if case .string(let s) = value { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
+            return .list(try elements(of: value).reversed())
+        case "batch":
+            let bound = try bind(["linecount", "fill_with"])
+            guard let size = bound[0]?.integer, size > 0 else { throw failure("batch() needs a positive line count") }
+            var batches: [JinjaValue] = []
+            var current: [JinjaValue] = []
+            for item in try elements(of: value) {
+                current.append(item)
+                if current.count == size { batches.append(.list(current)); current = [] }
+            }
+            if !current.isEmpty {
+                if let fill = bound[1] { current += Array(repeating: fill, count: size - current.count) }
+                batches.append(.list(current))
+            }
+            return .list(batches)
         case "attr":
-            return try attribute(of: value, args.value(0, "name")?.pythonString ?? "", line: line)
-        case "map":
-            return .array(try mapItems(value, args, line: line))
-        case "select", "reject", "selectattr", "rejectattr":
-            return .array(try selectItems(value, args, byAttribute: name.hasSuffix("attr"), keep: name.hasPrefix("select"), line: line))
-        case "wordcount":
-            return .int(value.pythonString.split(whereSeparator: { $0.isWhitespace }).count)
+            guard let attribute = try bind(["name"])[0] else { throw failure("attr() missing the attribute name") }
+            // Attributes only: unlike `.`, `attr` never falls back to a dict's items.
+            let attributeName = string(of: attribute)
+            if case .dict = value, !PythonAttributes.dictMethods.contains(attributeName) {
+                return .undefined("'dict object' has no attribute '\(attributeName)'")
+            }
+            return try self.attribute(attributeName, of: value)
+        case "format":
+            let values: JinjaValue = arguments.keyword.isEmpty
+                ? .tuple(arguments.positional)
+                : .dict(JinjaDict(arguments.keyword.map { (.string($0.name), $0.value) }))
+            return .string(try percentFormat(string(of: value), values))
         default:
-            throw .runtime(line: line, message: "unknown filter '\(name)'")
+            throw failure("unknown filter '\(name)'")
         }
     }
 
-    /// Python `len()`.
-    func length(of value: JinjaValue, line: Int) throws(ChatTemplateError) -> Int {
+    /// Python `len()`; undefined has length 0.
+    func length(of value: JinjaValue) throws(ChatTemplateError) -> Int {
         switch value {
-        case .undefined: return 0
         case .string(let s): return s.unicodeScalars.count
-        case .array(let a), .tuple(let a): return a.count
-        case .object(let o): return o.count
-        default: throw .runtime(line: line, message: "TypeError: object of type '\(value.typeName)' has no len()")
+        case .list(let items), .tuple(let items): return items.count
+        case .dict(let dict): return dict.count
+        case .undefined: return 0
+        default: throw failure("object of type '\(value.typeName)' has no len()")
         }
     }
 
-    /// transformers' `tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)`.
-    func toJSON(_ value: JinjaValue, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> String {
-        let json: JSONValue
-        switch value.toJSON() {
-        case .success(let converted): json = converted
-        case .failure(let error): throw .runtime(line: line, message: "TypeError: Object of type \(error.typeName) is not JSON serializable")
+    /// An attribute path like `"user.name"` or `0` (jinja2's `make_attrgetter`).
+    func lookup(_ attribute: JinjaValue, in item: JinjaValue) throws(ChatTemplateError) -> JinjaValue {
+        guard case .string(let path) = attribute else { return try self.item(attribute, of: item) }
+        var value = item
+        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
+            value = try self.item(Int(part).map(JinjaValue.int) ?? .string(String(part)), of: value)
         }
-        let indent = args.value(0, "indent")?.integer
+        return value
+    }
+
+    /// Whether `value` passes a test given by name (truthiness when there is none).
+    private func passes(_ value: JinjaValue, test: JinjaValue?, _ arguments: CallArguments) throws(ChatTemplateError) -> Bool {
+        guard let test else { return value.isTruthy }
+        guard case .string(let name) = test, Tests.names.contains(name) else { throw failure("No test named \(test.pythonRepr).") }
+        return try applyTest(name, to: value, arguments)
+    }
+
+    private func mapFilter(_ value: JinjaValue, _ arguments: CallArguments) throws(ChatTemplateError) -> [JinjaValue] {
+        let items = try elements(of: value)
+        if let attribute = arguments.keyword.first(where: { $0.name == "attribute" })?.value {
+            let fallback = arguments.keyword.first { $0.name == "default" }?.value
+            return try items.map { (item) throws(ChatTemplateError) in
+                let result = try lookup(attribute, in: item)
+                return result.isUndefined ? fallback ?? result : result
+            }
+        }
+        guard case .string(let filter)? = arguments.positional.first, Filters.names.contains(filter) else {
+            throw failure("map() needs a filter name or attribute=")
+        }
+        let rest = CallArguments(positional: Array(arguments.positional.dropFirst()), keyword: arguments.keyword)
+        return try items.map { (item) throws(ChatTemplateError) in try applyFilter(filter, to: item, rest) }
+    }
+
+    private func toJSON(_ value: JinjaValue, _ bound: [JinjaValue?]) throws(ChatTemplateError) -> JinjaValue {
+        guard let json = try jsonValue(value) else { throw failure("Object of type \(value.typeName) is not JSON serializable") }
+        var indent: Int?
+        switch bound[1] {
+        case nil, .none?: indent = nil
+        case let width?:
+            guard let w = width.integer else { throw failure("tojson indent must be an integer") }
+            indent = w
+        }
         var itemSeparator: String?
         var keySeparator = ": "
-        if let separators = args.value(3, "separators").map(sequenceElements), separators.count == 2 {
-            itemSeparator = separators[0].pythonString
-            keySeparator = separators[1].pythonString
-        }
-        return json.serialized(indent: indent, itemSeparator: itemSeparator, keySeparator: keySeparator, sortKeys: args.value(4, "sort_keys")?.isTruthy ?? false)
-    }
-
-    /// jinja2's attribute paths (`attribute="a.b"` or an integer index).
-    func lookupPath(_ value: JinjaValue, _ path: JinjaValue, line: Int) throws(ChatTemplateError) -> JinjaValue {
-        guard case .string(let dotted) = path else { return try item(of: value, path, line: line) }
-        var result = value
-        for part in dotted.split(separator: ".", omittingEmptySubsequences: false) {
-            result = try item(of: result, Int(part).map(JinjaValue.int) ?? .string(String(part)), line: line)
-        }
-        return result
-    }
-
-    /// Stable sort by key, strings case-insensitively unless asked (jinja2's `ignore_case`).
-    func sortValues<T>(_ items: inout [T], key: (T) -> JinjaValue, caseSensitive: Bool, line: Int) throws(ChatTemplateError) {
-        func normalized(_ v: JinjaValue) -> JinjaValue {
-            if !caseSensitive, case .string(let s) = v { return .string(s.lowercased()) }
-            return v
-        }
-        var failure: ChatTemplateError?
-        // Sorting indices, ties broken by position, keeps equal keys in order as Python's stable sort does.
-        let order = items.indices.sorted { a, b in
-            guard let c = normalized(key(items[a])).pythonCompare(normalized(key(items[b]))) else {
-                failure = .runtime(line: line, message: "TypeError: '<' not supported between instances of '\(key(items[a]).typeName)' and '\(key(items[b]).typeName)'")
-                return a < b
+        if case let separators? = bound[2], separators != .none {
+            let parts = try elements(of: separators)
+            guard parts.count == 2, case .string(let item) = parts[0], case .string(let key) = parts[1] else {
+                throw failure("tojson separators must be a pair of strings")
             }
-            return c < 0 || (c == 0 && a < b)
+            itemSeparator = item
+            keySeparator = key
         }
-        if let failure { throw failure }
-        items = order.map { items[$0] }
+        var text = json.serialized(indent: indent, itemSeparator: itemSeparator, keySeparator: keySeparator, sortKeys: bound[3]?.isTruthy ?? false)
+        if bound[0]?.isTruthy == true { text = asciiEscaped(text) }
+        return .string(text)
     }
 
-    func indent(_ text: String, _ args: CallArguments) -> String {
-        let width = args.value(0, "width") ?? .int(4)
-        let indentation: String
-        if case .string(let s) = width { indentation = s } else { indentation = String(repeating: " ", count: width.integer ?? 4) }
-        let lines = pythonSplitLines(text + "\n", keepEnds: false)
-        var result: String
-        if args.value(2, "blank")?.isTruthy ?? false {
-            result = lines.joined(separator: "\n" + indentation)
-        } else {
-            result = lines.first ?? ""
-            if lines.count > 1 {
-                result += "\n" + lines.dropFirst().map { $0.isEmpty ? $0 : indentation + $0 }.joined(separator: "\n")
+    /// The JSON `json.dumps` writes for a value: tuples as arrays, non-string keys as strings.
+    private func jsonValue(_ value: JinjaValue) throws(ChatTemplateError) -> JSONValue? {
+        switch value {
+        case .list(let items), .tuple(let items):
+            var array: [JSONValue] = []
+            for item in items {
+                guard let json = try jsonValue(item) else { return nil }
+                array.append(json)
             }
-        }
-        return (args.value(1, "first")?.isTruthy ?? false) ? indentation + result : result
-    }
-
-    /// `map(attribute=...)` or `map('filter', args...)`.
-    mutating func mapItems(_ value: JinjaValue, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> [JinjaValue] {
-        let items = try iterate(value, line: line)
-        if let attribute = args.keyword.last(where: { $0.name == "attribute" })?.value {
-            let fallback = args.keyword.last(where: { $0.name == "default" })?.value
-            return try items.map { item throws(ChatTemplateError) in
-                let found = try lookupPath(item, attribute, line: line)
-                return found.isUndefined ? (fallback ?? found) : found
+            return .array(array)
+        case .dict(let dict):
+            var object = JSONObject()
+            for (key, member) in dict.members {
+                guard let json = try jsonValue(member) else { return nil }
+                switch key {
+                case .string(let s): object[s] = json
+                case .int, .double, .none: object[key.pythonRepr == "None" ? "null" : key.pythonRepr] = json
+                case .bool(let b): object[b ? "true" : "false"] = json
+                default: throw failure("keys must be str, int, float, bool or None, not \(key.typeName)")
+                }
             }
+            return .object(object)
+        default:
+            return value.json
         }
-        guard let filterName = args.positional.first?.pythonString else { return items }
-        let rest = CallArguments(positional: Array(args.positional.dropFirst()), keyword: args.keyword)
-        var result: [JinjaValue] = []
-        for item in items { result.append(try filter(filterName, item, rest, line: line)) }
-        return result
-    }
-
-    /// select / reject (by a test on the item) and selectattr / rejectattr (on an attribute).
-    mutating func selectItems(_ value: JinjaValue, _ args: CallArguments, byAttribute: Bool, keep: Bool, line: Int) throws(ChatTemplateError) -> [JinjaValue] {
-        var positional = args.positional
-        let attribute = byAttribute ? positional.first : nil
-        if byAttribute, !positional.isEmpty { positional.removeFirst() }
-        let testName = positional.first?.pythonString
-        let testArguments = CallArguments(positional: Array(positional.dropFirst()), keyword: args.keyword)
-        var result: [JinjaValue] = []
-        for item in try iterate(value, line: line) {
-            let subject = try attribute.map { a throws(ChatTemplateError) in try lookupPath(item, a, line: line) } ?? item
-            let passed = try testName.map { t throws(ChatTemplateError) in try applyTest(t, to: subject, testArguments, line: line) } ?? subject.isTruthy
-            if passed == keep { result.append(item) }
-        }
-        return result
     }
 }
 
-/// jinja2's `title`: capitalizes each run after a space, dash or opening bracket.
+/// jinja2's `title`: words begin after whitespace, `-` and opening brackets.
 func jinjaTitle(_ s: String) -> String {
-    var result = ""
+    var out = ""
     var atWordStart = true
     for character in s {
-        result += atWordStart ? character.uppercased() : character.lowercased()
-        atWordStart = character.isWhitespace || "-({[<".contains(character)
+        let isBoundary = character.isWhitespace || "-([{<".contains(character)
+        out += isBoundary ? String(character) : atWordStart ? character.uppercased() : character.lowercased()
+        atWordStart = isBoundary
     }
-    return result
+    return out
 }
 
-func htmlEscape(_ s: String) -> String {
-    var result = ""
+/// markupsafe's escaping of `& < > " '`.
+func htmlEscaped(_ s: String) -> String {
+    var out = ""
     for character in s {
         switch character {
-        case "&": result += "&amp;"
-        case "<": result += "&lt;"
-        case ">": result += "&gt;"
-        case "\"": result += "&#34;"
-        case "'": result += "&#39;"
-        default: result.append(character)
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&#34;"
+        case "'": out += "&#39;"
+        default: out.append(character)
         }
     }
-    return result
+    return out
 }
 
-/// The elements of a list or tuple (empty for anything else).
-func sequenceElements(_ value: JinjaValue) -> [JinjaValue] {
-    switch value {
-    case .array(let elements), .tuple(let elements): elements
-    default: []
+/// `ensure_ascii=True`: non-ASCII as `\uXXXX` (surrogate pairs above the BMP). JSON text has
+/// such characters only inside strings, so escaping the whole text is safe.
+func asciiEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if scalar.isASCII {
+            out.unicodeScalars.append(scalar)
+        } else {
+            for unit in String(scalar).utf16 { out += "\\u" + hexDigits(UInt32(unit), width: 4) }
+        }
     }
+    return out
 }

@@ -1,118 +1,102 @@
-// The global functions a chat template can call: transformers' `raise_exception` and
-// `strftime_now`, and jinja2's `namespace`, `range`, `dict`.
-
-import FoundationEssentials
+// The functions a chat template can call by name: jinja2's `range`, `namespace` and `dict`,
+// and transformers' `raise_exception` and `strftime_now`.
 
 extension Interpreter {
-    static let globalFunctions: Set<String> = ["raise_exception", "strftime_now", "namespace", "range", "dict"]
-
-    func callGlobal(_ name: String, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> JinjaValue {
+    func callGlobal(_ name: String, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
         switch name {
+        case "range":
+            guard arguments.keyword.isEmpty, (1...3).contains(arguments.positional.count) else {
+                throw failure("range expected 1 to 3 integer arguments")
+            }
+            var bounds: [Int] = []
+            for value in arguments.positional {
+                guard let i = value.integer else { throw failure("'\(value.typeName)' object cannot be interpreted as an integer") }
+                bounds.append(i)
+            }
+            let (start, stop) = bounds.count == 1 ? (0, bounds[0]) : (bounds[0], bounds[1])
+            let step = bounds.count == 3 ? bounds[2] : 1
+            guard step != 0 else { throw failure("range() arg 3 must not be zero") }
+            let values = stride(from: start, to: stop, by: step)
+            guard values.underestimatedCount <= 100_000 else { throw failure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).") }
+            return .list(values.map(JinjaValue.int))
+        case "namespace":
+            var attributes = JinjaDict()
+            for value in arguments.positional {
+                guard case .dict(let dict) = value else { throw failure("namespace() takes mappings or keyword arguments") }
+                for (key, member) in dict.members { attributes[key] = member }
+            }
+            for (key, value) in arguments.keyword { attributes[key] = value }
+            namespaces.append(attributes)
+            return .namespace(JinjaNamespace(id: namespaces.count - 1))
+        case "dict":
+            var dict = JinjaDict()
+            for value in arguments.positional {
+                guard case .dict(let other) = value else { throw failure("dict() takes a mapping or keyword arguments") }
+                for (key, member) in other.members { dict[key] = member }
+            }
+            for (key, value) in arguments.keyword { dict[key] = value }
+            return .dict(dict)
         case "raise_exception":
-            throw .raised(args.value(0, "message")?.pythonString ?? "")
+            let message = arguments.positional.first ?? arguments.keyword.first?.value ?? .string("")
+            throw .raised(string(of: message))
         case "strftime_now":
-            return .string(now.formatted(args.value(0, "format")?.pythonString ?? ""))
-        case "namespace", "dict":
-            var attributes = JinjaObject()
-            for positional in args.positional {
-                guard case .object(let object) = positional else {
-                    throw .runtime(line: line, message: "TypeError: \(name)() takes a mapping, not \(positional.typeName)")
-                }
-                for (key, value) in object.members { attributes[key] = value }
-            }
-            for (key, value) in args.keyword { attributes[key] = value }
-            return name == "dict" ? .object(attributes) : .namespace(JinjaNamespace(attributes))
+            guard case .string(let format)? = arguments.positional.first else { throw failure("strftime_now() takes a format string") }
+            return .string(strftime(format, now))
         default:
-            let bounds = args.positional.map(\.integer)
-            guard !bounds.isEmpty, bounds.count <= 3, !bounds.contains(nil) else {
-                throw .runtime(line: line, message: "TypeError: range() takes 1 to 3 integers")
-            }
-            let numbers = bounds.map { $0! }
-            let (start, stop) = numbers.count == 1 ? (0, numbers[0]) : (numbers[0], numbers[1])
-            let step = numbers.count == 3 ? numbers[2] : 1
-            guard step != 0 else { throw .runtime(line: line, message: "ValueError: range() arg 3 must not be zero") }
-            // jinja2's sandbox caps ranges at 100000 items.
-            let values = stride(from: start, to: stop, by: step).prefix(100_000)
-            return .array(values.map(JinjaValue.int))
+            throw failure("'\(name)' is undefined")
         }
     }
 }
 
-extension ChatTemplateDate {
-    static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-    static let weekdayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+private let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+private let dayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
-    /// The current time in UTC.
-    static func currentUTC() -> ChatTemplateDate {
-        let seconds = Int(Date().timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return ChatTemplateDate(year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month: month, day: day,
-                                hour: secondOfDay / 3600, minute: secondOfDay / 60 % 60, second: secondOfDay % 60)
-    }
-
-    /// Days since 1970-01-01 (Hinnant's days_from_civil).
-    var daysSinceEpoch: Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    var isLeapYear: Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
-
-    /// C `strftime` in the C locale for the directives chat templates use; `%-d` style
-    /// drops the zero padding, as glibc does.
-    func formatted(_ format: String) -> String {
-        func padded(_ value: Int, _ width: Int, _ pad: Bool) -> String {
+/// C `strftime` (glibc, C locale) for a naive date: `%Y %m %d %e %j %y %H %I %M %S %p %b %B
+/// %a %A %w %u %F %T %D %R %c %x %X %%`, and glibc's `%-d` (no padding) for numeric fields.
+func strftime(_ format: String, _ date: ChatTemplateDate) -> String {
+    var out = ""
+    var characters = Array(format)[...]
+    while let character = characters.popFirst() {
+        guard character == "%", var directive = characters.popFirst() else { out.append(character); continue }
+        var unpadded = false
+        if directive == "-", let next = characters.popFirst() {
+            unpadded = true
+            directive = next
+        }
+        func number(_ value: Int, _ width: Int, pad: Character = "0") -> String {
             let digits = String(value)
-            return pad ? String(repeating: "0", count: max(0, width - digits.count)) + digits : digits
+            if unpadded || digits.count >= width { return digits }
+            return String(repeating: pad, count: width - digits.count) + digits
         }
-        let weekday = ((daysSinceEpoch % 7) + 7 + 3) % 7  // 1970-01-01 was a Thursday (index 3)
-        let cumulative = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
-        let dayOfYear = cumulative[month - 1] + day + (month > 2 && isLeapYear ? 1 : 0)
-        var result = ""
-        var characters = format.makeIterator()
-        while let character = characters.next() {
-            guard character == "%" else { result.append(character); continue }
-            guard var directive = characters.next() else { result.append("%"); break }
-            var pad = true
-            if directive == "-", let next = characters.next() { pad = false; directive = next }
-            switch directive {
-            case "Y": result += String(year)
-            case "y": result += padded(year % 100, 2, pad)
-            case "m": result += padded(month, 2, pad)
-            case "d": result += padded(day, 2, pad)
-            case "e": result += pad ? (day < 10 ? " " : "") + String(day) : String(day)
-            case "j": result += padded(dayOfYear, 3, pad)
-            case "H": result += padded(hour, 2, pad)
-            case "I": result += padded(hour % 12 == 0 ? 12 : hour % 12, 2, pad)
-            case "M": result += padded(minute, 2, pad)
-            case "S": result += padded(second, 2, pad)
-            case "p": result += hour < 12 ? "AM" : "PM"
-            case "B": result += Self.monthNames[month - 1]
-            case "b", "h": result += String(Self.monthNames[month - 1].prefix(3))
-            case "A": result += Self.weekdayNames[weekday]
-            case "a": result += String(Self.weekdayNames[weekday].prefix(3))
-            case "u": result += String(weekday + 1)
-            case "w": result += String((weekday + 1) % 7)
-            case "F": result += "\(year)-\(padded(month, 2, true))-\(padded(day, 2, true))"
-            case "T": result += "\(padded(hour, 2, true)):\(padded(minute, 2, true)):\(padded(second, 2, true))"
-            case "%": result += "%"
-            default: result += "%" + (pad ? "" : "-") + String(directive)
-            }
+        let hour12 = date.hour % 12 == 0 ? 12 : date.hour % 12
+        switch directive {
+        case "Y": out += String(date.year)
+        case "y": out += number(date.year % 100, 2)
+        case "m": out += number(date.month, 2)
+        case "d": out += number(date.day, 2)
+        case "e": out += number(date.day, 2, pad: " ")
+        case "j": out += number(date.dayOfYear, 3)
+        case "H": out += number(date.hour, 2)
+        case "I": out += number(hour12, 2)
+        case "M": out += number(date.minute, 2)
+        case "S": out += number(date.second, 2)
+        case "p": out += date.hour < 12 ? "AM" : "PM"
+        case "b", "h": out += String(monthNames[date.month - 1].prefix(3))
+        case "B": out += monthNames[date.month - 1]
+        case "a": out += String(dayNames[date.weekday].prefix(3))
+        case "A": out += dayNames[date.weekday]
+        case "w": out += String((date.weekday + 1) % 7)
+        case "u": out += String(date.weekday + 1)
+        case "F": out += strftime("%Y-%m-%d", date)
+        case "T": out += strftime("%H:%M:%S", date)
+        case "D", "x": out += strftime("%m/%d/%y", date)
+        case "R": out += strftime("%H:%M", date)
+        case "X": out += strftime("%H:%M:%S", date)
+        case "c": out += strftime("%a %b %e %H:%M:%S %Y", date)
+        case "Z", "z": break  // naive datetime: no zone
+        case "%": out += "%"
+        default: out += "%" + (unpadded ? "-" : "") + String(directive)
         }
-        return result
     }
+    return out
 }

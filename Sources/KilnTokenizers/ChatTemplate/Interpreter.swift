@@ -1,190 +1,206 @@
-// Executes statements: output, if, for (with jinja2's `loop` object), set, macros, call and
-// filter blocks, with jinja2's scoping (a loop iteration and a macro call get their own scope).
+// Runs a parsed template: statements write into the output, with jinja2's scoping (each loop
+// iteration and macro call gets its own scope; `if` does not) and the sandbox's globals.
 
-struct Interpreter {
-    /// Innermost last; `scopes[0]` holds the render's variables and top-level assignments.
-    var scopes: [[String: JinjaValue]]
-    let now: ChatTemplateDate
+/// Variables visible at one point of a render; lookups fall back to the enclosing scope.
+final class Scope {
+    var variables: [String: JinjaValue] = [:]
+    let parent: Scope?
 
-    init(variables: [String: JinjaValue], now: ChatTemplateDate) {
-        scopes = [variables]
-        self.now = now
-    }
-
-    /// How a statement list ended: normally, or by `{% break %}` / `{% continue %}`.
-    enum Flow { case normal, breakLoop, continueLoop }
-
-    mutating func render(_ nodes: [Node]) throws(ChatTemplateError) -> String {
-        var out = ""
-        _ = try execute(nodes, into: &out)
-        return out
-    }
+    init(parent: Scope?) { self.parent = parent }
 
     func lookup(_ name: String) -> JinjaValue? {
-        for scope in scopes.reversed() {
-            if let value = scope[name] { return value }
+        var scope: Scope? = self
+        while let current = scope {
+            if let value = current.variables[name] { return value }
+            scope = current.parent
         }
         return nil
     }
+}
 
-    mutating func assign(_ name: String, _ value: JinjaValue) {
-        scopes[scopes.count - 1][name] = value
+/// How a run of statements ended: normally, or at `break` / `continue`.
+enum Flow {
+    case normal, breakLoop, continueLoop
+}
+
+/// A runtime error whose line the enclosing expression fills in (see `evaluate`).
+func failure(_ message: String) -> ChatTemplateError {
+    .runtime(line: 0, message: message)
+}
+
+/// The state of one render; not shared between threads.
+final class Interpreter {
+    let now: ChatTemplateDate
+    /// Attributes of the `namespace()` objects made so far, indexed by `JinjaNamespace.id`.
+    var namespaces: [JinjaDict] = []
+    /// Macros defined so far with the scope they were defined in (they read it when called).
+    var macros: [(macro: Macro, scope: Scope)] = []
+    /// Macro calls in progress: runaway recursion must end in an error (Python's recursion
+    /// limit in jinja2), not in a stack overflow.
+    var macroDepth = 0
+    static let maximumMacroDepth = 64
+
+    static let globalFunctions = ["range", "namespace", "dict", "raise_exception", "strftime_now"]
+
+    init(now: ChatTemplateDate) { self.now = now }
+
+    func render(_ nodes: [Node], variables: [String: JinjaValue]) throws(ChatTemplateError) -> String {
+        let globals = Scope(parent: nil)
+        for name in Self.globalFunctions { globals.variables[name] = .callable(JinjaCallable(kind: .global(name))) }
+        globals.variables.merge(variables) { $1 }
+        var out = ""
+        _ = try execute(nodes, in: Scope(parent: globals), into: &out)
+        return out
     }
 
-    mutating func execute(_ nodes: [Node], into out: inout String) throws(ChatTemplateError) -> Flow {
+    func execute(_ nodes: [Node], in scope: Scope, into out: inout String) throws(ChatTemplateError) -> Flow {
         for node in nodes {
             switch node {
             case .text(let text):
                 out += text
             case .output(let expression):
-                out += try evaluate(expression).pythonString
-            case .if(let branches, let otherwise):
-                var taken: [Node] = otherwise
-                for branch in branches {
-                    if try evaluate(branch.condition).isTruthy {
-                        taken = branch.body
-                        break
-                    }
-                }
-                let flow = try execute(taken, into: &out)
+                out += string(of: try evaluate(expression, in: scope))
+            case .forLoop(let loop):
+                let flow = try executeLoop(loop, in: scope, into: &out)
                 if flow != .normal { return flow }
-            case .for(let loop):
-                try executeFor(loop, into: &out)
+            case .conditional(let branches, let otherwise):
+                var body = otherwise
+                for branch in branches where try evaluate(branch.condition, in: scope).isTruthy {
+                    body = branch.body
+                    break
+                }
+                let flow = try execute(body, in: scope, into: &out)
+                if flow != .normal { return flow }
             case .set(let target, let expression, let line):
-                try assign(target, try evaluate(expression), line: line)
-            case .setBlock(let target, let filters, let body, let line):
-                var captured = ""
-                _ = try execute(body, into: &captured)
-                try assign(target, try applyFilters(filters, to: .string(captured)), line: line)
+                try located(line) { () throws(ChatTemplateError) in try assign(try evaluate(expression, in: scope), to: target, in: scope) }
+            case .setBlock(let target, let body, let filters, let line):
+                var text = ""
+                _ = try execute(body, in: scope, into: &text)
+                let value = try applyFilters(filters, to: .string(text), in: scope)
+                try located(line) { () throws(ChatTemplateError) in try assign(value, to: target, in: scope) }
             case .macro(let macro):
-                assign(macro.name, .callable(JinjaCallable(kind: .macro(macro))))
-            case .callBlock(let caller, let call):
-                guard case .call(let callee, let arguments) = call.kind else { continue }
-                var evaluated = try evaluateArguments(arguments)
-                evaluated.keyword.append(("caller", .callable(JinjaCallable(kind: .macro(caller)))))
-                out += try self.call(try evaluate(callee), evaluated, line: call.line).pythonString
+                scope.variables[macro.name] = .callable(JinjaCallable(kind: .macro(id: macros.count, name: macro.name)))
+                macros.append((macro, scope))
             case .filterBlock(let filters, let body):
-                var captured = ""
-                _ = try execute(body, into: &captured)
-                out += try applyFilters(filters, to: .string(captured)).pythonString
-            case .break:
-                return .breakLoop
-            case .continue:
-                return .continueLoop
+                var text = ""
+                let flow = try execute(body, in: scope, into: &text)
+                out += string(of: try applyFilters(filters, to: .string(text), in: scope))
+                if flow != .normal { return flow }
+            case .with(let assignments, let body, let line):
+                let inner = Scope(parent: scope)
+                var values: [JinjaValue] = []
+                for (_, expression) in assignments { values.append(try evaluate(expression, in: scope)) }
+                for ((target, _), value) in zip(assignments, values) {
+                    try located(line) { () throws(ChatTemplateError) in try assign(value, to: target, in: inner) }
+                }
+                let flow = try execute(body, in: inner, into: &out)
+                if flow != .normal { return flow }
+            case .loopControl(let isBreak, _):
+                return isBreak ? .breakLoop : .continueLoop
             }
         }
         return .normal
     }
 
-    mutating func applyFilters(_ filters: [FilterCall], to value: JinjaValue) throws(ChatTemplateError) -> JinjaValue {
-        var result = value
-        for filter in filters { result = try applyFilter(filter, to: result) }
-        return result
-    }
-
-    mutating func assign(_ target: AssignTarget, _ value: JinjaValue, line: Int) throws(ChatTemplateError) {
-        switch target {
-        case .name(let name):
-            assign(name, value)
-        case .tuple(let names):
-            let values = try unpack(value, count: names.count, line: line)
-            for (name, element) in zip(names, values) { assign(name, element) }
-        case .attribute(let name, let attribute):
-            guard case .namespace(let namespace)? = lookup(name) else {
-                throw .runtime(line: line, message: "cannot assign attribute '\(attribute)' on '\(name)': it is not a namespace")
-            }
-            namespace.attributes[attribute] = value
+    /// Runs `body`, giving errors without a line the statement's line.
+    func located<T>(_ line: Int, _ body: () throws(ChatTemplateError) -> T) throws(ChatTemplateError) -> T {
+        do {
+            return try body()
+        } catch .runtime(line: 0, let message) {
+            throw .runtime(line: line, message: message)
+        } catch {
+            throw error
         }
     }
 
-    /// Python's tuple unpacking of `value` into `count` names.
-    func unpack(_ value: JinjaValue, count: Int, line: Int) throws(ChatTemplateError) -> [JinjaValue] {
-        let elements = try iterate(value, line: line)
-        guard elements.count == count else {
-            let problem = elements.count > count ? "too many values to unpack" : "not enough values to unpack"
-            throw .runtime(line: line, message: "\(problem) (expected \(count), got \(elements.count))")
-        }
-        return elements
-    }
-
-    /// The items a `for` loop visits: list elements, dict keys, string characters; undefined
-    /// iterates as empty, anything else is Python's TypeError.
-    func iterate(_ value: JinjaValue, line: Int) throws(ChatTemplateError) -> [JinjaValue] {
-        switch value {
-        case .undefined: return []
-        case .array(let elements), .tuple(let elements): return elements
-        case .object(let object): return object.keys.map(JinjaValue.string)
-        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
-        default: throw .runtime(line: line, message: "TypeError: '\(value.typeName)' object is not iterable")
-        }
-    }
-
-    mutating func executeFor(_ loop: ForLoop, into out: inout String) throws(ChatTemplateError) {
-        var items = try iterate(try evaluate(loop.iterable), line: loop.line)
-        if let condition = loop.condition {
+    private func executeLoop(_ loop: ForLoop, in scope: Scope, into out: inout String) throws(ChatTemplateError) -> Flow {
+        let iterable = try evaluate(loop.iterable, in: scope)
+        var items = try located(loop.line) { () throws(ChatTemplateError) in try elements(of: iterable) }
+        if let filter = loop.filter {
             var kept: [JinjaValue] = []
             for item in items {
-                scopes.append([:])
-                defer { scopes.removeLast() }
-                try assign(loop.target, item, line: loop.line)
-                if try evaluate(condition).isTruthy { kept.append(item) }
+                let itemScope = Scope(parent: scope)
+                try located(loop.line) { () throws(ChatTemplateError) in try assign(item, to: loop.target, in: itemScope) }
+                if try evaluate(filter, in: itemScope).isTruthy { kept.append(item) }
             }
             items = kept
         }
         if items.isEmpty {
-            _ = try execute(loop.otherwise, into: &out)
-            return
+            return try execute(loop.otherwise, in: scope, into: &out)
         }
         for (index, item) in items.enumerated() {
-            scopes.append(["loop": loopObject(items, index)])
-            defer { scopes.removeLast() }
-            try assign(loop.target, item, line: loop.line)
-            if try execute(loop.body, into: &out) == .breakLoop { break }
+            let iterationScope = Scope(parent: scope)
+            iterationScope.variables["loop"] = .dict(loopObject(index: index, items: items))
+            try located(loop.line) { () throws(ChatTemplateError) in try assign(item, to: loop.target, in: iterationScope) }
+            if try execute(loop.body, in: iterationScope, into: &out) == .breakLoop { break }
         }
+        return .normal
     }
 
-    /// jinja2's `loop` variable for iteration `index` of `items`.
-    func loopObject(_ items: [JinjaValue], _ index: Int) -> JinjaValue {
-        let count = items.count
-        var loop = JinjaObject([
-            ("index", .int(index + 1)), ("index0", .int(index)),
-            ("revindex", .int(count - index)), ("revindex0", .int(count - index - 1)),
-            ("first", .bool(index == 0)), ("last", .bool(index == count - 1)),
-            ("length", .int(count)), ("depth", .int(1)), ("depth0", .int(0)),
-            // `loop.cycle(a, b, ...)`: a method bound to the iteration number.
-            ("cycle", .callable(JinjaCallable(kind: .method(receiver: .int(index), name: "loop.cycle")))),
-        ])
-        loop["previtem"] = index > 0 ? items[index - 1] : .undefined("'loop.previtem' is undefined (first iteration)")
-        loop["nextitem"] = index + 1 < count ? items[index + 1] : .undefined("'loop.nextitem' is undefined (last iteration)")
-        return .object(loop)
+    /// jinja2's `loop` variable; `previtem`/`nextitem` are missing (undefined) at the ends.
+    private func loopObject(index: Int, items: [JinjaValue]) -> JinjaDict {
+        var loop = JinjaDict()
+        loop["index"] = .int(index + 1)
+        loop["index0"] = .int(index)
+        loop["revindex"] = .int(items.count - index)
+        loop["revindex0"] = .int(items.count - index - 1)
+        loop["first"] = .bool(index == 0)
+        loop["last"] = .bool(index == items.count - 1)
+        loop["length"] = .int(items.count)
+        loop["depth"] = .int(1)
+        loop["depth0"] = .int(0)
+        if index > 0 { loop["previtem"] = items[index - 1] }
+        if index + 1 < items.count { loop["nextitem"] = items[index + 1] }
+        loop["cycle"] = .callable(JinjaCallable(kind: .cycle(index0: index)))
+        return loop
     }
 
-    /// Runs a macro with its parameters bound; it sees the top-level variables as they are now.
-    mutating func callMacro(_ macro: Macro, _ arguments: CallArguments, line: Int) throws(ChatTemplateError) -> JinjaValue {
-        var local: [String: JinjaValue] = [:]
-        var keyword = arguments.keyword
-        for (i, parameter) in macro.parameters.enumerated() {
-            if i < arguments.positional.count {
-                local[parameter.name] = arguments.positional[i]
-            } else if let k = keyword.firstIndex(where: { $0.name == parameter.name }) {
-                local[parameter.name] = keyword.remove(at: k).value
-            } else if let defaultValue = parameter.defaultValue {
-                local[parameter.name] = try evaluate(defaultValue)
-            } else {
-                local[parameter.name] = .undefined("parameter '\(parameter.name)' was not provided")
+    func assign(_ value: JinjaValue, to target: AssignTarget, in scope: Scope) throws(ChatTemplateError) {
+        switch target {
+        case .name(let name):
+            scope.variables[name] = value
+        case .tuple(let targets):
+            let values = try elements(of: value)
+            guard values.count == targets.count else {
+                throw failure(values.count < targets.count
+                    ? "not enough values to unpack (expected \(targets.count), got \(values.count))"
+                    : "too many values to unpack (expected \(targets.count))")
             }
+            for (target, value) in zip(targets, values) { try assign(value, to: target, in: scope) }
+        case .attribute(let object, let name):
+            guard case .namespace(let namespace)? = scope.lookup(object) else {
+                throw failure("cannot assign attribute on non-namespace object '\(object)'")
+            }
+            namespaces[namespace.id][name] = value
         }
-        local["varargs"] = .tuple(Array(arguments.positional.dropFirst(macro.parameters.count)))
-        var extra = JinjaObject()
-        for (name, value) in keyword {
-            if name == "caller" { local["caller"] = value } else { extra[name] = value }
+    }
+
+    /// What a `for` loop visits: list items, dict keys, string characters; undefined is empty.
+    func elements(of value: JinjaValue) throws(ChatTemplateError) -> [JinjaValue] {
+        switch value {
+        case .list(let items), .tuple(let items): return items
+        case .dict(let dict): return dict.keys
+        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .undefined: return []
+        case .namespace, .callable, .none, .bool, .int, .double:
+            throw failure("'\(value.typeName)' object is not iterable")
         }
-        local["kwargs"] = .object(extra)
-        let saved = scopes
-        scopes = [scopes[0], local]
-        defer { scopes = saved }
-        var out = ""
-        _ = try execute(macro.body, into: &out)
-        return .string(out)
+    }
+
+    /// `str(value)` as output shows it.
+    func string(of value: JinjaValue) -> String {
+        if case .namespace(let namespace) = value {
+            return "<Namespace " + JinjaValue.dict(namespaces[namespace.id]).pythonRepr + ">"
+        }
+        return value.pythonString
+    }
+
+    private func applyFilters(_ filters: [FilterCall], to value: JinjaValue, in scope: Scope) throws(ChatTemplateError) -> JinjaValue {
+        var value = value
+        for filter in filters {
+            let arguments = try evaluateArguments(filter.arguments, in: scope)
+            value = try located(filter.line) { () throws(ChatTemplateError) in try applyFilter(filter.name, to: value, arguments) }
+        }
+        return value
     }
 }

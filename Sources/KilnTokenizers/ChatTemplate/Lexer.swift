@@ -1,342 +1,356 @@
 // Splits template source into text and tag tokens, applying whitespace control the way
-// jinja2's lexer does with trim_blocks and lstrip_blocks on (transformers' settings).
+// jinja2's lexer does with trim_blocks and lstrip_blocks on.
 
-struct Token: Sendable {
-    enum Kind: Sendable, Equatable {
-        case text, variableBegin, variableEnd, blockBegin, blockEnd
-        case name, string, integer, float, op, end
+struct Token: Equatable {
+    enum Kind: Equatable {
+        case text(String)
+        case blockBegin, blockEnd, variableBegin, variableEnd
+        case name(String)
+        case string(String)
+        case integer(Int)
+        case float(Double)
+        case op(String)
+        case end
     }
 
     let kind: Kind
-    let value: String
     let line: Int
     let column: Int
-
-    func isOp(_ op: String) -> Bool { kind == .op && value == op }
-    func isName(_ name: String) -> Bool { kind == .name && value == name }
 }
 
 struct Lexer {
-    private let source: [Unicode.Scalar]
-    private var position = 0
-    private var line = 1
-    private var lineStart = 0
-    /// jinja2's `line_starting`: the last tag ended with a newline, so lstrip_blocks also
-    /// strips a tag's indentation when no newline precedes it in the text before the tag.
-    private var lineStarting = true
+    private let s: [Unicode.Scalar]
+    private var pos = 0
     private var tokens: [Token] = []
+    /// Whether the last tag ended a line: lstrip_blocks then also strips at the start of the
+    /// next text (jinja2's `line_starting`).
+    private var lineStarting = true
+    /// Offsets where lines begin, to turn offsets into line and column.
+    private let lineStarts: [Int]
 
-    /// jinja2 first normalizes newlines to "\n" and, without keep_trailing_newline, drops
-    /// one trailing newline.
-    private init(_ text: String) {
+    /// The source with newlines normalized and one trailing newline dropped, as jinja2 does
+    /// (`keep_trailing_newline=False`).
+    init(source: String) {
         var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(text.unicodeScalars.count)
-        var previousWasCR = false
-        for scalar in text.unicodeScalars {
-            if scalar == "\n" && previousWasCR { previousWasCR = false; continue }
-            previousWasCR = scalar == "\r"
-            scalars.append(previousWasCR ? "\n" : scalar)
+        var iterator = source.unicodeScalars.makeIterator()
+        var pending = iterator.next()
+        while let scalar = pending {
+            pending = iterator.next()
+            if scalar == "\r" {
+                if pending == "\n" { pending = iterator.next() }
+                scalars.append("\n")
+            } else {
+                scalars.append(scalar)
+            }
         }
         if scalars.last == "\n" { scalars.removeLast() }
-        source = scalars
+        s = scalars
+        var starts = [0]
+        for (i, scalar) in scalars.enumerated() where scalar == "\n" { starts.append(i + 1) }
+        lineStarts = starts
     }
 
-    /// The tokens of `text`, ending with an `.end` token.
-    static func tokenize(_ text: String) throws(ChatTemplateError) -> [Token] {
-        var lexer = Lexer(text)
+    static func tokenize(_ source: String) throws(ChatTemplateError) -> [Token] {
+        var lexer = Lexer(source: source)
         try lexer.run()
-        lexer.emit(.end, "")
         return lexer.tokens
     }
 
-    private func peek() -> Unicode.Scalar? { position < source.count ? source[position] : nil }
+    private func location(_ offset: Int) -> (line: Int, column: Int) {
+        var low = 0, high = lineStarts.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if lineStarts[mid] <= offset { low = mid } else { high = mid - 1 }
+        }
+        return (low + 1, offset - lineStarts[low] + 1)
+    }
 
-    private func matches(_ literal: String, at index: Int) -> Bool {
-        var i = index
+    private func error(_ message: String, at offset: Int) -> ChatTemplateError {
+        let (line, column) = location(offset)
+        return .syntax(line: line, column: column, message: message)
+    }
+
+    private mutating func emit(_ kind: Token.Kind, at offset: Int) {
+        let (line, column) = location(offset)
+        tokens.append(Token(kind: kind, line: line, column: column))
+    }
+
+    private func matches(_ literal: String, at offset: Int) -> Bool {
+        var i = offset
         for scalar in literal.unicodeScalars {
-            guard i < source.count, source[i] == scalar else { return false }
+            guard i < s.count, s[i] == scalar else { return false }
             i += 1
         }
         return true
     }
 
-    private func isWhitespace(_ i: Int) -> Bool { i < source.count && source[i].properties.isWhitespace }
-
-    private func error(_ message: String) -> ChatTemplateError {
-        .syntax(line: line, column: position - lineStart + 1, message: message)
-    }
-
-    /// Moves to `index`, counting the newlines passed.
-    private mutating func advance(to index: Int) {
-        while position < index {
-            if source[position] == "\n" { line += 1; lineStart = position + 1 }
-            position += 1
-        }
-    }
-
-    private mutating func emit(_ kind: Token.Kind, _ value: String, line: Int? = nil, column: Int? = nil) {
-        tokens.append(Token(kind: kind, value: value, line: line ?? self.line, column: column ?? (position - lineStart + 1)))
+    private func sign(at offset: Int) -> Unicode.Scalar? {
+        offset < s.count && (s[offset] == "-" || s[offset] == "+") ? s[offset] : nil
     }
 
     private mutating func run() throws(ChatTemplateError) {
-        while position < source.count {
-            guard let tagStart = nextTagStart(from: position) else {
-                emitText(position..<source.count, sign: nil, lstrip: false)
-                advance(to: source.count)
-                return
+        while pos < s.count {
+            guard let start = nextTagStart(from: pos) else {
+                emit(.text(String(String.UnicodeScalarView(s[pos...]))), at: pos)
+                break
             }
-            let opener = source[tagStart + 1]
-            let signIndex = tagStart + 2
-            let sign: Unicode.Scalar? = signIndex < source.count && (source[signIndex] == "-" || source[signIndex] == "+") ? source[signIndex] : nil
-            let rawEnd = opener == "%" ? rawBeginEnd(at: tagStart) : nil
-            emitText(position..<tagStart, sign: sign, lstrip: opener != "{")
-            advance(to: tagStart)
-            let afterOpener = signIndex + (sign == nil ? 0 : 1)
-            if let rawEnd {
-                advance(to: rawEnd)
-                lineStarting = source[rawEnd - 1] == "\n"
-                try lexRawBody()
-            } else if opener == "#" {
-                try lexComment(from: afterOpener)
-            } else {
-                emit(opener == "{" ? .variableBegin : .blockBegin, "")
-                advance(to: afterOpener)
-                try lexTag(isBlock: opener == "%")
+            let kind = s[start + 1]
+            let openSign = sign(at: start + 2)
+            let text = strippedText(s[pos..<start], sign: openSign, isVariable: kind == "{")
+            if !text.isEmpty { emit(.text(String(String.UnicodeScalarView(text))), at: pos) }
+            let contentStart = start + (openSign == nil ? 2 : 3)
+            switch kind {
+            case "#": try skipComment(from: contentStart, tagStart: start)
+            case "%" where tagEnd(from: contentStart, name: "raw") != nil: try lexRaw(afterRawTagAt: contentStart)
+            default: try lexTag(from: contentStart, isBlock: kind == "%", tagStart: start)
             }
         }
+        emit(.end, at: s.count)
     }
 
-    private func nextTagStart(from start: Int) -> Int? {
-        var i = start
-        while i + 1 < source.count {
-            if source[i] == "{", source[i + 1] == "{" || source[i + 1] == "%" || source[i + 1] == "#" { return i }
+    private func nextTagStart(from offset: Int) -> Int? {
+        var i = offset
+        while i + 1 < s.count {
+            if s[i] == "{" && (s[i + 1] == "{" || s[i + 1] == "%" || s[i + 1] == "#") { return i }
             i += 1
         }
         return nil
     }
 
-    /// Emits the text before a tag after applying `-` (strip all whitespace before) or
-    /// lstrip_blocks (strip a block or comment tag's indentation when it starts a line;
-    /// `+` opts out).
-    private mutating func emitText(_ range: Range<Int>, sign: Unicode.Scalar?, lstrip: Bool) {
-        var end = range.upperBound
+    /// The text before a tag: `-` strips all trailing whitespace; otherwise lstrip_blocks drops
+    /// the indentation of a block or comment tag that starts its line (`+` opts out).
+    private func strippedText(_ text: ArraySlice<Unicode.Scalar>, sign: Unicode.Scalar?, isVariable: Bool) -> ArraySlice<Unicode.Scalar> {
         if sign == "-" {
-            while end > range.lowerBound, source[end - 1].properties.isWhitespace { end -= 1 }
-        } else if sign != "+" && lstrip {
-            var lineBegin = end
-            while lineBegin > range.lowerBound, source[lineBegin - 1] != "\n" { lineBegin -= 1 }
-            if (lineBegin > range.lowerBound || lineStarting) && lineBegin < end
-                && source[lineBegin..<end].allSatisfy({ $0.properties.isWhitespace }) {
-                end = lineBegin
-            }
+            var end = text.endIndex
+            while end > text.startIndex && isPythonWhitespace(text[end - 1]) { end -= 1 }
+            return text[text.startIndex..<end]
         }
-        if end > range.lowerBound {
-            emit(.text, String(String.UnicodeScalarView(source[range.lowerBound..<end])))
-        }
+        guard sign != "+" && !isVariable else { return text }
+        let lineStart = (text.lastIndex(of: "\n").map { $0 + 1 }) ?? text.startIndex
+        guard lineStart > text.startIndex || lineStarting, lineStart < text.endIndex,
+              text[lineStart...].allSatisfy(isPythonWhitespace) else { return text }
+        return text[text.startIndex..<lineStart]
     }
 
-    /// Where `{% raw %}` at `start` ends (after the whitespace `-%}` strips), if it is one.
-    private func rawBeginEnd(at start: Int) -> Int? {
-        var i = start + 2
-        if i < source.count, source[i] == "-" || source[i] == "+" { i += 1 }
-        while isWhitespace(i) { i += 1 }
-        guard matches("raw", at: i) else { return nil }
-        i += 3
-        while isWhitespace(i) { i += 1 }
-        if matches("-%}", at: i) {
-            i += 3
-            while isWhitespace(i) { i += 1 }
-            return i
+    /// Moves past a tag's end: `-` also skips the whitespace after it; otherwise trim_blocks
+    /// removes one newline after a block or comment tag (`+` opts out).
+    private mutating func finishTag(at offset: Int, sign: Unicode.Scalar?, trimNewline: Bool) {
+        pos = offset
+        if sign == "-" {
+            while pos < s.count && isPythonWhitespace(s[pos]) { pos += 1 }
+        } else if sign == nil && trimNewline && pos < s.count && s[pos] == "\n" {
+            pos += 1
         }
-        return matches("%}", at: i) ? i + 2 : nil
+        lineStarting = pos > 0 && s[pos - 1] == "\n"
     }
 
-    /// The body of a raw block as text, up to and including `{% endraw %}`.
-    private mutating func lexRawBody() throws(ChatTemplateError) {
-        var i = position
-        while let tagStart = nextTagStart(from: i) {
-            i = tagStart + 1
-            guard source[tagStart + 1] == "%" else { continue }
-            var j = tagStart + 2
-            let sign: Unicode.Scalar? = j < source.count && (source[j] == "-" || source[j] == "+") ? source[j] : nil
-            if sign != nil { j += 1 }
-            while isWhitespace(j) { j += 1 }
-            guard matches("endraw", at: j) else { continue }
-            j += 6
-            while isWhitespace(j) { j += 1 }
-            guard let end = blockEnd(at: j) else { continue }
-            emitText(position..<tagStart, sign: sign, lstrip: true)
-            advance(to: end)
-            lineStarting = source[end - 1] == "\n"
-            return
-        }
-        throw error("missing end of raw directive")
+    private mutating func skipComment(from offset: Int, tagStart: Int) throws(ChatTemplateError) {
+        var i = offset
+        while i + 1 < s.count && !(s[i] == "#" && s[i + 1] == "}") { i += 1 }
+        guard i + 1 < s.count else { throw error("unclosed comment", at: tagStart) }
+        finishTag(at: i + 2, sign: i > offset ? sign(at: i - 1) : nil, trimNewline: true)
     }
 
-    /// Where a block's closing `%}` at `index` ends: after trim_blocks' newline, or after the
-    /// whitespace `-%}` strips; `+%}` keeps the newline.
-    private func blockEnd(at index: Int) -> Int? {
-        if matches("+%}", at: index) { return index + 3 }
-        if matches("-%}", at: index) {
-            var i = index + 3
-            while isWhitespace(i) { i += 1 }
-            return i
-        }
-        guard matches("%}", at: index) else { return nil }
-        return index + 2 < source.count && source[index + 2] == "\n" ? index + 3 : index + 2
+    /// If the tag at `offset` (after `{%` and its sign) is `name` alone, the offset past its
+    /// `%}` and the closing sign.
+    private func tagEnd(from offset: Int, name: String) -> (end: Int, sign: Unicode.Scalar?)? {
+        var i = offset
+        while i < s.count && isPythonWhitespace(s[i]) { i += 1 }
+        guard matches(name, at: i) else { return nil }
+        i += name.unicodeScalars.count
+        while i < s.count && isPythonWhitespace(s[i]) { i += 1 }
+        let closeSign = sign(at: i)
+        if closeSign != nil { i += 1 }
+        return matches("%}", at: i) ? (i + 2, closeSign) : nil
     }
 
-    private mutating func lexComment(from start: Int) throws(ChatTemplateError) {
-        var i = start
-        while i + 1 < source.count {
-            if source[i] == "#", source[i + 1] == "}" {
-                var end = i + 2
-                if i > start, source[i - 1] == "-" {
-                    while isWhitespace(end) { end += 1 }
-                } else if !(i > start && source[i - 1] == "+"), end < source.count, source[end] == "\n" {
-                    end += 1
+    /// `{% raw %}…{% endraw %}`: the body is text; jinja2 trims no newline after `raw %}`.
+    private mutating func lexRaw(afterRawTagAt offset: Int) throws(ChatTemplateError) {
+        let (bodyStart, openSign) = tagEnd(from: offset, name: "raw")!
+        finishTag(at: bodyStart, sign: openSign, trimNewline: false)
+        var i = pos
+        while i + 1 < s.count {
+            if s[i] == "{" && s[i + 1] == "%" {
+                let endSign = sign(at: i + 2)
+                if let (end, closeSign) = tagEnd(from: i + (endSign == nil ? 2 : 3), name: "endraw") {
+                    let text = strippedText(s[pos..<i], sign: endSign, isVariable: false)
+                    if !text.isEmpty { emit(.text(String(String.UnicodeScalarView(text))), at: pos) }
+                    finishTag(at: end, sign: closeSign, trimNewline: true)
+                    return
                 }
-                advance(to: end)
-                lineStarting = source[end - 1] == "\n"
-                return
             }
             i += 1
         }
-        throw error("missing end of comment tag")
+        throw error("expected 'endraw' to close 'raw'", at: offset)
     }
 
-    /// Tokens inside `{{ }}` or `{% %}` up to the closing delimiter, which only counts while
-    /// brackets are balanced (so `{{ {'a': {}} }}` works).
-    private mutating func lexTag(isBlock: Bool) throws(ChatTemplateError) {
+    /// The expression tokens of a `{% … %}` or `{{ … }}` tag, then its end marker. As in
+    /// jinja2, an end marker inside open brackets is read as operators.
+    private mutating func lexTag(from offset: Int, isBlock: Bool, tagStart: Int) throws(ChatTemplateError) {
+        emit(isBlock ? .blockBegin : .variableBegin, at: tagStart)
+        let close: Unicode.Scalar = isBlock ? "%" : "}"
         var brackets: [Unicode.Scalar] = []
+        var i = offset
         while true {
+            guard i < s.count else { throw error("unexpected end of template inside the tag opened here", at: tagStart) }
             if brackets.isEmpty {
-                if isBlock, let end = blockEnd(at: position) {
-                    emit(.blockEnd, "")
-                    advance(to: end)
-                    lineStarting = source[end - 1] == "\n"
-                    return
-                }
-                if !isBlock, matches("}}", at: position) || matches("-}}", at: position) {
-                    emit(.variableEnd, "")
-                    let stripsAfter = source[position] == "-"
-                    var end = position + (stripsAfter ? 3 : 2)
-                    if stripsAfter { while isWhitespace(end) { end += 1 } }
-                    advance(to: end)
-                    lineStarting = source[end - 1] == "\n"
+                let closeSign = s[i] == "-" || (isBlock && s[i] == "+") ? s[i] : nil
+                let j = closeSign == nil ? i : i + 1
+                if j + 1 < s.count && s[j] == close && s[j + 1] == "}" {
+                    emit(isBlock ? .blockEnd : .variableEnd, at: i)
+                    finishTag(at: j + 2, sign: closeSign, trimNewline: isBlock)
                     return
                 }
             }
-            guard let scalar = peek() else {
-                throw error("unexpected end of template (expected '\(isBlock ? "%}" : "}}")')")
-            }
-            if scalar.properties.isWhitespace { advance(to: position + 1); continue }
-            let column = position - lineStart + 1
-            if scalar == "'" || scalar == "\"" {
-                let tokenLine = line
-                let value = try lexString(quote: scalar)
-                emit(.string, value, line: tokenLine, column: column)
-            } else if ("0"..."9").contains(scalar) {
-                lexNumber()
-            } else if scalar == "_" || scalar.properties.isAlphabetic {
-                let start = position
-                while let s = peek(), s == "_" || s.properties.isAlphabetic || ("0"..."9").contains(s) { position += 1 }
-                emit(.name, String(String.UnicodeScalarView(source[start..<position])), column: column)
+            let c = s[i]
+            if isPythonWhitespace(c) {
+                i += 1
+            } else if isDigit(c) {
+                i = try lexNumber(at: i)
+            } else if c == "_" || isLetter(c) {
+                var j = i + 1
+                while j < s.count && (s[j] == "_" || isLetter(s[j]) || isDigit(s[j])) { j += 1 }
+                emit(.name(String(String.UnicodeScalarView(s[i..<j]))), at: i)
+                i = j
+            } else if c == "'" || c == "\"" {
+                i = try lexString(at: i)
             } else {
-                try lexOperator(brackets: &brackets)
+                i = try lexOperator(at: i, brackets: &brackets)
             }
         }
     }
 
-    private func isDigit(_ i: Int) -> Bool { i < source.count && ("0"..."9").contains(source[i]) }
-
-    private mutating func lexNumber() {
-        let start = position
-        func digits(_ i: inout Int) {
-            while isDigit(i) || (i < source.count && source[i] == "_" && isDigit(i + 1)) { i += 1 }
+    private mutating func lexOperator(at i: Int, brackets: inout [Unicode.Scalar]) throws(ChatTemplateError) -> Int {
+        for op in ["//", "**", "==", "!=", ">=", "<="] where matches(op, at: i) {
+            emit(.op(op), at: i)
+            return i + 2
         }
-        var i = position
-        digits(&i)
+        let c = s[i]
+        switch c {
+        case "(", "[", "{": brackets.append(c)
+        case ")", "]", "}":
+            let opener: Unicode.Scalar = c == ")" ? "(" : c == "]" ? "[" : "{"
+            guard brackets.last == opener else { throw error("unexpected '\(c)'", at: i) }
+            brackets.removeLast()
+        case "+", "-", "/", "*", "%", "~", ">", "<", "=", ".", ":", "|", ",", ";": break
+        default: throw error("unexpected character '\(c)'", at: i)
+        }
+        emit(.op(String(c)), at: i)
+        return i + 1
+    }
+
+    /// Integers and floats as jinja2 reads them (`1_000`, `2.5`, `1e3`); no float directly
+    /// after a dot, so `x.0.1` stays two lookups.
+    private mutating func lexNumber(at start: Int) throws(ChatTemplateError) -> Int {
+        func digits(_ i: inout Int) -> Bool {
+            let first = i
+            while i < s.count && (isDigit(s[i]) || (s[i] == "_" && i > first && i + 1 < s.count && isDigit(s[i + 1]))) { i += 1 }
+            return i > first
+        }
+        var i = start
+        _ = digits(&i)
         var isFloat = false
-        // `a.0.1` is two item accesses: jinja2 reads no fraction right after a dot.
-        let afterDot = tokens.last.map { $0.isOp(".") } ?? false
-        if !afterDot, i < source.count, source[i] == ".", isDigit(i + 1) {
+        let afterDot = start > 0 && s[start - 1] == "."
+        if !afterDot && i + 1 < s.count && s[i] == "." && isDigit(s[i + 1]) {
             i += 1
-            digits(&i)
+            _ = digits(&i)
             isFloat = true
         }
-        if !afterDot, i < source.count, source[i] == "e" || source[i] == "E" {
+        if !afterDot && i < s.count && (s[i] == "e" || s[i] == "E") {
             var j = i + 1
-            if j < source.count, source[j] == "+" || source[j] == "-" { j += 1 }
-            if isDigit(j) {
-                digits(&j)
+            if j < s.count && (s[j] == "+" || s[j] == "-") { j += 1 }
+            if digits(&j) {
                 i = j
                 isFloat = true
             }
         }
-        let text = String(String.UnicodeScalarView(source[start..<i].filter { $0 != "_" }))
-        emit(isFloat ? .float : .integer, text)
-        position = i
+        let text = String(String.UnicodeScalarView(s[start..<i].filter { $0 != "_" }))
+        if isFloat, let value = Double(text) {
+            emit(.float(value), at: start)
+        } else if let value = Int(text) {
+            emit(.integer(value), at: start)
+        } else {
+            throw error("number too large: \(text)", at: start)
+        }
+        return i
     }
 
-    /// A quoted string with Python's backslash escapes.
-    private mutating func lexString(quote: Unicode.Scalar) throws(ChatTemplateError) -> String {
-        var result = String.UnicodeScalarView()
-        var i = position + 1
-        while i < source.count {
-            let scalar = source[i]
-            if scalar == quote {
-                advance(to: i + 1)
-                return String(result)
+    private mutating func lexString(at start: Int) throws(ChatTemplateError) -> Int {
+        let quote = s[start]
+        var i = start + 1
+        var body: [Unicode.Scalar] = []
+        while i < s.count && s[i] != quote {
+            if s[i] == "\\" && i + 1 < s.count {
+                body.append(s[i])
+                i += 1
             }
-            guard scalar == "\\", i + 1 < source.count else {
-                result.append(scalar)
+            body.append(s[i])
+            i += 1
+        }
+        guard i < s.count else { throw error("unterminated string", at: start) }
+        emit(.string(try decodeEscapes(body, at: start)), at: start)
+        return i + 1
+    }
+
+    /// Python's `unicode-escape` decoding, which jinja2 applies to string literals; unknown
+    /// escapes stay as written.
+    private func decodeEscapes(_ body: [Unicode.Scalar], at offset: Int) throws(ChatTemplateError) -> String {
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < body.count {
+            let c = body[i]
+            guard c == "\\", i + 1 < body.count else {
+                out.append(c)
                 i += 1
                 continue
             }
-            let escape = source[i + 1]
+            let e = body[i + 1]
             i += 2
-            switch escape {
-            case "n": result.append("\n")
-            case "t": result.append("\t")
-            case "r": result.append("\r")
-            case "0": result.append("\0")
-            case "a": result.append("\u{07}")
-            case "b": result.append("\u{08}")
-            case "f": result.append("\u{0C}")
-            case "v": result.append("\u{0B}")
+            switch e {
             case "\n": break
+            case "\\", "'", "\"": out.append(e)
+            case "n": out.append("\n")
+            case "t": out.append("\t")
+            case "r": out.append("\r")
+            case "a": out.append("\u{07}")
+            case "b": out.append("\u{08}")
+            case "f": out.append("\u{0C}")
+            case "v": out.append("\u{0B}")
+            case "0"..."7":
+                var value = e.value - 0x30
+                var count = 1
+                while count < 3 && i < body.count && ("0"..."7").contains(body[i]) {
+                    value = value * 8 + body[i].value - 0x30
+                    i += 1
+                    count += 1
+                }
+                out.append(Unicode.Scalar(value)!)
             case "x", "u", "U":
-                let count = escape == "x" ? 2 : escape == "u" ? 4 : 8
-                guard i + count <= source.count,
-                      let code = UInt32(String(String.UnicodeScalarView(source[i..<i + count])), radix: 16),
-                      let decoded = Unicode.Scalar(code) else { throw error("invalid \\\(escape) escape in a string") }
-                result.append(decoded)
-                i += count
-            case "\\", "'", "\"": result.append(escape)
-            default: result.append("\\"); result.append(escape)
+                let width = e == "x" ? 2 : e == "u" ? 4 : 8
+                guard i + width <= body.count,
+                      let value = UInt32(String(String.UnicodeScalarView(body[i..<i + width])), radix: 16),
+                      let scalar = Unicode.Scalar(value) else { throw error("invalid \\\(e) escape in a string", at: offset) }
+                out.append(scalar)
+                i += width
+            default:
+                out.append("\\")
+                out.append(e)
             }
         }
-        throw error("unterminated string")
+        return String(out)
     }
+}
 
-    private static let operators = ["//", "**", "==", "!=", "<=", ">=", "+", "-", "/", "*", "%", "~",
-                                    "[", "]", "(", ")", "{", "}", "<", ">", "=", ".", ":", "|", ",", ";"]
-
-    private mutating func lexOperator(brackets: inout [Unicode.Scalar]) throws(ChatTemplateError) {
-        guard let op = Self.operators.first(where: { matches($0, at: position) }) else {
-            throw error("unexpected character '\(source[position])'")
-        }
-        switch op {
-        case "(": brackets.append(")")
-        case "[": brackets.append("]")
-        case "{": brackets.append("}")
-        case ")", "]", "}":
-            guard let expected = brackets.popLast() else { throw error("unexpected '\(op)'") }
-            guard String(expected) == op else { throw error("unexpected '\(op)', expected '\(expected)'") }
-        default: break
-        }
-        emit(.op, op)
-        position += op.unicodeScalars.count
+/// Python's `str.isspace()` characters, which `\s` and `strip()` use.
+func isPythonWhitespace(_ c: Unicode.Scalar) -> Bool {
+    switch c.value {
+    case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
+    default: false
     }
+}
+
+private func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
+
+private func isLetter(_ c: Unicode.Scalar) -> Bool {
+    ("a"..."z").contains(c) || ("A"..."Z").contains(c) || (c.value > 0x7F && c.properties.isAlphabetic)
 }

@@ -1,292 +1,261 @@
-// Python methods templates call on values (`s.strip()`, `d.items()`, `xs.index(x)`), with
-// the sandbox's refusal of methods that would mutate a list or dict.
+// Python methods called on template values: `s.strip()`, `d.items()`, `xs.index(x)`, …
+// with Python's semantics (strings count and index by code point).
 
 extension Interpreter {
-    static let stringMethods: Set<String> = [
-        "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith", "endswith",
-        "upper", "lower", "title", "capitalize", "swapcase", "replace", "find", "rfind", "index", "count",
-        "join", "format", "removeprefix", "removesuffix", "isdigit", "isalpha", "isalnum", "isspace",
-        "isupper", "islower",
-    ]
-    static let dictMethods: Set<String> = ["items", "keys", "values", "get", "copy", "pop", "popitem", "update", "setdefault", "clear"]
-    static let listMethods: Set<String> = ["index", "count", "copy", "append", "extend", "insert", "pop", "remove", "reverse", "sort", "clear"]
-    /// What ImmutableSandboxedEnvironment refuses to call.
-    static let mutatingMethods: Set<String> = ["pop", "popitem", "update", "setdefault", "clear", "append", "extend", "insert", "remove", "reverse", "sort"]
-
-    mutating func callMethod(_ name: String, on receiver: JinjaValue, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> JinjaValue {
-        func fail(_ message: String) -> ChatTemplateError { .runtime(line: line, message: message) }
-        func stringArgument(_ position: Int, _ key: String) throws(ChatTemplateError) -> String? {
-            guard let value = args.value(position, key), value != .none else { return nil }
-            guard case .string(let s) = value else { throw fail("TypeError: \(name)() argument must be str, not \(value.typeName)") }
-            return s
-        }
-        if Self.mutatingMethods.contains(name), receiver.typeName == "list" || receiver.typeName == "dict" {
-            throw fail("SecurityError: access to attribute '\(name)' of '\(receiver.typeName)' object is unsafe.")
-        }
-        switch (receiver, name) {
-        case (.int(let index0), "loop.cycle"):
-            guard !args.positional.isEmpty else { throw fail("no items for cycling given") }
-            return args.positional[index0 % args.positional.count]
-        case (.object(let object), _):
-            switch name {
-            case "items": return .array(object.members.map { .tuple([.string($0.key), $0.value]) })
-            case "keys": return .array(object.keys.map(JinjaValue.string))
-            case "values": return .array(object.values)
-            case "copy": return receiver
-            default:
-                guard let key = args.value(0, "key") else { throw fail("TypeError: get expected at least 1 argument, got 0") }
-                if case .string(let k) = key, let value = object[k] { return value }
-                return args.value(1, "default") ?? .none
-            }
-        case (.array(let elements), _), (.tuple(let elements), _):
-            guard name != "copy" else { return receiver }
-            guard let needle = args.value(0, "value") else { throw fail("TypeError: \(name)() takes exactly one argument (0 given)") }
-            if name == "count" { return .int(elements.filter { $0.pythonEquals(needle) }.count) }
-            guard let index = elements.firstIndex(where: { $0.pythonEquals(needle) }) else {
-                throw fail("ValueError: \(needle.pythonRepr) is not in list")
-            }
-            return .int(index)
-        case (.string(let s), _):
-            return try callStringMethod(name, s, args, line: line, stringArgument: stringArgument)
-        default:
-            throw fail("'\(receiver.typeName) object' has no method '\(name)'")
+    func callMethod(_ name: String, of receiver: JinjaValue, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
+        switch receiver {
+        case .string(let s): return try callStringMethod(name, s, arguments)
+        case .dict(let dict): return try callDictMethod(name, dict, arguments)
+        case .list(let items), .tuple(let items): return try callListMethod(name, items, receiver, arguments)
+        default: throw failure("'\(receiver.typeName)' object has no method '\(name)'")
         }
     }
 
-    private mutating func callStringMethod(_ name: String, _ s: String, _ args: CallArguments, line: Int,
-                                           stringArgument: (Int, String) throws(ChatTemplateError) -> String?) throws(ChatTemplateError) -> JinjaValue {
-        func fail(_ message: String) -> ChatTemplateError { .runtime(line: line, message: message) }
+    private func callDictMethod(_ name: String, _ dict: JinjaDict, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
+        switch name {
+        case "items":
+            _ = try arguments.bind([], to: "items")
+            return .list(dict.members.map { .tuple([$0.key, $0.value]) })
+        case "keys":
+            _ = try arguments.bind([], to: "keys")
+            return .list(dict.keys)
+        case "values":
+            _ = try arguments.bind([], to: "values")
+            return .list(dict.values)
+        case "get":
+            let bound = try arguments.bind(["key", "default"], to: "get")
+            guard let key = bound[0] else { throw failure("get expected at least 1 argument, got 0") }
+            return dict[key] ?? bound[1] ?? .none
+        case "copy":
+            return .dict(dict)
+        default:
+            throw failure("dict.\(name)() is not supported")
+        }
+    }
+
+    private func callListMethod(_ name: String, _ items: [JinjaValue], _ receiver: JinjaValue, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
+        switch name {
+        case "index":
+            let bound = try arguments.bind(["value"], to: "index")
+            guard let value = bound[0] else { throw failure("index expected 1 argument, got 0") }
+            guard let index = items.firstIndex(where: { pythonEquals($0, value) }) else {
+                throw failure("\(value.pythonRepr) is not in \(receiver.typeName)")
+            }
+            return .int(index)
+        case "count":
+            let bound = try arguments.bind(["value"], to: "count")
+            guard let value = bound[0] else { throw failure("count expected 1 argument, got 0") }
+            return .int(items.filter { pythonEquals($0, value) }.count)
+        case "copy":
+            return receiver
+        default:
+            throw failure("list.\(name)() is not supported")
+        }
+    }
+
+    private func callStringMethod(_ name: String, _ s: String, _ arguments: CallArguments) throws(ChatTemplateError) -> JinjaValue {
+        /// The argument at `index` as a string, or nil when absent or None.
+        func text(_ bound: [JinjaValue?], _ index: Int) throws(ChatTemplateError) -> String? {
+            switch bound[index] {
+            case nil, .none?: return nil
+            case .string(let t)?: return t
+            case let other?: throw failure("\(name)() argument must be str or None, not \(other.typeName)")
+            }
+        }
+        func integer(_ bound: [JinjaValue?], _ index: Int, _ defaultValue: Int) throws(ChatTemplateError) -> Int {
+            guard let value = bound[index] else { return defaultValue }
+            guard let i = value.integer else { throw failure("\(name)() expected an integer, got \(value.typeName)") }
+            return i
+        }
         switch name {
         case "strip", "lstrip", "rstrip":
-            return .string(pythonStrip(s, chars: args.value(0, "chars"), left: name != "rstrip", right: name != "lstrip"))
+            let chars = try text(try arguments.bind(["chars"], to: name), 0)
+            return .string(pythonStrip(s, chars: chars, leading: name != "rstrip", trailing: name != "lstrip"))
         case "split", "rsplit":
-            let limit = args.value(1, "maxsplit")?.integer ?? -1
-            let parts = try pythonSplit(s, separator: try stringArgument(0, "sep"), maxSplit: limit, fromRight: name == "rsplit", line: line)
-            return .array(parts.map(JinjaValue.string))
+            let bound = try arguments.bind(["sep", "maxsplit"], to: name)
+            let separator = try text(bound, 0)
+            if separator == "" { throw failure("empty separator") }
+            let parts = pythonSplit(s, separator: separator, maxSplit: try integer(bound, 1, -1), fromRight: name == "rsplit")
+            return .list(parts.map(JinjaValue.string))
         case "splitlines":
-            return .array(pythonSplitLines(s, keepEnds: args.value(0, "keepends")?.isTruthy ?? false).map(JinjaValue.string))
+            _ = try arguments.bind([], to: name)
+            return .list(pythonSplitLines(s).map(JinjaValue.string))
         case "startswith", "endswith":
-            guard let argument = args.value(0, "prefix") else { throw fail("TypeError: \(name)() takes at least 1 argument (0 given)") }
-            let candidates: [JinjaValue] = if case .tuple(let a) = argument { a } else { [argument] }
+            let bound = try arguments.bind(["prefix"], to: name)
+            let candidates: [JinjaValue]
+            switch bound[0] {
+            case .string?: candidates = [bound[0]!]
+            case .tuple(let items)?: candidates = items
+            default: throw failure("\(name) first arg must be str or a tuple of str")
+            }
+            let scalars = Array(s.unicodeScalars)
             for candidate in candidates {
-                guard case .string(let affix) = candidate else { throw fail("TypeError: \(name) first arg must be str or a tuple of str, not \(candidate.typeName)") }
-                let scalars = Array(s.unicodeScalars), affixScalars = Array(affix.unicodeScalars)
-                if name == "startswith" ? scalars.starts(with: affixScalars) : scalars.reversed().starts(with: affixScalars.reversed()) {
-                    return .bool(true)
-                }
+                guard case .string(let affix) = candidate else { throw failure("\(name) first arg must be str or a tuple of str") }
+                let affixScalars = Array(affix.unicodeScalars)
+                let matches = name == "startswith" ? scalars.starts(with: affixScalars) : scalars.reversed().starts(with: affixScalars.reversed())
+                if matches { return .bool(true) }
             }
             return .bool(false)
         case "upper": return .string(s.uppercased())
-        case "lower": return .string(s.lowercased())
-        case "capitalize": return .string(pythonCapitalize(s))
+        case "lower", "casefold": return .string(s.lowercased())
         case "title": return .string(pythonTitle(s))
+        case "capitalize": return .string(pythonCapitalize(s))
         case "swapcase":
-            return .string(s.map { $0.isUppercase ? $0.lowercased() : $0.uppercased() }.joined())
+            return .string(String(s.map { $0.isUppercase ? Character($0.lowercased()) : $0.isLowercase ? Character($0.uppercased()) : $0 }))
         case "replace":
-            guard let old = try stringArgument(0, "old"), let new = try stringArgument(1, "new") else { throw fail("TypeError: replace expected 2 arguments") }
-            return .string(pythonReplace(s, old, new, count: args.value(2, "count")?.integer))
-        case "find", "rfind", "index", "count":
-            guard let needle = try stringArgument(0, "sub") else { throw fail("TypeError: \(name)() takes at least 1 argument") }
-            let scalars = Array(s.unicodeScalars), needleScalars = Array(needle.unicodeScalars)
-            var positions: [Int] = []
-            var i = 0
-            while i + needleScalars.count <= scalars.count {
-                if scalars[i..<i + needleScalars.count].elementsEqual(needleScalars) {
-                    positions.append(i)
-                    // `count` counts non-overlapping occurrences.
-                    if name == "count" { i += max(needleScalars.count, 1); continue }
-                }
-                i += 1
-            }
-            if name == "count" { return .int(positions.count + (needleScalars.isEmpty && scalars.isEmpty ? 1 : 0)) }
-            guard let found = name == "rfind" ? positions.last : positions.first else {
-                if name == "index" { throw fail("ValueError: substring not found") }
+            let bound = try arguments.bind(["old", "new", "count"], to: name)
+            guard let old = try text(bound, 0), let new = try text(bound, 1) else { throw failure("replace() takes at least 2 arguments") }
+            return .string(pythonReplace(s, old, new, count: try integer(bound, 2, -1)))
+        case "find", "rfind", "index", "rindex", "count":
+            let bound = try arguments.bind(["sub"], to: name)
+            guard let needle = try text(bound, 0) else { throw failure("\(name)() takes a string argument") }
+            let positions = occurrences(of: needle, in: s)
+            if name == "count" { return .int(positions.count) }
+            guard let position = name.hasPrefix("r") ? positions.last : positions.first else {
+                if name.hasSuffix("index") { throw failure("substring not found") }
                 return .int(-1)
             }
-            return .int(found)
+            return .int(position)
         case "join":
+            let bound = try arguments.bind(["iterable"], to: name)
             var parts: [String] = []
-            for item in try iterate(args.value(0, "iterable") ?? .array([]), line: line) {
-                guard case .string(let part) = item else { throw fail("TypeError: sequence item \(parts.count): expected str instance, \(item.typeName) found") }
+            for element in try elements(of: bound[0] ?? .list([])) {
+                guard case .string(let part) = element else { throw failure("sequence item: expected str instance, \(element.typeName) found") }
                 parts.append(part)
             }
             return .string(parts.joined(separator: s))
-        case "format":
-            return .string(try pythonFormat(s, args, line: line))
         case "removeprefix", "removesuffix":
-            let affix = try stringArgument(0, "prefix") ?? ""
-            if name == "removeprefix", s.unicodeScalars.starts(with: affix.unicodeScalars) { return .string(String(String.UnicodeScalarView(s.unicodeScalars.dropFirst(affix.unicodeScalars.count)))) }
-            if name == "removesuffix", !affix.isEmpty, s.unicodeScalars.reversed().starts(with: affix.unicodeScalars.reversed()) {
-                return .string(String(String.UnicodeScalarView(s.unicodeScalars.dropLast(affix.unicodeScalars.count))))
-            }
-            return .string(s)
-        case "isdigit": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType == .decimal || $0.properties.numericType == .digit })
-        case "isalpha": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic })
-        case "isalnum": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil })
+            guard let affix = try text(try arguments.bind(["affix"], to: name), 0) else { return .string(s) }
+            if name == "removeprefix" { return .string(s.hasPrefix(affix) ? String(s.dropFirst(affix.count)) : s) }
+            return .string(s.hasSuffix(affix) ? String(s.dropLast(affix.count)) : s)
+        case "isdigit", "isdecimal", "isnumeric":
+            return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil })
+        case "isalpha": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(\.properties.isAlphabetic))
+        case "isalnum":
+            return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil })
         case "isspace": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(isPythonWhitespace))
-        case "isupper": return .bool(s.contains { $0.isCased } && s == s.uppercased())
-        default: return .bool(s.contains { $0.isCased } && s == s.lowercased())
+        case "islower": return .bool(s.contains { $0.isCased } && !s.contains { $0.isUppercase })
+        case "isupper": return .bool(s.contains { $0.isCased } && !s.contains { $0.isLowercase })
+        case "format": return .string(try pythonFormat(s, arguments))
+        default: throw failure("str.\(name)() is not supported")
         }
     }
-
-    /// `str.format` with `{}`, `{0}` and `{name}` fields (no format specs).
-    private func pythonFormat(_ s: String, _ args: CallArguments, line: Int) throws(ChatTemplateError) -> String {
-        let characters = Array(s)
-        var result = ""
-        var autoIndex = 0
-        var i = 0
-        while i < characters.count {
-            let c = characters[i]
-            if c == "{" || c == "}", i + 1 < characters.count, characters[i + 1] == c {
-                result.append(c)
-                i += 2
-                continue
-            }
-            if c == "}" { throw .runtime(line: line, message: "ValueError: Single '}' encountered in format string") }
-            guard c == "{" else {
-                result.append(c)
-                i += 1
-                continue
-            }
-            guard let close = characters[i...].firstIndex(of: "}") else {
-                throw .runtime(line: line, message: "ValueError: Single '{' encountered in format string")
-            }
-            let name = String(characters[(i + 1)..<close])
-            let value: JinjaValue?
-            if name.isEmpty {
-                value = args.positional.indices.contains(autoIndex) ? args.positional[autoIndex] : nil
-                autoIndex += 1
-            } else if let index = Int(name) {
-                value = args.positional.indices.contains(index) ? args.positional[index] : nil
-            } else {
-                value = args.keyword.last(where: { $0.name == name })?.value
-            }
-            guard let value else { throw .runtime(line: line, message: "IndexError: replacement field {\(name)} has no argument") }
-            result += value.pythonString
-            i = close + 1
-        }
-        return result
-    }
 }
 
-func isPythonWhitespace(_ scalar: Unicode.Scalar) -> Bool {
-    scalar.properties.isWhitespace || (0x1C...0x1F).contains(scalar.value)
-}
-
-extension String {
-    func trimmingPythonWhitespace() -> String { pythonStrip(self, chars: nil, left: true, right: true) }
-}
-
-/// Python `str.strip(chars)` / `lstrip` / `rstrip`.
-func pythonStrip(_ s: String, chars: JinjaValue?, left: Bool, right: Bool) -> String {
-    let set: Set<Unicode.Scalar>? = if case .string(let c)? = chars { Set(c.unicodeScalars) } else { nil }
-    let strip = { (scalar: Unicode.Scalar) in set.map { $0.contains(scalar) } ?? isPythonWhitespace(scalar) }
-    var scalars = Substring(s).unicodeScalars[...]
-    if left { while let first = scalars.first, strip(first) { scalars.removeFirst() } }
-    if right { while let last = scalars.last, strip(last) { scalars.removeLast() } }
-    return String(String.UnicodeScalarView(scalars))
-}
-
-/// Python `str.split` / `rsplit`: on runs of whitespace without a separator.
-func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool, line: Int) throws(ChatTemplateError) -> [String] {
-    var scalars = Array(s.unicodeScalars)
-    var sep = separator.map { Array($0.unicodeScalars) }
-    if let sep, sep.isEmpty { throw .runtime(line: line, message: "ValueError: empty separator") }
-    if fromRight { scalars.reverse(); sep?.reverse() }
-    var parts: [[Unicode.Scalar]] = []
+/// Offsets (in code points) where `needle` starts in `s`, not overlapping, as Python counts.
+func occurrences(of needle: String, in s: String) -> [Int] {
+    let hay = Array(s.unicodeScalars), pattern = Array(needle.unicodeScalars)
+    if pattern.isEmpty { return Array(0...hay.count) }
+    var positions: [Int] = []
     var i = 0
-    if let sep {
-        var start = 0
-        while i + sep.count <= scalars.count, maxSplit < 0 || parts.count < maxSplit {
-            if scalars[i..<i + sep.count].elementsEqual(sep) {
-                parts.append(Array(scalars[start..<i]))
-                i += sep.count
-                start = i
-            } else {
-                i += 1
-            }
-        }
-        parts.append(Array(scalars[start...]))
-    } else {
-        while i < scalars.count {
-            while i < scalars.count, isPythonWhitespace(scalars[i]) { i += 1 }
-            guard i < scalars.count else { break }
-            if maxSplit >= 0, parts.count == maxSplit {
-                var end = scalars.count
-                while end > i, isPythonWhitespace(scalars[end - 1]) { end -= 1 }
-                parts.append(Array(scalars[i..<end]))
-                break
-            }
-            let start = i
-            while i < scalars.count, !isPythonWhitespace(scalars[i]) { i += 1 }
-            parts.append(Array(scalars[start..<i]))
-        }
-    }
-    if fromRight { parts = parts.reversed().map { $0.reversed() } }
-    return parts.map { String(String.UnicodeScalarView($0)) }
-}
-
-/// Python `str.splitlines`.
-func pythonSplitLines(_ s: String, keepEnds: Bool) -> [String] {
-    let breaks: Set<UInt32> = [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029]
-    let scalars = Array(s.unicodeScalars)
-    var lines: [String] = []
-    var start = 0
-    var i = 0
-    while i < scalars.count {
-        guard breaks.contains(scalars[i].value) else { i += 1; continue }
-        var end = i + 1
-        if scalars[i] == "\r", end < scalars.count, scalars[end] == "\n" { end += 1 }
-        lines.append(String(String.UnicodeScalarView(scalars[start..<(keepEnds ? end : i)])))
-        start = end
-        i = end
-    }
-    if start < scalars.count { lines.append(String(String.UnicodeScalarView(scalars[start...]))) }
-    return lines
-}
-
-/// Python `str.replace(old, new, count)`.
-func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int?) -> String {
-    let limit = count.flatMap { $0 < 0 ? nil : $0 } ?? Int.max
-    let scalars = Array(s.unicodeScalars), oldScalars = Array(old.unicodeScalars)
-    var result = String.UnicodeScalarView()
-    var replaced = 0
-    if oldScalars.isEmpty {
-        // Python inserts `new` before every character and at the end.
-        for scalar in scalars {
-            if replaced < limit { result.append(contentsOf: new.unicodeScalars); replaced += 1 }
-            result.append(scalar)
-        }
-        if replaced < limit { result.append(contentsOf: new.unicodeScalars) }
-        return String(result)
-    }
-    var i = 0
-    while i < scalars.count {
-        if replaced < limit, i + oldScalars.count <= scalars.count, scalars[i..<i + oldScalars.count].elementsEqual(oldScalars) {
-            result.append(contentsOf: new.unicodeScalars)
-            i += oldScalars.count
-            replaced += 1
+    while i + pattern.count <= hay.count {
+        if hay[i..<i + pattern.count].elementsEqual(pattern) {
+            positions.append(i)
+            i += pattern.count
         } else {
-            result.append(scalars[i])
             i += 1
         }
     }
-    return String(result)
+    return positions
 }
 
-/// Python `str.capitalize`: first character upper-cased, the rest lower-cased.
+func pythonStrip(_ s: String, chars: String?, leading: Bool = true, trailing: Bool = true) -> String {
+    let set = chars.map { Set($0.unicodeScalars) }
+    let strip: (Unicode.Scalar) -> Bool = { set?.contains($0) ?? isPythonWhitespace($0) }
+    let scalars = Array(s.unicodeScalars)
+    var start = 0, end = scalars.count
+    if leading { while start < end && strip(scalars[start]) { start += 1 } }
+    if trailing { while end > start && strip(scalars[end - 1]) { end -= 1 } }
+    return String(String.UnicodeScalarView(scalars[start..<end]))
+}
+
+/// `str.split` / `str.rsplit`: by a separator, or by whitespace runs when it is nil.
+func pythonSplit(_ s: String, separator: String?, maxSplit: Int, fromRight: Bool = false) -> [String] {
+    if fromRight {
+        // Splitting from the right is splitting the reversed text from the left.
+        func reversed(_ t: String) -> String { String(String.UnicodeScalarView(t.unicodeScalars.reversed())) }
+        return pythonSplit(reversed(s), separator: separator.map(reversed), maxSplit: maxSplit).map(reversed).reversed()
+    }
+    let scalars = Array(s.unicodeScalars)
+    let limit = maxSplit < 0 ? Int.max : maxSplit
+    func string(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(scalars[range])) }
+    var parts: [String] = []
+    guard let separator else {
+        var i = 0
+        while i < scalars.count {
+            while i < scalars.count && isPythonWhitespace(scalars[i]) { i += 1 }
+            guard i < scalars.count else { break }
+            if parts.count == limit {
+                parts.append(string(i..<scalars.count))
+                break
+            }
+            let start = i
+            while i < scalars.count && !isPythonWhitespace(scalars[i]) { i += 1 }
+            parts.append(string(start..<i))
+        }
+        return parts
+    }
+    var start = 0
+    for position in occurrences(of: separator, in: s).prefix(limit) {
+        parts.append(string(start..<position))
+        start = position + separator.unicodeScalars.count
+    }
+    parts.append(string(start..<scalars.count))
+    return parts
+}
+
+/// `str.splitlines()`: breaks at every Python line boundary, `\r\n` counting once.
+func pythonSplitLines(_ s: String) -> [String] {
+    var lines: [String] = []
+    var line = String.UnicodeScalarView()
+    var iterator = s.unicodeScalars.makeIterator()
+    var pending = iterator.next()
+    while let scalar = pending {
+        pending = iterator.next()
+        switch scalar.value {
+        case 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
+            if scalar == "\r" && pending == "\n" { pending = iterator.next() }
+            lines.append(String(line))
+            line = String.UnicodeScalarView()
+        default:
+            line.append(scalar)
+        }
+    }
+    if !line.isEmpty { lines.append(String(line)) }
+    return lines
+}
+
+func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
+    let scalars = Array(s.unicodeScalars)
+    let positions = occurrences(of: old, in: s).prefix(count < 0 ? Int.max : count)
+    var out = String.UnicodeScalarView()
+    var start = 0
+    for position in positions {
+        out.append(contentsOf: scalars[start..<position])
+        out.append(contentsOf: new.unicodeScalars)
+        start = position + old.unicodeScalars.count
+        if old.isEmpty && position < scalars.count {
+            out.append(scalars[position])
+            start = position + 1
+        }
+    }
+    if start < scalars.count { out.append(contentsOf: scalars[start...]) }
+    return String(out)
+}
+
+/// `str.title()`: a letter after a non-letter is upper-cased, other letters lower-cased.
+func pythonTitle(_ s: String) -> String {
+    var out = ""
+    var previousCased = false
+    for character in s {
+        out += previousCased ? character.lowercased() : character.uppercased()
+        previousCased = character.isCased
+    }
+    return out
+}
+
+/// `str.capitalize()`: the first character upper-cased, the rest lower-cased.
 func pythonCapitalize(_ s: String) -> String {
     guard let first = s.first else { return s }
     return first.uppercased() + s.dropFirst().lowercased()
-}
-
-/// Python `str.title`: upper-case a cased character that follows an uncased one.
-func pythonTitle(_ s: String) -> String {
-    var result = ""
-    var previousCased = false
-    for character in s {
-        result += previousCased ? character.lowercased() : character.uppercased()
-        previousCased = character.isCased
-    }
-    return result
 }

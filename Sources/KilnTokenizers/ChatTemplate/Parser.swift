@@ -1,14 +1,17 @@
-// Turns tokens into statements: text, `{{ }}` output and the block tags jinja2 (with
-// transformers' extensions) knows: for, if, set, macro, call, filter, break/continue, generation.
+// Turns tokens into statements: text, `{{ }}` output and the block tags (for, if, set,
+// macro, filter, with, break/continue, generation), following jinja2's parser.
 
 struct Parser {
     var tokens: [Token]
     var index = 0
+    /// Enclosing `for` loops, so `break` outside one is refused as jinja2 does.
+    var loopDepth = 0
+    /// Variable names read since the innermost macro began (to see whether it uses `varargs`).
+    var namesRead: Set<String> = []
 
     static func parse(_ source: String) throws(ChatTemplateError) -> [Node] {
         var parser = Parser(tokens: try Lexer.tokenize(source))
-        let (nodes, _) = try parser.parseBody(until: [], opener: nil)
-        return nodes
+        return try parser.parseBody(until: [], opener: nil).nodes
     }
 
     var current: Token { tokens[index] }
@@ -25,24 +28,17 @@ struct Parser {
         return .syntax(line: token.line, column: token.column, message: message)
     }
 
-    func describe(_ token: Token) -> String {
-        switch token.kind {
-        case .end: "end of template"
-        case .blockEnd: "'%}'"
-        case .variableEnd: "'}}'"
-        case .string: "string '\(token.value)'"
-        default: "'\(token.value)'"
-        }
-    }
+    func isName(_ name: String) -> Bool { current.kind == .name(name) }
+    func isOp(_ op: String) -> Bool { current.kind == .op(op) }
 
     mutating func skipName(_ name: String) -> Bool {
-        guard current.isName(name) else { return false }
+        guard isName(name) else { return false }
         advance()
         return true
     }
 
     mutating func skipOp(_ op: String) -> Bool {
-        guard current.isOp(op) else { return false }
+        guard isOp(op) else { return false }
         advance()
         return true
     }
@@ -52,196 +48,236 @@ struct Parser {
     }
 
     mutating func expectName() throws(ChatTemplateError) -> String {
-        guard current.kind == .name else { throw error("expected a name, got \(describe(current))") }
-        return advance().value
+        guard case .name(let name) = current.kind else { throw error("expected a name, got \(describe(current))") }
+        advance()
+        return name
     }
 
     mutating func expectBlockEnd() throws(ChatTemplateError) {
-        guard current.kind == .blockEnd else { throw error("expected '%}', got \(describe(current))") }
+        guard current.kind == .blockEnd else { throw error("expected end of statement '%}', got \(describe(current))") }
         advance()
     }
 
-    /// Statements up to one of the `until` tags (consumed, and returned with its name); the
-    /// end of the template is only allowed at top level (`opener == nil`).
-    mutating func parseBody(until: Set<String>, opener: (tag: String, line: Int)?) throws(ChatTemplateError) -> ([Node], String) {
+    func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .text: "text"
+        case .blockBegin: "'{%'"
+        case .blockEnd: "'%}'"
+        case .variableBegin: "'{{'"
+        case .variableEnd: "'}}'"
+        case .name(let name): "'\(name)'"
+        case .string(let s): pythonStringRepr(s)
+        case .integer(let i): "'\(i)'"
+        case .float(let d): "'\(pythonFloatString(d))'"
+        case .op(let op): "'\(op)'"
+        case .end: "end of template"
+        }
+    }
+
+    /// Nodes up to one of `endTags` (consumed with its `{%` and name, the rest of that tag
+    /// left to the caller), or to the end of the template when `opener` is nil.
+    mutating func parseBody(until endTags: Set<String>, opener: (tag: String, line: Int)?) throws(ChatTemplateError) -> (nodes: [Node], endTag: String?) {
         var nodes: [Node] = []
         while true {
-            let token = current
-            switch token.kind {
-            case .end:
-                if let opener {
-                    let expected = until.sorted().map { "'\($0)'" }.joined(separator: " or ")
-                    throw error("'\(opener.tag)' opened on line \(opener.line) is never closed (expected \(expected))")
-                }
-                return (nodes, "")
-            case .text:
+            switch current.kind {
+            case .text(let text):
+                nodes.append(.text(text))
                 advance()
-                nodes.append(.text(token.value))
             case .variableBegin:
                 advance()
                 let expression = try parseTuple()
-                guard current.kind == .variableEnd else { throw error("expected '}}', got \(describe(current))") }
+                guard current.kind == .variableEnd else { throw error("expected end of print statement '}}', got \(describe(current))") }
                 advance()
                 nodes.append(.output(expression))
             case .blockBegin:
                 advance()
-                guard current.kind == .name else { throw error("expected a tag name, got \(describe(current))") }
-                let tag = current.value
-                if until.contains(tag) {
+                guard case .name(let tag) = current.kind else { throw error("expected a tag name, got \(describe(current))") }
+                if endTags.contains(tag) {
                     advance()
                     return (nodes, tag)
                 }
-                nodes.append(contentsOf: try parseStatement())
+                nodes.append(contentsOf: try parseStatement(tag))
+            case .end:
+                if let opener {
+                    throw error("expected 'end\(opener.tag)' to close '\(opener.tag)' opened on line \(opener.line)")
+                }
+                return (nodes, nil)
             default:
-                throw error("unexpected \(describe(token))")
+                throw error("unexpected \(describe(current))")
             }
         }
     }
 
-    mutating func parseStatement() throws(ChatTemplateError) -> [Node] {
+    private mutating func parseStatement(_ tag: String) throws(ChatTemplateError) -> [Node] {
         let tagToken = advance()
         let line = tagToken.line
-        switch tagToken.value {
-        case "if": return [try parseIf(line: line)]
+        switch tag {
         case "for": return [try parseFor(line: line)]
+        case "if": return [try parseIf(line: line)]
         case "set": return [try parseSet(line: line)]
         case "macro": return [try parseMacro(line: line)]
-        case "call": return [try parseCallBlock(line: line)]
         case "filter":
-            let filters = try parseFilterChain()
+            let filters = try parseFilterCalls()
             try expectBlockEnd()
-            let (body, _) = try parseBody(until: ["endfilter"], opener: ("filter", line))
+            let body = try parseBody(until: ["endfilter"], opener: ("filter", line)).nodes
             try expectBlockEnd()
-            return [.filterBlock(filters: filters, body: body)]
+            return [.filterBlock(filters, body: body)]
+        case "with": return [try parseWith(line: line)]
+        case "break", "continue":
+            guard loopDepth > 0 else { throw error("'\(tag)' outside of a loop", at: tagToken) }
+            try expectBlockEnd()
+            return [.loopControl(isBreak: tag == "break", line: line)]
         case "generation":
             // transformers' AssistantTracker: the body renders as is.
             try expectBlockEnd()
-            let (body, _) = try parseBody(until: ["endgeneration"], opener: ("generation", line))
+            let body = try parseBody(until: ["endgeneration"], opener: ("generation", line)).nodes
             try expectBlockEnd()
             return body
-        case "break", "continue":
-            try expectBlockEnd()
-            return [tagToken.value == "break" ? .break : .continue]
         default:
-            throw error("unknown tag '\(tagToken.value)'", at: tagToken)
+            if tag.hasPrefix("end") || tag == "else" || tag == "elif" {
+                throw error("unexpected '\(tag)'", at: tagToken)
+            }
+            throw error("unknown tag '\(tag)'", at: tagToken)
         }
     }
 
-    mutating func parseIf(line: Int) throws(ChatTemplateError) -> Node {
-        var branches: [(condition: Expr, body: [Node])] = []
-        var condition = try parseTuple(conditional: true)
+    private mutating func parseFor(line: Int) throws(ChatTemplateError) -> Node {
+        let target = try parseAssignTarget(allowNamespace: false)
+        guard skipName("in") else { throw error("expected 'in' in a for loop, got \(describe(current))") }
+        let iterable = try parseTuple(withCondition: false)
+        let filter = skipName("if") ? try parseExpression() : nil
+        if isName("recursive") { throw error("recursive loops are not supported") }
+        try expectBlockEnd()
+        loopDepth += 1
+        let (body, end) = try parseBody(until: ["endfor", "else"], opener: ("for", line))
+        loopDepth -= 1
+        try expectBlockEnd()
+        var otherwise: [Node] = []
+        if end == "else" {
+            otherwise = try parseBody(until: ["endfor"], opener: ("for", line)).nodes
+            try expectBlockEnd()
+        }
+        return .forLoop(ForLoop(target: target, iterable: iterable, filter: filter, body: body, otherwise: otherwise, line: line))
+    }
+
+    private mutating func parseIf(line: Int) throws(ChatTemplateError) -> Node {
+        var branches: [(condition: Expression, body: [Node])] = []
+        var condition = try parseTuple(withCondition: false)
         while true {
             try expectBlockEnd()
-            let (body, tag) = try parseBody(until: ["elif", "else", "endif"], opener: ("if", line))
+            let (body, end) = try parseBody(until: ["elif", "else", "endif"], opener: ("if", line))
             branches.append((condition, body))
-            switch tag {
+            switch end {
             case "elif":
-                condition = try parseTuple(conditional: true)
+                condition = try parseTuple(withCondition: false)
             case "else":
                 try expectBlockEnd()
-                let (otherwise, _) = try parseBody(until: ["endif"], opener: ("if", line))
+                let otherwise = try parseBody(until: ["endif"], opener: ("if", line)).nodes
                 try expectBlockEnd()
-                return .if(branches: branches, otherwise: otherwise)
+                return .conditional(branches: branches, otherwise: otherwise)
             default:
                 try expectBlockEnd()
-                return .if(branches: branches, otherwise: [])
+                return .conditional(branches: branches, otherwise: [])
             }
         }
     }
 
-    mutating func parseFor(line: Int) throws(ChatTemplateError) -> Node {
-        let target = try parseAssignTarget(allowAttribute: false)
-        guard skipName("in") else { throw error("expected 'in', got \(describe(current))") }
-        // Without conditional expressions, so `for x in xs if cond` reads `if` as the filter.
-        let iterable = try parseTuple(conditional: false)
-        let condition = skipName("if") ? try parseTuple(conditional: true) : nil
-        if current.isName("recursive") { throw error("recursive loops are not supported") }
-        try expectBlockEnd()
-        let (body, tag) = try parseBody(until: ["endfor", "else"], opener: ("for", line))
-        var otherwise: [Node] = []
-        if tag == "else" {
-            try expectBlockEnd()
-            (otherwise, _) = try parseBody(until: ["endfor"], opener: ("for", line))
-        }
-        try expectBlockEnd()
-        return .for(ForLoop(target: target, iterable: iterable, condition: condition, body: body, otherwise: otherwise, line: line))
-    }
-
-    mutating func parseAssignTarget(allowAttribute: Bool) throws(ChatTemplateError) -> AssignTarget {
-        let parenthesized = skipOp("(")
-        let first = try expectName()
-        if allowAttribute, !parenthesized, skipOp(".") {
-            return .attribute(first, try expectName())
-        }
-        var names = [first]
-        var isTuple = parenthesized
-        while skipOp(",") {
-            isTuple = true
-            guard current.kind == .name, !current.isName("in") else { break }
-            names.append(try expectName())
-        }
-        if parenthesized { try expectOp(")") }
-        return isTuple ? .tuple(names) : .name(first)
-    }
-
-    mutating func parseSet(line: Int) throws(ChatTemplateError) -> Node {
-        let target = try parseAssignTarget(allowAttribute: true)
+    private mutating func parseSet(line: Int) throws(ChatTemplateError) -> Node {
+        let target = try parseAssignTarget(allowNamespace: true)
         if skipOp("=") {
             let value = try parseTuple()
             try expectBlockEnd()
             return .set(target, value, line: line)
         }
-        let filters = current.isOp("|") ? try parseFilterChain() : []
+        let filters = isOp("|") ? try parseFilterCalls(pipeConsumed: false) : []
         try expectBlockEnd()
-        let (body, _) = try parseBody(until: ["endset"], opener: ("set", line))
+        let body = try parseBody(until: ["endset"], opener: ("set", line)).nodes
         try expectBlockEnd()
-        return .setBlock(target, filters: filters, body: body, line: line)
+        return .setBlock(target, body: body, filters: filters, line: line)
     }
 
-    /// `name(arg, arg=default, ...)` of a macro or a call block's caller.
-    mutating func parseParameters() throws(ChatTemplateError) -> [(name: String, defaultValue: Expr?)] {
-        var parameters: [(name: String, defaultValue: Expr?)] = []
-        try expectOp("(")
-        while !current.isOp(")") {
-            if !parameters.isEmpty { try expectOp(",") }
-            if current.isOp(")") { break }
-            let name = try expectName()
-            let defaultValue = skipOp("=") ? try parseExpression() : nil
-            if defaultValue == nil, parameters.last?.defaultValue != nil {
-                throw error("non-default argument '\(name)' follows default argument")
-            }
-            parameters.append((name, defaultValue))
-        }
-        advance()
-        return parameters
-    }
-
-    mutating func parseMacro(line: Int) throws(ChatTemplateError) -> Node {
+    private mutating func parseMacro(line: Int) throws(ChatTemplateError) -> Node {
         let name = try expectName()
-        let parameters = try parseParameters()
+        try expectOp("(")
+        var parameters: [(name: String, defaultValue: Expression?)] = []
+        while !skipOp(")") {
+            if !parameters.isEmpty { try expectOp(",") }
+            if skipOp(")") { break }
+            let parameter = try expectName()
+            let defaultValue = skipOp("=") ? try parseExpression() : nil
+            if defaultValue == nil && parameters.last?.defaultValue != nil {
+                throw error("non-default argument '\(parameter)' follows default argument")
+            }
+            parameters.append((parameter, defaultValue))
+        }
         try expectBlockEnd()
-        let (body, _) = try parseBody(until: ["endmacro"], opener: ("macro", line))
+        let outerNames = namesRead
+        let outerLoopDepth = loopDepth
+        namesRead = []
+        loopDepth = 0
+        let body = try parseBody(until: ["endmacro"], opener: ("macro", line)).nodes
+        if case .name = current.kind { advance() }  // `{% endmacro name %}`
         try expectBlockEnd()
-        return .macro(Macro(name: name, parameters: parameters, body: body))
+        let macro = Macro(name: name, parameters: parameters, body: body,
+                          takesVarargs: namesRead.contains("varargs"), takesKwargs: namesRead.contains("kwargs"))
+        namesRead.formUnion(outerNames)
+        loopDepth = outerLoopDepth
+        return .macro(macro)
     }
 
-    mutating func parseCallBlock(line: Int) throws(ChatTemplateError) -> Node {
-        let parameters = current.isOp("(") ? try parseParameters() : []
-        let call = try parseExpression()
-        guard case .call = call.kind else { throw error("expected a call after 'call'") }
+    private mutating func parseWith(line: Int) throws(ChatTemplateError) -> Node {
+        var assignments: [(AssignTarget, Expression)] = []
+        while current.kind != .blockEnd {
+            if !assignments.isEmpty { try expectOp(",") }
+            let target = try parseAssignTarget(allowNamespace: false)
+            try expectOp("=")
+            assignments.append((target, try parseExpression()))
+        }
         try expectBlockEnd()
-        let (body, _) = try parseBody(until: ["endcall"], opener: ("call", line))
+        let body = try parseBody(until: ["endwith"], opener: ("with", line)).nodes
         try expectBlockEnd()
-        return .callBlock(caller: Macro(name: "caller", parameters: parameters, body: body), call: call)
+        return .with(assignments: assignments, body: body, line: line)
     }
 
-    /// `| f(args) | g ...` after `filter` or a block `set` (the first `|` is optional).
-    mutating func parseFilterChain() throws(ChatTemplateError) -> [FilterCall] {
-        var filters: [FilterCall] = []
-        _ = skipOp("|")
+    /// A variable, `ns.attribute` (for `set`), or names separated by commas, optionally in
+    /// parentheses.
+    private mutating func parseAssignTarget(allowNamespace: Bool) throws(ChatTemplateError) -> AssignTarget {
+        if allowNamespace, case .name(let object) = current.kind, tokens[index + 1].kind == .op(".") {
+            advance()
+            advance()
+            return .attribute(object: object, name: try expectName())
+        }
+        var targets: [AssignTarget] = []
+        var isTuple = false
         repeat {
-            filters.append(try parseFilterCall())
-        } while skipOp("|")
-        return filters
+            if isName("in") || isOp("=") { break }
+            if skipOp("(") {
+                targets.append(try parseAssignTarget(allowNamespace: false))
+                try expectOp(")")
+            } else {
+                let name = try expectName()
+                guard !["true", "false", "none", "True", "False", "None"].contains(name) else { throw error("cannot assign to '\(name)'") }
+                targets.append(.name(name))
+            }
+            if isOp(",") { isTuple = true }
+        } while skipOp(",")
+        guard let first = targets.first else { throw error("expected a name to assign to, got \(describe(current))") }
+        return isTuple ? .tuple(targets) : first
+    }
+
+    /// `| name(args) | name …`; at `{% filter` the first pipe is implied (`pipeConsumed`).
+    mutating func parseFilterCalls(pipeConsumed: Bool = true) throws(ChatTemplateError) -> [FilterCall] {
+        var calls: [FilterCall] = []
+        var first = pipeConsumed
+        while first || skipOp("|") {
+            first = false
+            let token = current
+            var name = try expectName()
+            while skipOp(".") { name += "." + (try expectName()) }
+            guard Filters.names.contains(name) else { throw error("unknown filter '\(name)'", at: token) }
+            let arguments = isOp("(") ? try parseCallArguments() : Arguments()
+            calls.append(FilterCall(name: name, arguments: arguments, line: token.line))
+        }
+        return calls
     }
 }
