@@ -5,7 +5,7 @@ import Foundation
 import KilnTokenizers
 import Testing
 
-enum Fixtures {
+enum ChatTemplateFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     static func json(_ url: URL) throws -> JSONValue {
@@ -55,11 +55,11 @@ private func mismatch(_ template: ChatTemplate, _ testCase: JSONValue, tools: [J
 }
 
 @Suite struct ChatTemplateFixtureTests {
-    @Test(arguments: Fixtures.chatTemplateFiles)
+    @Test(arguments: ChatTemplateFixtures.chatTemplateFiles)
     func realTemplate(_ file: String) throws {
-        let fixture = try Fixtures.json(Fixtures.root.appendingPathComponent("chat-templates").appendingPathComponent(file))
+        let fixture = try ChatTemplateFixtures.json(ChatTemplateFixtures.root.appendingPathComponent("chat-templates").appendingPathComponent(file))
         let template = try ChatTemplate(try #require(fixture["template"]?.string))
-        let now = fixture["now"]?.string.flatMap(Fixtures.date)
+        let now = fixture["now"]?.string.flatMap(ChatTemplateFixtures.date)
         let cases = try #require(fixture["cases"]?.array)
         #expect(!cases.isEmpty)
         for (index, testCase) in cases.enumerated() {
@@ -72,11 +72,11 @@ private func mismatch(_ template: ChatTemplate, _ testCase: JSONValue, tools: [J
         }
     }
 
-    @Test(arguments: Fixtures.modelFolders)
+    @Test(arguments: ChatTemplateFixtures.modelFolders)
     func tinyModel(_ folder: String) throws {
-        let directory = Fixtures.root.appendingPathComponent(folder)
-        let config = try Fixtures.json(directory.appendingPathComponent("tokenizer_config.json"))
-        let reference = try Fixtures.json(directory.appendingPathComponent("tokenizer_reference.json"))
+        let directory = ChatTemplateFixtures.root.appendingPathComponent(folder)
+        let config = try ChatTemplateFixtures.json(directory.appendingPathComponent("tokenizer_config.json"))
+        let reference = try ChatTemplateFixtures.json(directory.appendingPathComponent("tokenizer_reference.json"))
         let cases = try #require(reference["chat"]?.array)
         let template = try ChatTemplate(try #require(config["chat_template"]?.string))
         var variables: [String: JSONValue] = [:]

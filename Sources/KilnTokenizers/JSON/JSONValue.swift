@@ -41,10 +41,12 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 /// A JSON object: its members in file order, with lookup by key (the last duplicate wins,
-/// as in Python).
+/// as in Python). Keys are compared by their bytes: canonically equivalent spellings are
+/// distinct keys, as in JSON (tokenizer vocabularies have such pairs).
 public struct JSONObject: Sendable, Hashable {
     public private(set) var keys: [String] = []
-    private var storage: [String: JSONValue] = [:]
+    private var values: [JSONValue] = []
+    private var index: [ExactString: Int] = [:]
 
     public init() {}
 
@@ -53,17 +55,35 @@ public struct JSONObject: Sendable, Hashable {
     }
 
     public subscript(key: String) -> JSONValue? {
-        get { storage[key] }
+        get { index[ExactString(key)].map { values[$0] } }
         set {
-            if storage.updateValue(newValue ?? .null, forKey: key) == nil { keys.append(key) }
-            if newValue == nil {
-                storage[key] = nil
-                keys.removeAll { $0 == key }
+            let exact = ExactString(key)
+            if let newValue {
+                if let position = index[exact] {
+                    values[position] = newValue
+                } else {
+                    index[exact] = keys.count
+                    keys.append(key)
+                    values.append(newValue)
+                }
+            } else if let position = index.removeValue(forKey: exact) {
+                keys.remove(at: position)
+                values.remove(at: position)
+                for (i, key) in keys.enumerated().dropFirst(position) { index[ExactString(key)] = i }
             }
         }
     }
 
     /// Members in file order.
-    public var members: [(key: String, value: JSONValue)] { keys.map { ($0, storage[$0]!) } }
+    public var members: [(key: String, value: JSONValue)] { zip(keys, values).map { ($0, $1) } }
     public var count: Int { keys.count }
+
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        lhs.keys.map(ExactString.init) == rhs.keys.map(ExactString.init) && lhs.values == rhs.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for key in keys { hasher.combine(ExactString(key)) }
+        hasher.combine(values)
+    }
 }
