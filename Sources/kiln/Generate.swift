@@ -1,14 +1,23 @@
-// `kiln generate`: tokens from a prompt of token ids.
+// `kiln generate`: tokens (and text) from a prompt given as ids, text, or a conversation.
 
 import ArgumentParser
+import FoundationEssentials
 import Kiln
 import KilnRuntime
+import KilnTokenizers
 
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate tokens from a prompt of token ids.")
+    static let configuration = CommandConfiguration(abstract: "Generate from a prompt of token ids, text, or a chat conversation.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var prompt: PromptOptions
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma separated (e.g. 1,2,3).")
+    var promptIds: String?
+    @Option(help: "Prompt text, encoded with the model's tokenizer.")
+    var prompt: String?
+    @Flag(help: "With --prompt: send it as a user message through the model's chat template.")
+    var chat = false
+    @Option(help: "A JSON file holding a whole conversation (messages array), rendered with the chat template.")
+    var messages: String?
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
     var maxTokens = 32
     @Option(help: "Sampling temperature; 0 is greedy.")
@@ -21,35 +30,52 @@ struct Generate: ParsableCommand {
     var seed: UInt64?
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after an end-of-sequence token.")
     var ignoreEOS = false
-    @Flag(help: "Print one JSON object with the ids and timings.")
+    @Flag(help: "Print one JSON object with the ids, text and timings.")
     var json = false
 
+    func validate() throws {
+        guard [promptIds != nil, prompt != nil, messages != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --prompt-ids, --prompt and --messages")
+        }
+        if chat && prompt == nil { throw ValidationError("--chat goes with --prompt") }
+    }
+
     func run() throws {
-        let ids = try prompt.ids()
         let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed,
                                     maxTokens: maxTokens, ignoreEOS: ignoreEOS)
         try params.validate()
         let llm = try LLM(modelDirectory: modelOptions.model)
-        let result = try llm.generate(prompt: ids, params)
+        let ids = try promptTokens(llm)
+        // text output streams as tokens arrive; ids-only prompts print ids
+        var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil
+        let result = try llm.generate(prompt: ids, params) { token in
+            guard detokenizer != nil else { return }
+            writeStandardOutput((try? detokenizer!.append(token)) ?? "")
+        }
         if json {
-            let prefill = result.prefillTime.components
-            try printJSONObject([
-                "prompt_ids": result.promptIds,
-                "output_ids": result.outputIds,
-                "finish_reason": result.finishReason.rawValue,
-                "prefill_ms": (Double(prefill.seconds) * 1e3 + Double(prefill.attoseconds) * 1e-15).rounded(toPlaces: 3),
-                "decode_tok_s": result.decodeTokensPerSecond.rounded(toPlaces: 2),
-            ])
+            var fields: [(String, any Encodable)] = [("prompt_ids", result.promptIds), ("output_ids", result.outputIds)]
+            if let tokenizer = llm.tokenizer { fields.append(("text", try tokenizer.decode(result.outputIds, skipSpecialTokens: true))) }
+            fields += [
+                ("finish_reason", result.finishReason.rawValue),
+                ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
+                ("decode_tok_s", result.decodeTokensPerSecond.rounded(toPlaces: 2)),
+            ]
+            try printJSONObject(fields)
+        } else if var detokenizer {
+            writeStandardOutput(detokenizer.finish() + "\n")
         } else {
             print(result.outputIds.map(String.init).joined(separator: " "))
         }
     }
-}
 
-extension Double {
-    func rounded(toPlaces places: Int) -> Double {
-        var scale = 1.0
-        for _ in 0..<places { scale *= 10 }
-        return (self * scale).rounded() / scale
+    private func promptTokens(_ llm: LLM) throws -> [Int32] {
+        if let promptIds { return try parseTokenIds(promptIds, option: "--prompt-ids") }
+        let tokenizer = try llm.requireTokenizer()
+        if let prompt, !chat { return tokenizer.encode(prompt) }
+        let conversation = try messages.map { try readJSONArray($0, option: "--messages") }
+            ?? [.object(JSONObject([("role", .string("user")), ("content", .string(prompt!))]))]
+        // the template writes the special tokens itself, as in transformers' apply_chat_template
+        let text = try tokenizer.applyChatTemplate(messages: conversation, addGenerationPrompt: true)
+        return tokenizer.encode(text, addSpecialTokens: false)
     }
 }

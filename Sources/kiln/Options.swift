@@ -2,35 +2,54 @@
 
 import ArgumentParser
 import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors).")
     var model: String
 }
 
-struct PromptOptions: ParsableArguments {
-    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma separated (e.g. 1,2,3).")
-    var promptIds: String
-
-    /// The ids, or a validation error naming the bad entry.
-    func ids() throws -> [Int32] {
-        let parts = promptIds.split(separator: ",", omittingEmptySubsequences: false)
-        return try parts.map { part in
-            let text = String(part.filter { !$0.isWhitespace })
-            guard let id = Int32(text), id >= 0 else {
-                throw ValidationError("--prompt-ids: '\(text)' is not a token id (expected non-negative integers separated by commas)")
-            }
-            return id
+/// Token ids from a comma-separated list, or a validation error naming `option` and the bad entry.
+func parseTokenIds(_ text: String, option: String) throws -> [Int32] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+        let entry = String(part.filter { !$0.isWhitespace })
+        guard let id = Int32(entry), id >= 0 else {
+            throw ValidationError("\(option): '\(entry)' is not a token id (expected non-negative integers separated by commas)")
         }
+        return id
     }
 }
 
 /// Prints one line of JSON on stdout: an object with `fields` in the order given.
-func printJSONObject(_ fields: KeyValuePairs<String, any Encodable>) throws {
+func printJSONObject(_ fields: [(String, any Encodable)]) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes]
     let members = try fields.map { key, value in
         "\"\(key)\":" + String(decoding: try encoder.encode(value), as: UTF8.self)
     }
     print("{" + members.joined(separator: ",") + "}")
+}
+
+/// Writes `text` to stdout at once (streamed output must not wait for a newline).
+func writeStandardOutput(_ text: String) {
+    print(text, terminator: "")
+    fflush(nil)
+}
+
+/// Writes a line to stderr (progress and timings, kept out of machine-read stdout).
+func printError(_ text: String) {
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return (self * scale).rounded() / scale
+    }
 }

@@ -20,6 +20,7 @@ struct Reference: Decodable {
         let text: String
         let input_ids: [Int32]
         let greedy_ids: [Int32]
+        let greedy_text: String
     }
     let prompts: [Prompt]
 

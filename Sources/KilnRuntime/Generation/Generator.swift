@@ -24,7 +24,7 @@ public struct GenerationResult: Sendable {
 
     /// Tokens per second after the first token (0 when only one was generated).
     public var decodeTokensPerSecond: Double {
-        let seconds = Double(decodeTime.components.seconds) + Double(decodeTime.components.attoseconds) * 1e-18
+        let seconds = decodeTime.inSeconds
         return outputIds.count > 1 && seconds > 0 ? Double(outputIds.count - 1) / seconds : 0
     }
 }
@@ -101,4 +101,9 @@ public final class Generator {
         return GenerationResult(promptIds: prompt, outputIds: output, finishReason: finish,
                                 prefillTime: firstTokenAt - start, decodeTime: clock.now - firstTokenAt)
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
