@@ -10,10 +10,39 @@
 #include <immintrin.h>
 #endif
 
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    union { uint32_t u; float f; } bits;
+    if (exponent == 0) {
+        float magnitude = (float)mantissa * 0x1p-24f;
+        return sign ? -magnitude : magnitude;
+    }
+    bits.u = exponent == 0x1F ? sign | 0x7F800000u | (mantissa << 13) : sign | ((exponent + 112) << 23) | (mantissa << 13);
+    return bits.f;
+}
+
+static inline int is_block_format(kiln_weight_format format) { return format >= KILN_WEIGHTS_Q4_0; }
+
+static inline int64_t block_bytes(kiln_weight_format format) {
+    return format == KILN_WEIGHTS_Q4_0 ? 18 : format == KILN_WEIGHTS_Q4_1 ? 20 : 34;
+}
+
+/// Weight `index` (row * k + p) as float32; for block formats k % 32 == 0, so blocks number
+/// consecutively across rows.
 static inline float load_weight(const void *b, kiln_weight_format format, int64_t index) {
     if (format == KILN_WEIGHTS_F32) return ((const float *)b)[index];
-    union { uint32_t u; float f; } bits = { (uint32_t)((const uint16_t *)b)[index] << 16 };
-    return bits.f;
+    if (format == KILN_WEIGHTS_BF16) {
+        union { uint32_t u; float f; } bits = { (uint32_t)((const uint16_t *)b)[index] << 16 };
+        return bits.f;
+    }
+    const uint8_t *block = (const uint8_t *)b + (index / 32) * block_bytes(format);
+    int j = (int)(index % 32);
+    float d = half_to_float((uint16_t)(block[0] | block[1] << 8));
+    if (format == KILN_WEIGHTS_Q8_0) return (float)(int8_t)block[2 + j] * d;
+    const uint8_t *qs = block + (format == KILN_WEIGHTS_Q4_1 ? 4 : 2);
+    int q = j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
+    if (format == KILN_WEIGHTS_Q4_0) return (float)(q - 8) * d;
+    return (float)q * d + half_to_float((uint16_t)(block[2] | block[3] << 8));
 }
 
 // ---- baseline: plain C the compiler vectorizes for SSE2 ----
@@ -179,9 +208,51 @@ AVX512 static inline __attribute__((always_inline)) void gemm_nt_avx512_format(c
     }
 }
 
+/// m = 1 over block formats: each 32-weight block is widened in two registers and multiplied
+/// by the activations, one sequential stream over the rows' blocks.
+AVX512 static void gemv_blocks_avx512(const float *x, int64_t k, const void *b, kiln_weight_format format,
+                                      int64_t row_begin, int64_t row_end, float *c) {
+    const int64_t blocks = k / 32, stride = block_bytes(format);
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    for (int64_t j = row_begin; j < row_end; j++) {
+        const uint8_t *block = (const uint8_t *)b + j * blocks * stride;
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        for (int64_t q = 0; q < blocks; q++, block += stride) {
+            __m512 d = _mm512_set1_ps(half_to_float((uint16_t)(block[0] | block[1] << 8)));
+            __m512 w0, w1;
+            if (format == KILN_WEIGHTS_Q8_0) {
+                w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 2))));
+                w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 18))));
+                w0 = _mm512_mul_ps(w0, d);
+                w1 = _mm512_mul_ps(w1, d);
+            } else {
+                __m128i packed = _mm_loadu_si128((const __m128i *)(block + (format == KILN_WEIGHTS_Q4_1 ? 4 : 2)));
+                __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(packed, low_mask)));
+                __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask)));
+                if (format == KILN_WEIGHTS_Q4_0) {
+                    __m512 eight = _mm512_set1_ps(8.0f);
+                    w0 = _mm512_mul_ps(_mm512_sub_ps(lo, eight), d);
+                    w1 = _mm512_mul_ps(_mm512_sub_ps(hi, eight), d);
+                } else {
+                    __m512 m = _mm512_set1_ps(half_to_float((uint16_t)(block[2] | block[3] << 8)));
+                    w0 = _mm512_add_ps(_mm512_mul_ps(lo, d), m);  // q·d + m rounded as the reference rounds it
+                    w1 = _mm512_add_ps(_mm512_mul_ps(hi, d), m);
+                }
+            }
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + q * 32), w0, s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + q * 32 + 16), w1, s1);
+        }
+        c[j] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    }
+}
+
 /// One copy of the loops per weight format, so the format is a constant inside them.
 AVX512 static void gemm_nt_avx512(const float *a, int64_t m, int64_t k, const void *b, kiln_weight_format format,
                               int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
+    if (is_block_format(format)) {
+        if (m == 1) return gemv_blocks_avx512(a, k, b, format, row_begin, row_end, c);
+        return gemm_packed_avx512(a, m, k, b, format, row_begin, row_end, c, ldc);
+    }
     if (format == KILN_WEIGHTS_F32) gemm_nt_avx512_format(a, m, k, b, KILN_WEIGHTS_F32, row_begin, row_end, c, ldc);
     else gemm_nt_avx512_format(a, m, k, b, KILN_WEIGHTS_BF16, row_begin, row_end, c, ldc);
 }
@@ -287,7 +358,8 @@ void kiln_gemm_nt(int vector_bits, const float *a, int64_t m, int64_t k, const v
                   int64_t row_begin, int64_t row_end, float *c, int64_t ldc) {
 #if defined(__x86_64__)
     if (vector_bits >= 512) return gemm_nt_avx512(a, m, k, b, format, row_begin, row_end, c, ldc);
-    if (vector_bits >= 256) return gemm_nt_avx2(a, m, k, b, format, row_begin, row_end, c, ldc);
+    // the AVX2 kernels read only F32 and BF16 weights; block formats take the portable path
+    if (vector_bits >= 256 && !is_block_format(format)) return gemm_nt_avx2(a, m, k, b, format, row_begin, row_end, c, ldc);
 #endif
     gemm_nt_generic(a, m, k, b, format, row_begin, row_end, c, ldc);
 }

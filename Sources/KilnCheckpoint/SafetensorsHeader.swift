@@ -99,7 +99,7 @@ struct SafetensorsHeader {
     private static func tensor(
         _ name: String, _ entry: TensorEntry, file: String, dataStart: Int, dataSize: Int
     ) throws(SafetensorsError) -> TensorInfo {
-        guard let dtype = DType(rawValue: entry.dtype) else {
+        guard let dtype = DType(rawValue: entry.dtype), !dtype.isBlockQuantized else {
             throw .unknownDType(file: file, tensor: name, dtype: entry.dtype)
         }
         if let negative = entry.shape.first(where: { $0 < 0 }) {

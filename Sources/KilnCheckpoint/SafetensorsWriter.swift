@@ -21,6 +21,9 @@ public enum SafetensorsWriter {
         for (name, _) in tensors where !names.insert(name).inserted {
             throw .duplicateTensor(name: name, files: [path])
         }
+        if let block = tensors.first(where: { $0.tensor.dtype.isBlockQuantized }) {
+            throw .cannotWrite(file: path, reason: "tensor '\(block.name)' is \(block.tensor.dtype), which safetensors cannot hold; dequantize it first")
+        }
         if names.contains("__metadata__") {
             throw .cannotWrite(file: path, reason: "'__metadata__' is reserved for the metadata map and cannot name a tensor")
         }

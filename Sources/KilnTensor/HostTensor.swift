@@ -9,7 +9,7 @@ public struct HostTensor: Sendable {
 
     /// Wraps `storage`; its byte count must equal `shape`'s element count × the dtype size.
     public init(dtype: DType, shape: [Int], storage: TensorStorage) {
-        precondition(storage.bytes.count == shape.reduce(1, *) * dtype.byteSize,
+        precondition(storage.bytes.count == dtype.byteCount(elements: shape.reduce(1, *)),
                      "storage of \(storage.bytes.count) bytes does not hold \(dtype) \(shape)")
         self.dtype = dtype
         self.shape = shape
@@ -62,6 +62,7 @@ public struct HostTensor: Sendable {
         case .u8, .bool: for i in 0..<n { out[i] = Float(raw[i]) }
         case .i32: for i in 0..<n { out[i] = Float(raw.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)) }
         case .i64: for i in 0..<n { out[i] = Float(raw.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+        case .q4_0, .q4_1, .q8_0: dequantizeBlocks(raw, dtype: dtype, count: n, into: out)
         }
     }
 }

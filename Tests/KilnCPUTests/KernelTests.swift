@@ -84,3 +84,63 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
         #expect(out == [11, 22, 33, 14, 25, 36])
     }
 }
+
+/// Block-quantized weights (GGUF Q4_0, Q4_1, Q8_0) read in place equal their dequantized
+/// values multiplied in float32.
+@Suite struct BlockQuantizedGemmTests {
+    /// Random blocks with fp16 scales that are exact.
+    func blocks(_ dtype: DType, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
+        var bytes = randomFloats(dtype.byteCount(elements: rows * columns)!, seed: seed).map { UInt8(truncatingIfNeeded: Int(($0 + 1) * 127)) }
+        for block in 0..<(rows * columns / 32) {
+            let base = block * dtype.byteSize
+            let d = halfBits(from: Float(block % 7 + 1) / 64), m = halfBits(from: -Float(block % 5) / 8)
+            bytes[base] = UInt8(d & 0xFF)
+            bytes[base + 1] = UInt8(d >> 8)
+            if dtype == .q4_1 {
+                bytes[base + 2] = UInt8(m & 0xFF)
+                bytes[base + 3] = UInt8(m >> 8)
+            }
+        }
+        return bytes
+    }
+
+    @Test(arguments: GemmTests.vectorLevels, [DType.q4_0, .q4_1, .q8_0])
+    func blockWeightsEqualTheirDequantizedValues(vectorBits: Int32, dtype: DType) {
+        let n = 13, k = 96
+        let bytes = blocks(dtype, rows: n, columns: k, seed: 9)
+        var widened = [Float](repeating: 0, count: n * k)
+        bytes.withUnsafeBytes { raw in widened.withUnsafeMutableBufferPointer { dequantizeBlocks(raw, dtype: dtype, count: n * k, into: $0) } }
+        for m in [1, 2, 7] {
+            let a = randomFloats(m * k, seed: 10)
+            var c = [Float](repeating: .nan, count: m * n)
+            bytes.withUnsafeBytes { raw in
+                let matrix = WeightMatrix(format: dtype, base: raw.baseAddress!, rows: n, columns: k)
+                c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
+                var row = [Float](repeating: 0, count: k)
+                row.withUnsafeMutableBufferPointer { matrix.widenRow(5, into: $0.baseAddress!) }
+                #expect(row == Array(widened[(5 * k)..<(6 * k)]))
+            }
+            let expected = GemmTests().naive(a, widened, m: m, n: n, k: k)
+            #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 }, "m = \(m)")
+        }
+    }
+
+    @Test func dequantizationFollowsTheBlockLayouts() {
+        // one block each: scale 0.5 (fp16 0x3800), Q4_1 minimum −1 (0xBC00)
+        var q40: [UInt8] = [0x00, 0x38] + [UInt8](repeating: 0, count: 16)
+        q40[2] = 0x9F  // element 0: low nibble 15 → (15 − 8)·0.5; element 16: high nibble 9 → 0.5
+        var q41: [UInt8] = [0x00, 0x38, 0x00, 0xBC] + [UInt8](repeating: 0, count: 16)
+        q41[4 + 3] = 0x42  // element 3: 2·0.5 − 1 = 0; element 19: 4·0.5 − 1 = 1
+        var q80: [UInt8] = [0x00, 0x38] + [UInt8](repeating: 0, count: 32)
+        q80[2 + 31] = 0x80  // element 31: −128·0.5
+        func widen(_ bytes: [UInt8], _ dtype: DType) -> [Float] {
+            var out = [Float](repeating: .nan, count: 32)
+            bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { dequantizeBlocks(raw, dtype: dtype, count: 32, into: $0) } }
+            return out
+        }
+        let a = widen(q40, .q4_0), b = widen(q41, .q4_1), c = widen(q80, .q8_0)
+        #expect(a[0] == 3.5 && a[16] == 0.5 && a[1] == -4)
+        #expect(b[3] == 0 && b[19] == 1 && b[0] == -1)
+        #expect(c[31] == -64 && c[0] == 0)
+    }
+}

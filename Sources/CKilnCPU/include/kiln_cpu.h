@@ -10,7 +10,16 @@ extern "C" {
 #endif
 
 /// Element formats of the B matrix.
-typedef enum { KILN_WEIGHTS_F32 = 0, KILN_WEIGHTS_BF16 = 1 } kiln_weight_format;
+/// llama.cpp's block formats store 32 weights per block along k (so k % 32 == 0): Q4_0
+/// {fp16 d, 16 bytes of nibbles}, Q4_1 {fp16 d, fp16 m, 16 bytes}, Q8_0 {fp16 d, 32 int8};
+/// they are widened to float32 in registers, the activations stay float32.
+typedef enum {
+    KILN_WEIGHTS_F32 = 0,
+    KILN_WEIGHTS_BF16 = 1,
+    KILN_WEIGHTS_Q4_0 = 2,
+    KILN_WEIGHTS_Q4_1 = 3,
+    KILN_WEIGHTS_Q8_0 = 4,
+} kiln_weight_format;
 
 /// The widest vector instruction set this CPU offers the kernels: 512 (AVX-512 F/BW/VL),
 /// 256 (AVX2 + FMA) or 128 (the x86-64 baseline).

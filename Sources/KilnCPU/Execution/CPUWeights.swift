@@ -14,8 +14,9 @@ struct CPUWeight: @unchecked Sendable {
     let floats: UnsafePointer<Float>?
     let keepAlive: [HostTensor]
 
-    /// Prepares `tensor`; `matrixOnly` lets bfloat16 stay bfloat16 (read by the GEMM and
-    /// embedding kernels only), halving the bytes decode streams.
+    /// Prepares `tensor`; `matrixOnly` lets bfloat16 and block-quantized weights stay as
+    /// stored (read by the GEMM and embedding kernels only), so decode streams fewer bytes
+    /// and memory stays near the file size.
     init(_ tensor: HostTensor, matrixOnly: Bool) {
         let columns = tensor.shape.last ?? 1
         let rows = tensor.elementCount / max(columns, 1)
@@ -25,9 +26,11 @@ struct CPUWeight: @unchecked Sendable {
             floats = base.assumingMemoryBound(to: Float.self)
             matrix = WeightMatrix(format: .f32, base: base, rows: rows, columns: columns)
             keepAlive = [tensor]
-        } else if tensor.dtype == .bf16 && matrixOnly && Int(bitPattern: tensor.storage.bytes.baseAddress) % 2 == 0 {
+        } else if matrixOnly && tensor.dtype != .f32 && WeightMatrix.readableFormats.contains(tensor.dtype)
+                    && Int(bitPattern: tensor.storage.bytes.baseAddress) % 2 == 0 {
+            // bf16 and block-quantized weights stay as stored: the kernels widen them in registers
             floats = nil
-            matrix = WeightMatrix(format: .bf16, base: tensor.storage.bytes.baseAddress!, rows: rows, columns: columns)
+            matrix = WeightMatrix(format: tensor.dtype, base: tensor.storage.bytes.baseAddress!, rows: rows, columns: columns)
             keepAlive = [tensor]
         } else {
             let widened = HostTensor(tensor.floats(), shape: tensor.shape)

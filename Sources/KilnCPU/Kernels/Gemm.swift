@@ -19,7 +19,7 @@ let cpuVectorBits: Int32 = {
 /// `c[i, j] = Σ a[i, p] · b[j, p]`.
 func gemmTransposedB(a: UnsafePointer<Float>, m: Int, b: WeightMatrix, c: UnsafeMutablePointer<Float>, vectorBits: Int32 = cpuVectorBits) {
     let n = b.rows, k = b.columns
-    let format = b.format == .f32 ? KILN_WEIGHTS_F32 : KILN_WEIGHTS_BF16
+    let format = b.kernelFormat
     // ranges of 16-row blocks, so every thread's share starts on a block
     let blocks = (n + 15) / 16
     parallelFor(blocks, cost: m * n * k) { range in
