@@ -44,13 +44,13 @@ struct Generate: ParsableCommand {
         let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed,
                                     maxTokens: maxTokens, ignoreEOS: ignoreEOS)
         try params.validate()
-        let llm = try LLM(modelDirectory: modelOptions.model)
+        let llm = try LLM(model: modelOptions.model)
         let ids = try promptTokens(llm)
         // text output streams as tokens arrive; ids-only prompts print ids
         var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil
         let result = try llm.generate(prompt: ids, params) { token in
-            guard detokenizer != nil else { return }
-            writeStandardOutput((try? detokenizer!.append(token)) ?? "")
+            if detokenizer != nil { writeStandardOutput((try? detokenizer!.append(token)) ?? "") }
+            return true
         }
         if json {
             var fields: [(String, any Encodable)] = [("prompt_ids", result.promptIds), ("output_ids", result.outputIds)]

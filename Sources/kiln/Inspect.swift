@@ -1,31 +1,42 @@
-// `kiln inspect`: what a model folder holds, and the graph Kiln records for it.
+// `kiln inspect`: what a model folder or GGUF file holds, and the graph Kiln records for it.
 
 import ArgumentParser
+import Kiln
 import KilnModels
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Describe a model and print its recorded graph.")
 
-    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "A Hugging Face folder or a .gguf file.")
+    var model: String
     @Flag(help: "Print the graph the model records, one op per line.")
     var graph = false
     @Flag(name: .customLong("all-logits"), help: "With --graph: record logits for every token instead of the last of each sequence.")
     var allLogits = false
 
     func run() throws {
-        let loaded = try HuggingFaceModel.load(directory: modelOptions.model)
-        let s = loaded.spec
-        let parameterCount = loaded.model.parameters().reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let spec: LlamaModelSpec, network: LlamaForCausalLM, storage: String
+        if isGGUFFile(model) {
+            let gguf = try GGUFModel.load(path: model)
+            (spec, network) = (gguf.spec, gguf.model)
+            let types = Dictionary(gguf.file.tensors.map { ($0.type.description, 1) }, uniquingKeysWith: +)
+            storage = "\(gguf.file.tensors.count) GGUF tensors (" + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
+        } else {
+            let folder = try HuggingFaceModel.load(directory: model)
+            (spec, network) = (folder.spec, folder.model)
+            storage = "\(folder.checkpoint.files.count) safetensors file(s)"
+        }
+        let parameterCount = network.parameters().reduce(0) { $0 + $1.shape.reduce(1, *) }
         print("""
-            model: \(s.family.architecture) (\(s.family.rawValue))
-            layers: \(s.numLayers), hidden: \(s.hiddenSize), intermediate: \(s.intermediateSize)
-            heads: \(s.numHeads), kv heads: \(s.numKVHeads), head dim: \(s.headDim)
-            vocab: \(s.vocabularySize), context: \(s.maxPositionEmbeddings), tied embeddings: \(s.tiedEmbeddings)
-            rope: \(s.rotary)
-            parameters: \(parameterCount) in \(loaded.checkpoint.files.count) file(s)
+            model: \(spec.family.architecture) (\(spec.family.rawValue))
+            layers: \(spec.numLayers), hidden: \(spec.hiddenSize), intermediate: \(spec.intermediateSize)
+            heads: \(spec.numHeads), kv heads: \(spec.numKVHeads), head dim: \(spec.headDim)
+            vocab: \(spec.vocabularySize), context: \(spec.maxPositionEmbeddings), tied embeddings: \(spec.tiedEmbeddings)
+            rope: \(spec.rotary)
+            parameters: \(parameterCount) in \(storage)
             """)
         if graph {
-            let recorded = loaded.model.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
+            let recorded = network.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
             print("graph: \(recorded.nodes.count) nodes")
             print(recorded)
         }

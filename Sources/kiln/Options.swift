@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors).")
+    @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors) or a .gguf file.")
     var model: String
 }
 

@@ -39,7 +39,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
 @Suite struct ParityTests {
     @Test(arguments: parityFixtures)
     func greedyTokensMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/" + fixture)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture)
         let (reference, _) = try Reference.load(fixture)
         for prompt in reference.prompts {
             var params = SamplingParams.greedy(maxTokens: prompt.greedy_ids.count)
@@ -52,7 +52,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
 
     @Test(arguments: parityFixtures)
     func promptLogitsMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/" + fixture)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture)
         let (reference, tensors) = try Reference.load(fixture)
         for (i, prompt) in reference.prompts.enumerated() {
             let logits = try llm.promptLogits(prompt.input_ids)
@@ -67,7 +67,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
     /// and out of order, as they are once the pool has been used.
     @Test(arguments: parityFixtures)
     func finalLogitsAfterDecodeMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/" + fixture, maxSequenceLength: 256, tokensPerBlock: 4)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, maxSequenceLength: 256, tokensPerBlock: 4)
         let executable = llm.generator.executable
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let (reference, tensors) = try Reference.load(fixture)
@@ -90,7 +90,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
     /// Two sequences in one step (one prefilling, one decoding) give each the logits it
     /// gets alone: the packed layout is what in-flight batching will rely on.
     @Test func packedSequencesMatchSeparateRuns() throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/llama-gqa", maxSequenceLength: 256, tokensPerBlock: 8)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", maxSequenceLength: 256, tokensPerBlock: 8)
         let executable = llm.generator.executable
         let (reference, tensors) = try Reference.load("llama-gqa")
         let a = reference.prompts[0].input_ids, b = reference.prompts[1].input_ids
@@ -126,7 +126,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
             return (name: name, tensor: halves.withUnsafeBytes { HostTensor(dtype: .f16, shape: tensor.shape, copying: $0) })
         }
         try SafetensorsWriter.write(converted, to: dir + "/model.safetensors")
-        let llm = try LLM(modelDirectory: dir)
+        let llm = try LLM(model: dir)
         let (reference, tensors) = try Reference.load("llama-gqa-bf16")
         let logits = try llm.promptLogits(reference.prompts[1].input_ids)
         #expect(maxAbsoluteDifference(logits.floats(), try tensors.tensor(named: "prompt1.logits").floats()) < 1e-3)

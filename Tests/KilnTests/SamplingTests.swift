@@ -6,7 +6,7 @@ import Testing
     let prompt: [Int32] = [0, 527, 400, 646, 509, 86]
 
     @Test func sameSeedGivesIdenticalTokens() throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/llama-gqa")
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa")
         let params = SamplingParams(temperature: 1.0, topK: 50, topP: 0.95, seed: 1234, maxTokens: 32, ignoreEOS: true)
         let first = try llm.generate(prompt: prompt, params).outputIds
         let second = try llm.generate(prompt: prompt, params).outputIds
@@ -17,14 +17,14 @@ import Testing
     }
 
     @Test func topKOneEqualsGreedy() throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/mistral-spm")
+        let llm = try LLM(model: fixturesDirectory + "/mistral-spm")
         let greedy = try llm.generate(prompt: prompt, SamplingParams(maxTokens: 24, ignoreEOS: true)).outputIds
         let topOne = try llm.generate(prompt: prompt, SamplingParams(temperature: 1.3, topK: 1, seed: 5, maxTokens: 24, ignoreEOS: true)).outputIds
         #expect(topOne == greedy)
     }
 
     @Test func generationStopsAtEndOfSequence() throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/llama-gqa")
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa")
         let (reference, _) = try Reference.load("llama-gqa")
         let expected = reference.prompts[0].greedy_ids
         // treat the fourth greedy token as end-of-sequence
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func promptLongerThanTheCacheIsRefused() throws {
-        let llm = try LLM(modelDirectory: fixturesDirectory + "/llama-gqa", maxSequenceLength: 16)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", maxSequenceLength: 16)
         #expect(throws: GenerationError.contextTooLong(promptTokens: 6, maxTokens: 32, capacity: 32)) {
             try llm.generate(prompt: prompt, .greedy(maxTokens: 32))
         }

@@ -10,6 +10,8 @@ public enum FinishReason: String, Sendable, Codable {
     case length
     /// An end-of-sequence token was generated (it is the last output id).
     case stop
+    /// The caller asked to stop (`onToken` returned false).
+    case cancelled
 }
 
 /// The tokens of one finished request and how long they took.
@@ -58,8 +60,9 @@ public final class Generator {
         allocator = BlockAllocator(numBlocks: executable.kvCacheLayout.numBlocks)
     }
 
-    /// The tokens that follow `prompt`; `onToken` sees each one as soon as it is chosen.
-    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (Int32) -> Void = { _ in }) throws -> GenerationResult {
+    /// The tokens that follow `prompt`; `onToken` sees each one as soon as it is chosen and
+    /// returns whether to go on.
+    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (Int32) -> Bool = { _ in true }) throws -> GenerationResult {
         do { try params.validate() } catch { throw GenerationError.sampling(error) }
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         let layout = executable.kvCacheLayout
@@ -91,7 +94,10 @@ public final class Generator {
             }
             if output.isEmpty { firstTokenAt = clock.now }
             output.append(token)
-            onToken(token)
+            guard onToken(token) else {
+                finish = .cancelled
+                break
+            }
             if !params.ignoreEOS && eosTokenIds.contains(token) {
                 finish = .stop
                 break
