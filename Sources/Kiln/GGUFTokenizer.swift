@@ -129,3 +129,9 @@ private func describe(_ value: GGUFValue) -> String {
     default: "an integer"
     }
 }
+
+/// The tokenizer of a model: a Hugging Face folder's tokenizer.json, or a GGUF file's
+/// tokenizer metadata (without loading any weights).
+public func loadTokenizer(model path: String) throws -> Tokenizer {
+    isGGUFFile(path) ? try Tokenizer.load(gguf: GGUFFile(path: path)) : try Tokenizer.load(directory: path)
+}

@@ -2,12 +2,13 @@
 
 import ArgumentParser
 import FoundationEssentials
+import Kiln
 import KilnTokenizers
 
 struct Template: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Render a conversation with a chat template.")
 
-    @Option(help: "A model folder: its tokenizer_config.json's chat template and special tokens.")
+    @Option(help: "A model folder or .gguf file: its chat template and special tokens.")
     var model: String?
     @Option(help: "A Jinja template file (instead of --model).")
     var template: String?
@@ -39,7 +40,7 @@ struct Template: ParsableCommand {
         let date = try now.map(parseDate)
         let text: String
         if let model {
-            let tokenizer = try Tokenizer.load(directory: model)
+            let tokenizer = try loadTokenizer(model: model)
             text = try tokenizer.applyChatTemplate(messages: messageList, tools: toolList, addGenerationPrompt: addGenerationPrompt,
                                                    variables: extra, now: date)
         } else {

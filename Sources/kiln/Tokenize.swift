@@ -2,12 +2,13 @@
 
 import ArgumentParser
 import FoundationEssentials
+import Kiln
 import KilnTokenizers
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Turn text into token ids with the model's tokenizer.")
 
-    @Option(help: "A model folder holding tokenizer.json.")
+    @Option(help: "A model folder holding tokenizer.json, or a .gguf file.")
     var model: String
     @Option(help: "The text to encode.")
     var text: String?
@@ -27,7 +28,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let tokenizer = try Tokenizer.load(directory: model)
+        let tokenizer = try loadTokenizer(model: model)
         let loaded = clock.now
         let texts = try textsFile.map(readStrings) ?? [text!]
         let encodeStart = clock.now
@@ -59,7 +60,7 @@ struct Tokenize: ParsableCommand {
 struct Detokenize: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Turn token ids back into text with the model's tokenizer.")
 
-    @Option(help: "A model folder holding tokenizer.json.")
+    @Option(help: "A model folder holding tokenizer.json, or a .gguf file.")
     var model: String
     @Option(help: "Token ids, comma separated.")
     var ids: String
@@ -67,7 +68,7 @@ struct Detokenize: ParsableCommand {
     var skipSpecial = false
 
     func run() throws {
-        let tokenizer = try Tokenizer.load(directory: model)
+        let tokenizer = try loadTokenizer(model: model)
         let parsed = try parseTokenIds(ids, option: "--ids")
         print(try tokenizer.decode(parsed, skipSpecialTokens: skipSpecial), terminator: "")
     }
