@@ -1,8 +1,13 @@
-// C = A · Bᵀ for float32 activations A [m, k] and weights B [n, k] (float32 or bfloat16,
-// widened exactly in registers). Each call computes a range of B's rows for every row of A,
-// in tiles that reuse every load of A across several weight rows and vice versa.
+// C = A · Bᵀ for float32 activations A [m, k] and weights B [n, k] (float32, bfloat16, or
+// llama.cpp blocks Q4_0/Q4_1/Q8_0, widened exactly in registers). Each call computes a range
+// of B's rows for every row of A: one sequential stream per row for decode, packed panels
+// for prefill.
 
 #include "kiln_cpu.h"
+
+// Weights are widened exactly as the reference dequantization rounds them (q·d, then + m):
+// no fused multiply-adds there.
+#pragma STDC FP_CONTRACT OFF
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,6 +30,30 @@ static inline int is_block_format(kiln_weight_format format) { return format >= 
 
 static inline int64_t block_bytes(kiln_weight_format format) {
     return format == KILN_WEIGHTS_Q4_0 ? 18 : format == KILN_WEIGHTS_Q4_1 ? 20 : 34;
+}
+
+/// Block `block` of a block-format matrix (blocks number consecutively across rows) as 32
+/// floats, computed exactly as load_weight computes each.
+static inline void widen_block(const void *b, kiln_weight_format format, int64_t block_index, float *out) {
+    const uint8_t *block = (const uint8_t *)b + block_index * block_bytes(format);
+    float d = half_to_float((uint16_t)(block[0] | block[1] << 8));
+    if (format == KILN_WEIGHTS_Q8_0) {
+        for (int t = 0; t < 32; t++) out[t] = (float)(int8_t)block[2 + t] * d;
+        return;
+    }
+    const uint8_t *qs = block + (format == KILN_WEIGHTS_Q4_1 ? 4 : 2);
+    if (format == KILN_WEIGHTS_Q4_0) {
+        for (int t = 0; t < 16; t++) {
+            out[t] = (float)((qs[t] & 0x0F) - 8) * d;
+            out[t + 16] = (float)((qs[t] >> 4) - 8) * d;
+        }
+        return;
+    }
+    float m = half_to_float((uint16_t)(block[2] | block[3] << 8));
+    for (int t = 0; t < 16; t++) {
+        out[t] = (float)(qs[t] & 0x0F) * d + m;
+        out[t + 16] = (float)(qs[t] >> 4) * d + m;
+    }
 }
 
 /// Weight `index` (row * k + p) as float32; for block formats k % 32 == 0, so blocks number
@@ -158,8 +187,19 @@ AVX512 static inline __attribute__((always_inline)) void gemm_packed_avx512(cons
     if (!panel) return gemm_nt_generic(a, m, k, b, format, row_begin, row_end, c, ldc);
     for (int64_t j0 = row_begin; j0 < row_end; j0 += 16) {
         int nj = row_end - j0 < 16 ? (int)(row_end - j0) : 16;
-        for (int j = 0; j < 16; j++)
-            for (int64_t p = 0; p < k; p++) panel[p * 16 + j] = j < nj ? load_weight(b, format, (j0 + j) * k + p) : 0.0f;
+        for (int j = 0; j < 16; j++) {
+            if (j >= nj) {
+                for (int64_t p = 0; p < k; p++) panel[p * 16 + j] = 0.0f;
+            } else if (is_block_format(format)) {
+                float widened[32];
+                for (int64_t q = 0; q < k / 32; q++) {
+                    widen_block(b, format, (j0 + j) * (k / 32) + q, widened);
+                    for (int t = 0; t < 32; t++) panel[(q * 32 + t) * 16 + j] = widened[t];
+                }
+            } else {
+                for (int64_t p = 0; p < k; p++) panel[p * 16 + j] = load_weight(b, format, (j0 + j) * k + p);
+            }
+        }
         __mmask16 store = (__mmask16)((1u << nj) - 1);
         int64_t i = 0;
         for (; i + 6 <= m; i += 6) {

@@ -14,6 +14,8 @@ public final class CPUExecutable: Executable {
     private let weights: [Int: CPUWeight]
     private let pool: KVCachePool
     private let rotaryTables: [Int: [Float]]
+    /// For each node, the values whose buffers are free once it has run (their last use).
+    private let releasedAfter: [[Int]]
     /// Activation buffers, reused from step to step; one step runs at a time.
     private let arena = Mutex(ActivationArena())
 
@@ -40,6 +42,7 @@ public final class CPUExecutable: Executable {
         }
         self.nodes = graph.nodes
         self.output = output
+        releasedAfter = lastUses(graph.nodes, output: output)
         self.weights = prepared
         self.rotaryTables = tables
         self.vocabularySize = width
@@ -80,6 +83,7 @@ public final class CPUExecutable: Executable {
             default:
                 arena.reserve(id, count: count(id))
             }
+            defer { for value in releasedAfter[id] { arena.release(value) } }
             let out = arena.buffer(id)
             switch node.op {
             case .matmul(let transposeB):
@@ -143,6 +147,7 @@ public final class CPUExecutable: Executable {
         }
         let shape = extent(output)
         let result = floats(output)
+        defer { arena.release(aliases[output] ?? output) }
         return HostTensor(dtype: .f32, shape: shape, copying: UnsafeRawBufferPointer(start: result, count: shape.reduce(1, *) * 4))
     }
 
@@ -184,17 +189,58 @@ private func copyBlocks(from source: UnsafePointer<Float>, shape: [Int], axis: I
     }
 }
 
-/// Per-node float buffers that grow to the largest step seen and are then reused.
-struct ActivationArena: ~Copyable {
-    private var buffers: [Int: (pointer: UnsafeMutablePointer<Float>, capacity: Int)] = [:]
+/// For each node, the computed values (not weights or inputs) whose last reader it is: a
+/// reshape reads its source's buffer, so its readers keep that buffer alive.
+private func lastUses(_ nodes: [Node], output: Int) -> [[Int]] {
+    var owner = Array(nodes.indices)
+    var last = Array(repeating: -1, count: nodes.count)
+    for (id, node) in nodes.enumerated() {
+        if case .reshape = node.op {
+            owner[id] = owner[node.inputs[0]]  // an alias, not a reader
+            continue
+        }
+        for input in node.inputs { last[owner[input]] = max(last[owner[input]], id) }
+    }
+    var released = Array(repeating: [Int](), count: nodes.count)
+    for (id, node) in nodes.enumerated() where owner[id] == id && last[id] >= 0 && id != owner[output] {
+        switch node.op {
+        case .weight, .input, .reshape: continue
+        default: released[last[id]].append(id)
+        }
+    }
+    return released
+}
 
+/// Float buffers for node outputs. A value's buffer goes back to the pool after its last
+/// reader runs, so a step needs only the largest set of values alive at once; buffers grow
+/// to the largest step seen and are reused from step to step.
+struct ActivationArena: ~Copyable {
+    private var assigned: [Int: (pointer: UnsafeMutablePointer<Float>, capacity: Int)] = [:]
+    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+
+    /// Gives node `id` a buffer of at least `count` floats: the smallest free one that fits,
+    /// else the largest free one grown, else a new one.
     mutating func reserve(_ id: Int, count: Int) {
-        if let existing = buffers[id], existing.capacity >= count { return }
-        buffers[id]?.pointer.deallocate()
-        buffers[id] = (UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1)), max(count, 1))
+        release(id)  // a value no node read keeps its buffer until the node runs again
+        let needed = max(count, 1)
+        if let index = free.indices.filter({ free[$0].capacity >= needed }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            assigned[id] = free.remove(at: index)
+        } else if let index = free.indices.max(by: { free[$0].capacity < free[$1].capacity }) {
+            free.remove(at: index).pointer.deallocate()
+            assigned[id] = (UnsafeMutablePointer<Float>.allocate(capacity: needed), needed)
+        } else {
+            assigned[id] = (UnsafeMutablePointer<Float>.allocate(capacity: needed), needed)
+        }
     }
 
-    func buffer(_ id: Int) -> UnsafeMutablePointer<Float> { buffers[id]!.pointer }
+    mutating func release(_ id: Int) {
+        if let buffer = assigned.removeValue(forKey: id) { free.append(buffer) }
+    }
 
-    deinit { for (_, buffer) in buffers { buffer.pointer.deallocate() } }
+    func buffer(_ id: Int) -> UnsafeMutablePointer<Float> { assigned[id]!.pointer }
+
+    deinit {
+        for (_, buffer) in assigned { buffer.pointer.deallocate() }
+        for buffer in free { buffer.pointer.deallocate() }
+    }
 }
