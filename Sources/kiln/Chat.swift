@@ -24,18 +24,10 @@ struct Chat: ParsableCommand {
     var system: String?
     @Option(name: .customLong("max-tokens"), help: "Tokens per answer at most.")
     var maxTokens = 512
-    @Option(help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
-    var topK = 0
-    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
-    var topP: Float = 1
-    @Option(help: "Random seed.")
-    var seed: UInt64?
+    @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed, maxTokens: maxTokens)
-        try params.validate()
+        let params = try sampling.params(maxTokens: maxTokens)
         let llm = try LLM(model: model)
         let tokenizer = try llm.requireTokenizer()
         var conversation = Conversation(system: system)

@@ -20,14 +20,7 @@ struct Generate: ParsableCommand {
     var messages: String?
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
     var maxTokens = 32
-    @Option(help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
-    var topK = 0
-    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
-    var topP: Float = 1
-    @Option(help: "Random seed; the same seed gives the same tokens.")
-    var seed: UInt64?
+    @OptionGroup var sampling: SamplingOptions
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after an end-of-sequence token.")
     var ignoreEOS = false
     @Flag(help: "Print one JSON object with the ids, text and timings.")
@@ -41,9 +34,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed,
-                                    maxTokens: maxTokens, ignoreEOS: ignoreEOS)
-        try params.validate()
+        let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS)
         let llm = try LLM(model: modelOptions.model)
         let ids = try promptTokens(llm)
         // text output streams as tokens arrive; ids-only prompts print ids

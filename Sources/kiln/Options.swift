@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import FoundationEssentials
+import KilnRuntime
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,6 +12,24 @@ import Darwin
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors) or a .gguf file.")
     var model: String
+}
+
+/// How the next token is chosen (shared by `generate` and `chat`).
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
+    var topK = 0
+    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
+    var topP: Float = 1
+    @Option(help: "Random seed; the same seed gives the same tokens.")
+    var seed: UInt64?
+
+    func params(maxTokens: Int, ignoreEOS: Bool = false) throws -> SamplingParams {
+        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed, maxTokens: maxTokens, ignoreEOS: ignoreEOS)
+        try params.validate()
+        return params
+    }
 }
 
 /// Token ids from a comma-separated list, or a validation error naming `option` and the bad entry.

@@ -50,11 +50,11 @@ public func dequantize(
         for i in 0..<count {
             dst[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)))
         }
-    case .q4_0: dequantizeQ4_0(src, blocks: blocks, into: dst)
-    case .q4_1: dequantizeQ4_1(src, blocks: blocks, into: dst)
+    case .q4_0: dequantizeBlocks(bytes, dtype: .q4_0, count: count, into: out)
+    case .q4_1: dequantizeBlocks(bytes, dtype: .q4_1, count: count, into: out)
     case .q5_0: dequantizeQ5_0(src, blocks: blocks, into: dst)
     case .q5_1: dequantizeQ5_1(src, blocks: blocks, into: dst)
-    case .q8_0: dequantizeQ8_0(src, blocks: blocks, into: dst)
+    case .q8_0: dequantizeBlocks(bytes, dtype: .q8_0, count: count, into: out)
     case .q8_1: dequantizeQ8_1(src, blocks: blocks, into: dst)
     case .q2_K: dequantizeQ2_K(src, blocks: blocks, into: dst)
     case .q3_K: dequantizeQ3_K(src, blocks: blocks, into: dst)
