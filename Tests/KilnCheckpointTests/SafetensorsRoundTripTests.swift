@@ -12,7 +12,7 @@ import KilnTensor
         scratch = try ScratchDirectory()
     }
 
-    @Test(arguments: DType.allCases)
+    @Test(arguments: safetensorsDTypes)
     func everyDTypeRoundTripsBytesAndShape(dtype: DType) throws {
         let path = scratch.file("model.safetensors")
         let tensor = patterned(dtype, shape: [3, 5])
@@ -29,7 +29,7 @@ import KilnTensor
 
     @Test func mixedTensorsAndMetadataRoundTrip() throws {
         let path = scratch.file("model.safetensors")
-        let tensors = DType.allCases.map { (name: "layer.\($0.rawValue.lowercased())", tensor: patterned($0, shape: [2, 3])) }
+        let tensors = safetensorsDTypes.map { (name: "layer.\($0.rawValue.lowercased())", tensor: patterned($0, shape: [2, 3])) }
             + [(name: "scalar", tensor: HostTensor([42], shape: [])),
                (name: "empty", tensor: HostTensor([], shape: [0, 4]))]
         let metadata = ["format": "pt", "note": "quotes \" and \\ and\nnewlines, ünïcode"]
@@ -160,6 +160,18 @@ import KilnTensor
         let path = scratch.file("no-such-folder/model.safetensors")
         expectError(.cannotWrite(file: path, reason: "No such file or directory"), naming: "model.safetensors") {
             try SafetensorsWriter.write([("w", ramp([1]))], to: path)
+        }
+    }
+}
+
+/// The element types safetensors holds (GGUF's block formats are not among them).
+let safetensorsDTypes = DType.allCases.filter { !$0.isBlockQuantized }
+
+@Suite struct BlockFormatsStayOutOfSafetensors {
+    @Test func writerRefusesBlockQuantizedTensors() {
+        let tensor = [UInt8](repeating: 0, count: 18).withUnsafeBytes { HostTensor(dtype: .q4_0, shape: [32], copying: $0) }
+        #expect(throws: SafetensorsError.self) {
+            try SafetensorsWriter.write([(name: "w", tensor: tensor)], to: "/tmp/kiln-q4-\(UInt64.random(in: 0 ... .max)).safetensors")
         }
     }
 }
