@@ -7,6 +7,7 @@ import Glibc
 import Darwin
 #endif
 import KilnCheckpoint
+import KilnCompiler
 import KilnCPU
 import KilnGraph
 import KilnModels
@@ -23,14 +24,19 @@ public final class LLM {
     /// The model's tokenizer: the folder's tokenizer.json, or the GGUF's tokenizer metadata.
     public let tokenizer: Tokenizer?
     public let generator: Generator
+    /// What the builder did to the generation graph.
+    public let buildReport: BuildReport
+    private let compiler: Compiler
     private let weights: [String: HostTensor]
     private let kvCache: KVCacheLayout
     private var promptScorer: CPUExecutable?
 
     /// Loads `model` — a Hugging Face folder or a `.gguf` file — with room in the KV cache
-    /// for `maxSequenceLength` tokens (default: the model's context, at most 8192).
-    public init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32) throws {
+    /// for `maxSequenceLength` tokens (default: the model's context, at most 8192), and
+    /// builds its graph with every fusion rule but `disabledFusions`.
+    public init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = []) throws {
         source = path
+        compiler = try Compiler(disabledRules: disabledFusions)
         let modelEOS: [Int]
         if isGGUFFile(path) {
             let gguf = try GGUFModel.load(path: path)
@@ -47,7 +53,9 @@ public final class LLM {
         let capacity = maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192)
         kvCache = KVCacheLayout(numLayers: spec.numLayers, numKVHeads: spec.numKVHeads, headDim: spec.headDim,
                                 tokensPerBlock: tokensPerBlock, numBlocks: (capacity + tokensPerBlock - 1) / tokensPerBlock)
-        let executable = try CPUExecutable(graph: network.recordGraph(logits: .lastTokens), weights: weights, kvCache: kvCache)
+        let (graph, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
+        buildReport = report
+        let executable = try CPUExecutable(graph: graph, weights: weights, kvCache: kvCache)
         // every end-of-sequence id either source names (Llama 3 has several)
         let eos = Set(modelEOS).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
@@ -70,7 +78,8 @@ public final class LLM {
         guard prompt.count <= kvCache.capacityTokens else {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: 0, capacity: kvCache.capacityTokens)
         }
-        let scorer = try promptScorer ?? CPUExecutable(graph: network.recordGraph(logits: .allTokens), weights: weights, kvCache: kvCache)
+        let scorer = try promptScorer ?? CPUExecutable(graph: compiler.compile(network.recordGraph(logits: .allTokens)).graph,
+                                                       weights: weights, kvCache: kvCache)
         promptScorer = scorer
         let blocks = (0..<Int32((prompt.count + kvCache.tokensPerBlock - 1) / kvCache.tokensPerBlock)).map { $0 }
         let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: blocks))],

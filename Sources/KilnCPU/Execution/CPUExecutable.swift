@@ -87,15 +87,13 @@ public final class CPUExecutable: Executable {
             let out = arena.buffer(id)
             switch node.op {
             case .matmul(let transposeB):
-                let a = floats(inputs[0]), m = extent(inputs[0])[0]
-                let bShape = extent(inputs[1])
-                if transposeB {
-                    let b = weights[inputs[1]]?.matrix
-                        ?? WeightMatrix(format: .f32, base: UnsafeRawPointer(floats(inputs[1])), rows: bShape[0], columns: bShape[1])
-                    gemmTransposedB(a: a, m: m, b: b, c: out)
-                } else {
-                    gemm(a: a, m: m, k: bShape[0], b: floats(inputs[1]), n: bShape[1], c: out)
-                }
+                runMatmul(inputs, transposeB: transposeB, into: out, extent: extent, floats: floats)
+            case .matmulEpilogue(let transposeB, let hasBias, let activation):
+                runMatmul(inputs, transposeB: transposeB, into: out, extent: extent, floats: floats)
+                let shape = extent(id)
+                applyEpilogue(out, rows: shape[0], columns: shape[1], bias: hasBias ? UnsafePointer(floats(inputs[2])) : nil, activation: activation)
+            case .fusedElementwise(let program):
+                runFused(program, operands: inputs.map { FusedOperand(values: floats($0), count: count($0)) }, count: count(id), out: out)
             case .add:
                 add(floats(inputs[0]), count: count(inputs[0]), floats(inputs[1]), bCount: count(inputs[1]), out)
             case .mul:
@@ -149,6 +147,20 @@ public final class CPUExecutable: Executable {
         let result = floats(output)
         defer { arena.release(aliases[output] ?? output) }
         return HostTensor(dtype: .f32, shape: shape, copying: UnsafeRawBufferPointer(start: result, count: shape.reduce(1, *) * 4))
+    }
+
+    /// `a · b` or `a · bᵀ` of a (fused) matmul node into `out`.
+    private func runMatmul(_ inputs: [Int], transposeB: Bool, into out: UnsafeMutablePointer<Float>,
+                          extent shapeOf: (Int) -> [Int], floats: (Int) -> UnsafeMutablePointer<Float>) {
+        let a = floats(inputs[0]), m = shapeOf(inputs[0])[0]
+        let bShape = shapeOf(inputs[1])
+        if transposeB {
+            let b = weights[inputs[1]]?.matrix
+                ?? WeightMatrix(format: .f32, base: UnsafeRawPointer(floats(inputs[1])), rows: bShape[0], columns: bShape[1])
+            gemmTransposedB(a: a, m: m, b: b, c: out)
+        } else {
+            gemm(a: a, m: m, k: bShape[0], b: floats(inputs[1]), n: bShape[1], c: out)
+        }
     }
 
     /// Checks that a step is self-consistent and fits the KV pool before any kernel runs.

@@ -49,7 +49,7 @@ extension Graph {
         for node in nodes {
             for (position, input) in node.inputs.enumerated() where weights.contains(input) {
                 switch (node.op, position) {
-                case (.matmul(transposeB: true), 1), (.embedding, 0): continue
+                case (.matmul(transposeB: true), 1), (.matmulEpilogue(transposeB: true, _, _), 1), (.embedding, 0): continue
                 default: weights.remove(input)
                 }
             }

@@ -9,6 +9,13 @@ public struct Node: Hashable, Sendable {
     public let inputs: [Int]
     public let dtype: DType
     public let shape: [Dim]
+
+    public init(op: Op, inputs: [Int], dtype: DType, shape: [Dim]) {
+        self.op = op
+        self.inputs = inputs
+        self.dtype = dtype
+        self.shape = shape
+    }
 }
 
 /// A network recorded by running model code on symbolic tensors.
@@ -23,6 +30,20 @@ public final class Graph {
     private var inputNodes: [StepInputName: Int] = [:]
 
     public init() {}
+
+    /// A graph made of `nodes` (each reading only earlier ones), as passes rewrite graphs.
+    public init(nodes: [Node], outputs: [Int]) {
+        precondition(nodes.enumerated().allSatisfy { id, node in node.inputs.allSatisfy { $0 < id } }, "nodes must read only earlier nodes")
+        self.nodes = nodes
+        self.outputs = outputs
+        for (id, node) in nodes.enumerated() {
+            switch node.op {
+            case .weight(let name): weightNodes[name] = id
+            case .input(let name): inputNodes[name] = id
+            default: break
+            }
+        }
+    }
 
     /// Appends a node and returns its value. Shape rules are checked by the caller.
     func append(_ op: Op, _ inputs: [Tensor], dtype: DType, shape: [Dim]) -> Tensor {

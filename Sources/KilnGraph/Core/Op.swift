@@ -67,6 +67,43 @@ public enum Op: Hashable, Sendable {
     case slice(axis: Int, start: Int, length: Int)
     /// Operands joined along `axis`.
     case concat(axis: Int)
+
+    // Ops the builder creates (KilnCompiler's fusion rules); model code never records them.
+
+    /// A chain of elementwise ops computed in one pass over memory. Operands: the chain's
+    /// inputs, each either full size or a vector broadcast over the last dimension.
+    case fusedElementwise(ElementwiseProgram)
+    /// `a · bᵀ` (or `a · b`) with a bias vector added and an activation applied as each output
+    /// row is written. Operands: a, b, then the bias when `bias`.
+    case matmulEpilogue(transposeB: Bool, bias: Bool, activation: Activation?)
+}
+
+/// The body of a fused elementwise kernel: steps in order, each reading inputs or earlier
+/// steps; the last step is the result.
+public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
+    public enum Step: Hashable, Sendable {
+        /// Operand `k` of the fused node.
+        case input(Int)
+        case add(Int, Int)
+        case mul(Int, Int)
+        case activation(Activation, Int)
+    }
+
+    public var steps: [Step]
+
+    public init(steps: [Step]) { self.steps = steps }
+
+    public var description: String {
+        func text(_ i: Int) -> String {
+            switch steps[i] {
+            case .input(let k): "$\(k)"
+            case .add(let a, let b): "(\(text(a)) + \(text(b)))"
+            case .mul(let a, let b): "\(text(a)) * \(text(b))"
+            case .activation(let kind, let a): "\(kind.rawValue)(\(text(a)))"
+            }
+        }
+        return text(steps.count - 1)
+    }
 }
 
 extension Op: CustomStringConvertible {
@@ -88,6 +125,9 @@ extension Op: CustomStringConvertible {
         case .reshape: "reshape"
         case .slice(let axis, let start, let length): "slice(axis: \(axis), start: \(start), length: \(length))"
         case .concat(let axis): "concat(axis: \(axis))"
+        case .fusedElementwise(let program): "fused[\(program)]"
+        case .matmulEpilogue(let transposeB, let bias, let activation):
+            (transposeB ? "matmul_nt" : "matmul") + (bias ? "+bias" : "") + (activation.map { "+\($0.rawValue)" } ?? "")
         }
     }
 }

@@ -1,0 +1,70 @@
+// The builder: runs the passes in their declared order over a recorded graph and reports
+// what each did.
+
+import KilnGraph
+
+/// Turns a recorded graph into the graph a backend runs.
+public struct Compiler: Sendable {
+    /// Fusion rules left out (`--no-fuse`), by name.
+    public var disabledRules: Set<String>
+
+    public init(disabledRules: Set<String> = []) throws(CompileError) {
+        let known = fusionRules.map(\.name)
+        if let unknown = disabledRules.first(where: { !known.contains($0) }) { throw .unknownFusionRule(unknown, known: known) }
+        self.disabledRules = disabledRules
+    }
+
+    /// The passes in order: check, clean up, fuse by the rule table, clean up.
+    public var passes: [any Pass] {
+        [ShapeCheck(), DeadCodeElimination(), CommonSubexpressionElimination()]
+            + fusionRules.filter { !disabledRules.contains($0.name) } as [any Pass]
+            + [ShapeCheck()]
+    }
+
+    /// The compiled graph and a report of every pass.
+    public func compile(_ graph: Graph) throws(CompileError) -> (graph: Graph, report: BuildReport) {
+        var current = graph
+        var entries: [BuildReport.PassEntry] = []
+        let clock = ContinuousClock()
+        for pass in passes {
+            let before = current.nodes.count
+            let start = clock.now
+            let (next, counts) = try pass.run(current)
+            entries.append(BuildReport.PassEntry(name: pass.name, nodesBefore: before, nodesAfter: next.nodes.count,
+                                                 counts: counts, time: clock.now - start))
+            current = next
+        }
+        return (current, BuildReport(passes: entries, nodesBefore: graph.nodes.count, nodesAfter: current.nodes.count))
+    }
+}
+
+/// What a build did, pass by pass.
+public struct BuildReport: Sendable, CustomStringConvertible {
+    public struct PassEntry: Sendable {
+        public let name: String
+        public let nodesBefore: Int
+        public let nodesAfter: Int
+        public let counts: [String: Int]
+        public let time: Duration
+    }
+
+    public let passes: [PassEntry]
+    public let nodesBefore: Int
+    public let nodesAfter: Int
+
+    /// How often each fusion rule fired.
+    public var fusions: [String: Int] {
+        Dictionary(passes.flatMap { entry in fusionRules.filter { $0.name == entry.name }.compactMap { rule in entry.counts[rule.name].map { (rule.name, $0) } } },
+                   uniquingKeysWith: +)
+    }
+
+    public var description: String {
+        var lines = ["ops: \(nodesBefore) → \(nodesAfter)"]
+        for entry in passes {
+            let microseconds = Double(entry.time.components.attoseconds) / 1e12 + Double(entry.time.components.seconds) * 1e6
+            let counts = entry.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            lines.append("  \(entry.name): \(entry.nodesBefore) → \(entry.nodesAfter) nodes, \(Int(microseconds)) µs" + (counts.isEmpty ? "" : " (\(counts))"))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,21 @@
+// Fusion rules as data: each a named pattern → replacement, run in table order, each
+// switchable off by name (`kiln build --no-fuse RULE`).
+
+import KilnGraph
+
+/// A pattern-matching rewrite that replaces a group of nodes with one fused node.
+public protocol FusionRule: Pass {
+    /// What the rule matches and what it makes, for reports and `--help`.
+    var summary: String { get }
+}
+
+/// The rules, in the order they run: epilogues claim `matmul → +bias → activation` before
+/// the elementwise chains would take the bias add.
+public let fusionRules: [any FusionRule] = [MatmulEpilogueFusion(), ElementwiseChainFusion()]
+
+/// Rewrites `graph` by replacing the nodes in `replacements` (each reads only nodes earlier
+/// than itself), then drops what became unread.
+func rewrite(_ graph: Graph, replacing replacements: [Int: Node]) throws(CompileError) -> Graph {
+    let nodes = graph.nodes.enumerated().map { id, node in replacements[id] ?? node }
+    return try DeadCodeElimination().run(Graph(nodes: nodes, outputs: graph.outputs)).graph
+}

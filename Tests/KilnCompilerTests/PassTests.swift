@@ -1,0 +1,136 @@
+// Each pass alone: the graph before and after, and (for fusions) the same outputs from the
+// fused and unfused graphs on the CPU backend.
+
+import KilnCompiler
+import KilnCPU
+import KilnGraph
+import KilnTensor
+import Testing
+
+/// Deterministic pseudo-random floats in [-1, 1).
+func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) * 0x1p-23 - 1
+    }
+}
+
+/// Runs `graph` on the CPU with random weights for `parameters` and returns the output.
+func evaluate(_ graph: Graph, _ parameters: [Parameter], tokens: [Int32] = [3, 1, 4, 1, 5]) throws -> [Float] {
+    var weights: [String: HostTensor] = [:]
+    for (i, p) in parameters.enumerated() { weights[p.name] = HostTensor(randomFloats(p.shape.reduce(1, *), seed: UInt64(i + 1)), shape: p.shape) }
+    let layout = KVCacheLayout(numLayers: 1, numKVHeads: 1, headDim: 8, tokensPerBlock: 8, numBlocks: 1)
+    let exe = try CPUExecutable(graph: graph, weights: weights, kvCache: layout)
+    let step = StepInputs(sequences: [(tokens, SequenceStep(cachedTokens: 0, newTokens: tokens.count, blockTable: [0]))], tokensPerBlock: 8)
+    return try exe.forward(step).floats()
+}
+
+func expectSameOutputs(_ a: [Float], _ b: [Float]) {
+    #expect(a.count == b.count)
+    let worst = zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? 0
+    #expect(worst <= 1e-5, "max relative difference \(worst)")
+}
+
+func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
+
+@Suite struct FusionRuleTests {
+    let embed = Embedding("embed", vocabularySize: 8, dimension: 16)
+
+    /// embed → gated MLP: silu(gate(x)) · up(x), then down.
+    func mlpGraph(bias: Bool) -> (Graph, [Parameter]) {
+        let mlp = GatedMLP("mlp", hiddenSize: 16, intermediateSize: 24, bias: bias, mapping: .single)
+        let graph = Graph()
+        graph.markOutput(mlp(embed(graph.input(.tokenIds))))
+        return (graph, embed.parameters() + mlp.parameters())
+    }
+
+    @Test func elementwiseChainFusesSiluTimesUp() throws {
+        let (graph, parameters) = mlpGraph(bias: false)
+        let (fused, counts) = try ElementwiseChainFusion().run(graph)
+        #expect(ops(graph).filter { $0 == "mul" || $0 == "activation.sigmoid" }.count == 3)
+        #expect(ops(fused).contains("fused[$0 * sigmoid($0) * $1]"))
+        #expect(!ops(fused).contains("mul") && !ops(fused).contains("activation.sigmoid"))
+        #expect(counts["elementwise-chain"] == 1 && counts["ops fused"] == 3)
+        expectSameOutputs(try evaluate(fused, parameters), try evaluate(graph, parameters))
+    }
+
+    @Test func matmulEpilogueTakesBiasAndActivation() throws {
+        let linear = Linear("proj", inFeatures: 16, outFeatures: 12, bias: true)
+        let graph = Graph()
+        graph.markOutput(relu(linear(embed(graph.input(.tokenIds)))))
+        let (fused, counts) = try MatmulEpilogueFusion().run(graph)
+        #expect(ops(graph).suffix(4) == ["matmul_nt", "weight proj.bias", "add", "activation.relu"])
+        #expect(ops(fused).last == "matmul_nt+bias+relu")
+        #expect(counts["matmul-epilogue"] == 1)
+        expectSameOutputs(try evaluate(fused, embed.parameters() + linear.parameters()), try evaluate(graph, embed.parameters() + linear.parameters()))
+    }
+
+    @Test func epilogueWithBiasOnlyAndChainAfterIt() throws {
+        let (graph, parameters) = mlpGraph(bias: true)
+        let compiled = try Compiler().compile(graph)
+        #expect(ops(compiled.graph).filter { $0 == "matmul_nt+bias" }.count == 3)
+        #expect(ops(compiled.graph).contains { $0.hasPrefix("fused[") })
+        #expect(compiled.report.fusions == ["matmul-epilogue": 3, "elementwise-chain": 1])
+        expectSameOutputs(try evaluate(compiled.graph, parameters), try evaluate(graph, parameters))
+    }
+
+    @Test func aValueReadTwiceIsNotFusedAway() throws {
+        let graph = Graph()
+        let x = embed(graph.input(.tokenIds))
+        let s = sigmoid(x)
+        graph.markOutput(concat([s * x, s], axis: 1))  // s is read twice: it must stay
+        let (fused, _) = try ElementwiseChainFusion().run(graph)
+        #expect(ops(fused).contains("activation.sigmoid"))
+        expectSameOutputs(try evaluate(fused, embed.parameters()), try evaluate(graph, embed.parameters()))
+    }
+
+    @Test func rulesCanBeSwitchedOffByName() throws {
+        let (graph, _) = mlpGraph(bias: true)
+        let compiled = try Compiler(disabledRules: ["elementwise-chain"]).compile(graph)
+        #expect(compiled.report.fusions == ["matmul-epilogue": 3])
+        #expect(throws: CompileError.unknownFusionRule("nope", known: ["matmul-epilogue", "elementwise-chain"])) {
+            try Compiler(disabledRules: ["nope"])
+        }
+    }
+}
+
+@Suite struct CleanupPassTests {
+    @Test func deadCodeIsRemovedButAttentionStays() throws {
+        let graph = Graph()
+        let embed = Embedding("embed", vocabularySize: 8, dimension: 8)
+        let x = embed(graph.input(.tokenIds))
+        _ = relu(x)  // unread
+        let attributes = AttentionAttributes(layer: 0, numHeads: 1, numKVHeads: 1, headDim: 8, scale: 1)
+        _ = attention(x, x, x, attributes)  // unread, but it writes the KV cache
+        graph.markOutput(sigmoid(x))
+        let (pruned, counts) = try DeadCodeElimination().run(graph)
+        #expect(ops(pruned) == ["input tokenIds", "weight embed.weight", "embedding",
+                                "attention(layer: 0, heads: 1, kv_heads: 1, head_dim: 8)", "activation.sigmoid"])
+        #expect(counts["removed"] == 1)
+        #expect(pruned.outputs == [4])
+    }
+
+    @Test func repeatedValuesAreComputedOnce() throws {
+        let graph = Graph()
+        let embed = Embedding("embed", vocabularySize: 8, dimension: 8)
+        let x = embed(graph.input(.tokenIds))
+        graph.markOutput(sigmoid(x) + sigmoid(x))
+        let (merged, counts) = try CommonSubexpressionElimination().run(graph)
+        #expect(counts["merged"] == 1)
+        #expect(ops(merged).filter { $0 == "activation.sigmoid" }.count == 1)
+        expectSameOutputs(try evaluate(merged, embed.parameters()), try evaluate(graph, embed.parameters()))
+    }
+
+    @Test func shapeCheckNamesTheNodeAndOp() throws {
+        let nodes = [
+            Node(op: .input(.tokenIds), inputs: [], dtype: .i32, shape: [.numTokens]),
+            Node(op: .weight("w"), inputs: [], dtype: .f32, shape: [4, 3]),
+            Node(op: .weight("x"), inputs: [], dtype: .f32, shape: [2, 5]),
+            Node(op: .matmul(transposeB: false), inputs: [2, 1], dtype: .f32, shape: [2, 3]),
+        ]
+        #expect(throws: CompileError.shapeMismatch(node: 3, op: "matmul", detail: "[2, 5] · [4, 3] cannot give [2, 3]")) {
+            try ShapeCheck().run(Graph(nodes: nodes, outputs: [3]))
+        }
+    }
+}
