@@ -61,6 +61,9 @@ public final class LLM {
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
     }
 
+    /// Activation memory the generation graph has needed so far (its largest step).
+    public var activationBytes: Int { (generator.executable as? CPUExecutable)?.activationBytes ?? 0 }
+
     /// The tokenizer, or an error saying the folder has none (text needs one; ids do not).
     public func requireTokenizer() throws(TokenizerError) -> Tokenizer {
         guard let tokenizer else { throw .fileNotFound(file: source + "/tokenizer.json") }

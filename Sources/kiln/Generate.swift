@@ -25,6 +25,8 @@ struct Generate: ParsableCommand {
     var ignoreEOS = false
     @Flag(help: "Print one JSON object with the ids, text and timings.")
     var json = false
+    @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated (for comparisons).")
+    var noFuse: String = ""
 
     func validate() throws {
         guard [promptIds != nil, prompt != nil, messages != nil].filter({ $0 }).count == 1 else {
@@ -35,7 +37,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS)
-        let llm = try LLM(model: modelOptions.model)
+        let llm = try LLM(model: modelOptions.model, disabledFusions: Set(noFuse.split(separator: ",").map(String.init)))
         let ids = try promptTokens(llm)
         // text output streams as tokens arrive; ids-only prompts print ids
         var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil
@@ -50,6 +52,7 @@ struct Generate: ParsableCommand {
                 ("finish_reason", result.finishReason.rawValue),
                 ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
                 ("decode_tok_s", result.decodeTokensPerSecond.rounded(toPlaces: 2)),
+                ("activation_bytes", llm.activationBytes),
             ]
             try printJSONObject(fields)
         } else if var detokenizer {

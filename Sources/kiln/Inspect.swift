@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Kiln
+import KilnCompiler
 import KilnModels
 
 struct Inspect: ParsableCommand {
@@ -13,6 +14,10 @@ struct Inspect: ParsableCommand {
     var graph = false
     @Flag(name: .customLong("all-logits"), help: "With --graph: record logits for every token instead of the last of each sequence.")
     var allLogits = false
+    @Flag(help: "Run the builder and print its report (with --graph: the built graph).")
+    var build = false
+    @Option(name: .customLong("no-fuse"), help: "With --build: fusion rules to leave out, comma separated (\(fusionRules.map(\.name).joined(separator: ", "))).")
+    var noFuse: String = ""
 
     func run() throws {
         let spec: LlamaModelSpec, network: LlamaForCausalLM, storage: String
@@ -35,8 +40,14 @@ struct Inspect: ParsableCommand {
             rope: \(spec.rotary)
             parameters: \(parameterCount) in \(storage)
             """)
+        var recorded = network.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
+        if build {
+            let compiler = try Compiler(disabledRules: Set(noFuse.split(separator: ",").map(String.init)))
+            let (built, report) = try compiler.compile(recorded)
+            print("build: \(report)")
+            recorded = built
+        }
         if graph {
-            let recorded = network.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
             print("graph: \(recorded.nodes.count) nodes")
             print(recorded)
         }

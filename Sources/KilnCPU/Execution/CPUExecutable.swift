@@ -50,6 +50,9 @@ public final class CPUExecutable: Executable {
         self.pool = KVCachePool(layout: kvCache)
     }
 
+    /// Activation memory held for the largest step run so far.
+    public var activationBytes: Int { arena.withLock { $0.byteCount } }
+
     public func forward(_ step: StepInputs) throws -> HostTensor {
         try validate(step)
         return try arena.withLock { arena in try run(step, arena: &arena) }
@@ -250,6 +253,9 @@ struct ActivationArena: ~Copyable {
     }
 
     func buffer(_ id: Int) -> UnsafeMutablePointer<Float> { assigned[id]!.pointer }
+
+    /// Bytes of every buffer the arena holds: the peak the steps so far needed.
+    var byteCount: Int { (assigned.values.map(\.capacity).reduce(0, +) + free.map(\.capacity).reduce(0, +)) * 4 }
 
     deinit {
         for (_, buffer) in assigned { buffer.pointer.deallocate() }
