@@ -34,5 +34,9 @@ func relu(_ x: UnsafePointer<Float>, count: Int, _ out: UnsafeMutablePointer<Flo
 }
 
 func sigmoid(_ x: UnsafePointer<Float>, count: Int, _ out: UnsafeMutablePointer<Float>) {
-    for i in 0..<count { out[i] = 1 / (1 + expf(-x[i])) }
+    for i in 0..<count { out[i] = logistic(x[i]) }
 }
+
+/// σ(x) = 1 / (1 + e^−x), as every sigmoid kernel computes it.
+@inline(__always)
+func logistic(_ x: Float) -> Float { 1 / (1 + expf(-x)) }

@@ -46,7 +46,7 @@ func runFused(_ program: ElementwiseProgram, operands: [FusedOperand], count: In
                         for i in 0..<length { target[i] = max(x[i], 0) }
                     case .activation(.sigmoid, let a):
                         let x = values[a]
-                        for i in 0..<length { target[i] = 1 / (1 + expf(-x[i])) }
+                        for i in 0..<length { target[i] = logistic(x[i]) }
                     }
                     values[s] = UnsafePointer(target)
                 }
@@ -63,7 +63,7 @@ func applyEpilogue(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bi
             if let bias { for j in 0..<columns { row[j] += bias[j] } }
             switch activation {
             case .relu?: for j in 0..<columns { row[j] = max(row[j], 0) }
-            case .sigmoid?: for j in 0..<columns { row[j] = 1 / (1 + expf(-row[j])) }
+            case .sigmoid?: for j in 0..<columns { row[j] = logistic(row[j]) }
             case nil: break
             }
         }
