@@ -2,11 +2,6 @@
 // bias then an activation) in one pass, each chunk staying in L1 between steps.
 
 import KilnGraph
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One operand of a fused kernel: full size, or a vector repeated along the last dimension.
 struct FusedOperand: @unchecked Sendable {
