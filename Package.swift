@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "KilnGraph", dependencies: ["KilnTensor"]),
         .target(name: "KilnModels", dependencies: ["KilnGraph", "KilnCheckpoint", "KilnTensor"]),
         .target(name: "CKilnCPU"),
-        .target(name: "KilnCompiler", dependencies: ["KilnGraph"]),
+        .target(name: "KilnCompiler", dependencies: ["KilnGraph", "KilnTensor", "KilnCheckpoint"]),
         .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
         .target(name: "KilnTokenizers"),

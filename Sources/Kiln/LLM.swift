@@ -15,50 +15,61 @@ import KilnRuntime
 import KilnTensor
 import KilnTokenizers
 
+/// The Kiln release that builds and reads engines.
+public let kilnVersion = "0.1.0"
+
 /// A loaded model ready to generate, on the CPU backend.
 public final class LLM {
-    /// The Hugging Face folder or GGUF file the model came from.
+    /// The Hugging Face folder, GGUF file or engine folder the model came from.
     public let source: String
-    public let spec: LlamaModelSpec
-    public let network: LlamaForCausalLM
     /// The model's tokenizer: the folder's tokenizer.json, or the GGUF's tokenizer metadata.
     public let tokenizer: Tokenizer?
     public let generator: Generator
-    /// What the builder did to the generation graph.
-    public let buildReport: BuildReport
-    private let compiler: Compiler
-    private let weights: [String: HostTensor]
+    /// What the builder did to the graphs (for an engine: as recorded when it was built).
+    public let buildReport: String
+    private let engine: Engine
+    private let tokenizerSource: TokenizerSource?
     private let kvCache: KVCacheLayout
     private var promptScorer: CPUExecutable?
 
-    /// Loads `model` — a Hugging Face folder or a `.gguf` file — with room in the KV cache
-    /// for `maxSequenceLength` tokens (default: the model's context, at most 8192), and
-    /// builds its graph with every fusion rule but `disabledFusions`.
-    public init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = []) throws {
-        source = path
-        compiler = try Compiler(disabledRules: disabledFusions)
-        let modelEOS: [Int]
-        if isGGUFFile(path) {
-            let gguf = try GGUFModel.load(path: path)
-            (spec, network) = (gguf.spec, gguf.model)
-            tokenizer = try Tokenizer.load(gguf: gguf.file)
-            modelEOS = []
+    /// Loads `model` — a Hugging Face folder, a `.gguf` file, or an engine folder from
+    /// `kiln build` — with room in the KV cache for `maxSequenceLength` tokens (default: the
+    /// model's context, at most 8192; an engine's own setting). Models are built in memory
+    /// with every fusion rule but `disabledFusions`.
+    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = []) throws {
+        if isEngineFolder(path) {
+            try self.init(engine: Engine.load(from: path, backend: "cpu"), source: path,
+                          tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: maxSequenceLength)
         } else {
-            let folder = try HuggingFaceModel.load(directory: path)
-            (spec, network) = (folder.spec, folder.model)
-            tokenizer = FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? try Tokenizer.load(directory: path) : nil
-            modelEOS = folder.eosTokenIds
+            let (engine, tokenizer) = try buildEngine(model: path, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
+                                                      disabledFusions: disabledFusions)
+            try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil)
         }
-        weights = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
-        let capacity = maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192)
-        kvCache = KVCacheLayout(numLayers: spec.numLayers, numKVHeads: spec.numKVHeads, headDim: spec.headDim,
-                                tokensPerBlock: tokensPerBlock, numBlocks: (capacity + tokensPerBlock - 1) / tokensPerBlock)
-        let (graph, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
-        buildReport = report
-        let executable = try CPUExecutable(graph: graph, weights: weights, kvCache: kvCache)
-        // every end-of-sequence id either source names (Llama 3 has several)
-        let eos = Set(modelEOS).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
+    }
+
+    private init(engine: Engine, source: String, tokenizer tokenizerSource: TokenizerSource?, maxSequenceLength: Int?) throws {
+        self.engine = engine
+        self.source = source
+        self.tokenizerSource = tokenizerSource
+        tokenizer = try tokenizerSource?.load()
+        let h = engine.header
+        let capacity = maxSequenceLength ?? h.maxSequenceLength
+        kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
+                                tokensPerBlock: h.tokensPerBlock, numBlocks: (capacity + h.tokensPerBlock - 1) / h.tokensPerBlock)
+        let executable = try CPUExecutable(graph: engine.generateGraph, weights: engine.weights, kvCache: kvCache)
+        // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
+        let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
+        buildReport = h.report
+    }
+
+    /// Saves the built model, weights and tokenizer as an engine folder that loads without
+    /// rebuilding (`kiln build`).
+    public func save(engine directory: String) throws {
+        var engine = engine
+        engine.header.eosTokenIds = generator.eosTokenIds.map(Int.init).sorted()
+        try engine.save(to: directory)
+        try tokenizerSource?.save(into: directory)
     }
 
     /// Activation memory the generation graph has needed so far (its largest step).
@@ -81,8 +92,7 @@ public final class LLM {
         guard prompt.count <= kvCache.capacityTokens else {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: 0, capacity: kvCache.capacityTokens)
         }
-        let scorer = try promptScorer ?? CPUExecutable(graph: compiler.compile(network.recordGraph(logits: .allTokens)).graph,
-                                                       weights: weights, kvCache: kvCache)
+        let scorer = try promptScorer ?? CPUExecutable(graph: engine.promptLogitsGraph, weights: engine.weights, kvCache: kvCache)
         promptScorer = scorer
         let blocks = (0..<Int32((prompt.count + kvCache.tokensPerBlock - 1) / kvCache.tokensPerBlock)).map { $0 }
         let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: blocks))],

@@ -3,7 +3,7 @@
 /// The element type of a tensor. Raw values are the names safetensors uses; the block
 /// formats (llama.cpp's Q4_0, Q4_1, Q8_0) come from GGUF files and store 32 elements per
 /// block with their scale, so they have a size per block, not per element.
-public enum DType: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum DType: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     case f32 = "F32"
     case f16 = "F16"
     case bf16 = "BF16"

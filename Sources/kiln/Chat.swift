@@ -16,8 +16,7 @@ struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat with a model (streaming; /reset clears the history, /exit or Ctrl-D quits, Ctrl-C stops an answer).")
 
-    @Option(help: "A Hugging Face folder or a .gguf file.")
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "Ask one question, print the answer and exit.")
     var question: String?
     @Option(help: "A system message to start every conversation with.")
@@ -28,7 +27,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens)
-        let llm = try LLM(model: model)
+        let llm = try LLM(model: modelOptions.model)
         let tokenizer = try llm.requireTokenizer()
         var conversation = Conversation(system: system)
         if let question {
@@ -37,7 +36,7 @@ struct Chat: ParsableCommand {
             return
         }
         Interrupt.install()
-        printError("Chatting with \(model). /reset clears the history, /exit quits, Ctrl-C stops an answer.")
+        printError("Chatting with \(modelOptions.model). /reset clears the history, /exit quits, Ctrl-C stops an answer.")
         while true {
             writeStandardOutput("> ")
             guard let line = readLine() else { break }

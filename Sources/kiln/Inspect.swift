@@ -20,6 +20,19 @@ struct Inspect: ParsableCommand {
     var noFuse: String = ""
 
     func run() throws {
+        if isEngineFolder(model) {
+            let engine = try Engine.load(from: model, backend: "cpu")
+            let h = engine.header
+            print("""
+                engine: format \(h.formatVersion), built by Kiln \(h.kilnVersion) for \(h.backend) (\(h.device))
+                source: \(h.source)
+                layers: \(h.numLayers), kv heads: \(h.numKVHeads), head dim: \(h.headDim), max seq len: \(h.maxSequenceLength), tokens per block: \(h.tokensPerBlock)
+                weights: \(h.weights.count) tensors, \(h.weightsBytes) bytes; fusions left out: \(h.disabledFusions.isEmpty ? "none" : h.disabledFusions.joined(separator: ", "))
+                build: \(h.report)
+                """)
+            if graph { print(engine.generateGraph) }
+            return
+        }
         let spec: LlamaModelSpec, network: LlamaForCausalLM, storage: String
         if isGGUFFile(model) {
             let gguf = try GGUFModel.load(path: model)

@@ -10,8 +10,17 @@ import Darwin
 #endif
 
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors) or a .gguf file.")
-    var model: String
+    @Option(name: .customLong("model"), help: "A Hugging Face model folder (config.json, *.safetensors) or a .gguf file.")
+    var modelPath: String?
+    @Option(help: "An engine folder written by `kiln build`.")
+    var engine: String?
+
+    func validate() throws {
+        guard (modelPath == nil) != (engine == nil) else { throw ValidationError("give exactly one of --model and --engine") }
+    }
+
+    /// The model or engine to load.
+    var model: String { modelPath ?? engine! }
 }
 
 /// How the next token is chosen (shared by `generate` and `chat`).

@@ -50,6 +50,9 @@ public final class CPUExecutable: Executable {
         self.pool = KVCachePool(layout: kvCache)
     }
 
+    /// What this machine's CPU gives the kernels, for engine headers and reports.
+    public static var deviceDescription: String { "cpu: \(cpuVectorBits)-bit SIMD kernels, \(workerCount) threads" }
+
     /// Activation memory held for the largest step run so far.
     public var activationBytes: Int { arena.withLock { $0.byteCount } }
 

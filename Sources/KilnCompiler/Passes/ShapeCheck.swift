@@ -27,7 +27,7 @@ public struct ShapeCheck: Pass {
                     throw fail("operand \(position) \(operand.shapeDescription) does not fit \(node.shape.shapeDescription)")
                 }
             case .rmsNorm:
-                guard shapes.count == 2, shapes[0] == node.shape, shapes[1] == [node.shape.last!] else { throw fail("weight does not match the rows") }
+                guard shapes.count == 2, shapes[0] == node.shape, let width = node.shape.last, shapes[1] == [width] else { throw fail("weight does not match the rows") }
             case .attention(let a):
                 guard shapes.count == 3, shapes[0] == node.shape,
                       shapes[1] == [.numTokens, .fixed(a.numKVHeads * a.headDim)], shapes[2] == shapes[1] else {

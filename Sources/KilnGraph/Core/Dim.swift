@@ -5,7 +5,7 @@
 /// An engine serves any batch within its limits, so a graph is recorded once with two
 /// symbolic sizes that are bound at every step: the number of tokens processed in the step
 /// (prefill and decode tokens of all sequences together) and the number of sequences.
-public enum Dim: Hashable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+public enum Dim: Hashable, Sendable, Codable, ExpressibleByIntegerLiteral, CustomStringConvertible {
     case fixed(Int)
     case numTokens
     case numSeqs

@@ -4,7 +4,7 @@
 import KilnTensor
 
 /// One operation and the value it defines. A node's id is its index in the graph.
-public struct Node: Hashable, Sendable {
+public struct Node: Hashable, Sendable, Codable {
     public let op: Op
     public let inputs: [Int]
     public let dtype: DType

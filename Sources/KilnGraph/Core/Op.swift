@@ -2,13 +2,13 @@
 // backend implements it.
 
 /// A pointwise nonlinearity applied by `activation(_:_:)`.
-public enum Activation: String, Hashable, Sendable {
+public enum Activation: String, Hashable, Sendable, Codable {
     case relu
     case sigmoid
 }
 
 /// Names of the per-step inputs a graph reads.
-public enum StepInputName: String, Hashable, Sendable {
+public enum StepInputName: String, Hashable, Sendable, Codable {
     /// Token ids `[numTokens]`, i32.
     case tokenIds
     /// Absolute position of each token in its sequence `[numTokens]`, i32.
@@ -16,7 +16,7 @@ public enum StepInputName: String, Hashable, Sendable {
 }
 
 /// What the attention op needs to know beyond its q, k and v inputs.
-public struct AttentionAttributes: Hashable, Sendable {
+public struct AttentionAttributes: Hashable, Sendable, Codable {
     /// Which layer's slice of the KV-cache pool this op reads and writes.
     public var layer: Int
     public var numHeads: Int
@@ -38,7 +38,7 @@ public struct AttentionAttributes: Hashable, Sendable {
 }
 
 /// A graph operation. Inputs are listed in the node, in the order documented per case.
-public enum Op: Hashable, Sendable {
+public enum Op: Hashable, Sendable, Codable {
     /// A per-step input (no operands).
     case input(StepInputName)
     /// A model weight, by its parameter name (no operands).
@@ -80,8 +80,8 @@ public enum Op: Hashable, Sendable {
 
 /// The body of a fused elementwise kernel: steps in order, each reading inputs or earlier
 /// steps; the last step is the result.
-public struct ElementwiseProgram: Hashable, Sendable, CustomStringConvertible {
-    public enum Step: Hashable, Sendable {
+public struct ElementwiseProgram: Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Step: Hashable, Sendable, Codable {
         /// Operand `k` of the fused node.
         case input(Int)
         case add(Int, Int)

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// How a RoPE variant rescales the base frequencies for longer contexts.
-public enum RopeScaling: Hashable, Sendable {
+public enum RopeScaling: Hashable, Sendable, Codable {
     case none
     /// Positions divided by `factor`.
     case linear(factor: Float)
@@ -20,7 +20,7 @@ public enum RopeScaling: Hashable, Sendable {
 }
 
 /// The parameters of YaRN scaling, with the defaults transformers uses.
-public struct YarnParameters: Hashable, Sendable {
+public struct YarnParameters: Hashable, Sendable, Codable {
     public var factor: Float
     public var originalMaxPositions: Int
     public var attentionFactor: Float?
@@ -45,7 +45,7 @@ public struct YarnParameters: Hashable, Sendable {
 
 /// Rotary embedding of one attention layer: rotates pairs `(x[i], x[i + d/2])` of each head
 /// (the "rotate half" layout of Hugging Face checkpoints) by `position × invFreq[i]`.
-public struct RotaryEmbedding: Hashable, Sendable, CustomStringConvertible {
+public struct RotaryEmbedding: Hashable, Sendable, Codable, CustomStringConvertible {
     public var theta: Float
     /// Rotated dimensions per head (the head size for the models Kiln supports).
     public var dimension: Int

@@ -2,9 +2,9 @@
 // GGUF reader fills it, `Tokenizer(gguf:file:)` turns it into the equivalent tokenizer.json.
 
 /// The `tokenizer.ggml.*` and `tokenizer.chat_template*` metadata of a GGUF file.
-public struct GGUFTokenizerMetadata: Sendable, Equatable {
+public struct GGUFTokenizerMetadata: Sendable, Equatable, Codable {
     /// `tokenizer.ggml.token_type` values.
-    public enum TokenType: Int32, Sendable {
+    public enum TokenType: Int32, Sendable, Codable {
         case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
 

@@ -1,0 +1,86 @@
+// Building a model into an engine (in memory, or saved by `kiln build`), and keeping its
+// tokenizer with it.
+
+import FoundationEssentials
+import KilnCheckpoint
+import KilnCompiler
+import KilnCPU
+import KilnModels
+import KilnTensor
+import KilnTokenizers
+
+/// Whether `path` is an engine folder (it holds engine.json).
+public func isEngineFolder(_ path: String) -> Bool {
+    FileManager.default.fileExists(atPath: path + "/" + Engine.headerFile)
+}
+
+/// Records, builds and binds the model at `path` (a Hugging Face folder or GGUF file).
+func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: Int,
+                 disabledFusions: Set<String>) throws -> (Engine, TokenizerSource?) {
+    let compiler = try Compiler(disabledRules: disabledFusions)
+    let spec: LlamaModelSpec, network: LlamaForCausalLM, tokenizer: TokenizerSource?, eos: [Int]
+    if isGGUFFile(path) {
+        let gguf = try GGUFModel.load(path: path)
+        (spec, network, eos) = (gguf.spec, gguf.model, [])
+        tokenizer = .gguf(try GGUFTokenizerMetadata(gguf.file), file: path)
+    } else {
+        let folder = try HuggingFaceModel.load(directory: path)
+        (spec, network, eos) = (folder.spec, folder.model, folder.eosTokenIds)
+        tokenizer = FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? .folder(path) : nil
+    }
+    let (generate, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
+    let (promptLogits, _) = try compiler.compile(network.recordGraph(logits: .allTokens))
+    let weights = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", device: CPUExecutable.deviceDescription, source: path,
+                              disabledFusions: disabledFusions.sorted(),
+                              maxSequenceLength: maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192), tokensPerBlock: tokensPerBlock,
+                              numLayers: spec.numLayers, numKVHeads: spec.numKVHeads, headDim: spec.headDim,
+                              eosTokenIds: eos, report: report.description)
+    return (Engine(header: header, generateGraph: generate, promptLogitsGraph: promptLogits, weights: weights), tokenizer)
+}
+
+/// Where a model's tokenizer comes from, and how an engine keeps it.
+enum TokenizerSource {
+    /// A folder with tokenizer.json and its config files.
+    case folder(String)
+    /// A GGUF file's tokenizer metadata.
+    case gguf(GGUFTokenizerMetadata, file: String)
+
+    static let folderFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"]
+    static let ggufFile = "gguf_tokenizer.json"
+
+    func load() throws -> Tokenizer {
+        switch self {
+        case .folder(let directory): try Tokenizer.load(directory: directory)
+        case .gguf(let metadata, let file): try Tokenizer(gguf: metadata, file: file)
+        }
+    }
+
+    /// Copies the tokenizer into `engine/tokenizer/`.
+    func save(into engine: String) throws {
+        let target = engine + "/tokenizer"
+        try? FileManager.default.removeItem(atPath: target)
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        switch self {
+        case .folder(let directory):
+            for name in Self.folderFiles where FileManager.default.fileExists(atPath: directory + "/" + name) {
+                try FileManager.default.copyItem(atPath: directory + "/" + name, toPath: target + "/" + name)
+            }
+        case .gguf(let metadata, _):
+            guard FileManager.default.createFile(atPath: target + "/" + Self.ggufFile, contents: try JSONEncoder().encode(metadata)) else {
+                throw EngineError.cannotWrite(file: target + "/" + Self.ggufFile, reason: "the folder is not writable")
+            }
+        }
+    }
+
+    /// The tokenizer an engine folder holds, if any.
+    static func stored(in engine: String) throws -> TokenizerSource? {
+        let folder = engine + "/tokenizer"
+        if let data = FileManager.default.contents(atPath: folder + "/" + ggufFile) {
+            do { return .gguf(try JSONDecoder().decode(GGUFTokenizerMetadata.self, from: data), file: folder + "/" + ggufFile) } catch {
+                throw EngineError.unreadable(file: folder + "/" + ggufFile, reason: "\(error)")
+            }
+        }
+        return FileManager.default.fileExists(atPath: folder + "/tokenizer.json") ? .folder(folder) : nil
+    }
+}

@@ -1,0 +1,126 @@
+// Engines: built, saved, loaded again and refitted, with the same outputs as the model
+// built in memory; damaged engines fail with errors, never crashes.
+
+import Foundation
+import Kiln
+import KilnCheckpoint
+import KilnCompiler
+import KilnRuntime
+import KilnTensor
+import Testing
+
+func temporaryDirectory() -> String { NSTemporaryDirectory() + "kiln-engine-\(UUID().uuidString)" }
+
+/// `fixture` built and saved as an engine; returns the folder.
+func savedEngine(_ fixture: String) throws -> String {
+    let directory = temporaryDirectory()
+    try LLM(model: fixturesDirectory + "/" + fixture).save(engine: directory)
+    return directory
+}
+
+@Suite struct EngineTests {
+    @Test(arguments: parityFixtures)
+    func savedEnginesReproduceHuggingFace(fixture: String) throws {
+        let directory = try savedEngine(fixture)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let engine = try LLM(model: directory)
+        let (reference, tensors) = try Reference.load(fixture)
+        for (i, prompt) in reference.prompts.enumerated() {
+            let result = try engine.generate(prompt: prompt.input_ids, SamplingParams(maxTokens: 32, ignoreEOS: true))
+            #expect(result.outputIds == prompt.greedy_ids)
+            let difference = maxAbsoluteDifference(try engine.promptLogits(prompt.input_ids).floats(),
+                                                   try tensors.tensor(named: "prompt\(i).logits").floats())
+            #expect(difference < 1e-3)
+        }
+        #expect(engine.tokenizer?.encode(reference.prompts[0].text) == reference.prompts[0].input_ids)
+    }
+
+    @Test func refitGivesTheOtherModelsOutputsExactly() throws {
+        let directory = try savedEngine("llama-gqa")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // the bf16 fixture's weights stored as F32 (exact): same names, shapes and dtypes
+        let other = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        try FileManager.default.copyItem(atPath: fixturesDirectory + "/llama-gqa-bf16/config.json", toPath: other + "/config.json")
+        let bf16 = try SafetensorsFile(path: fixturesDirectory + "/llama-gqa-bf16/model.safetensors")
+        try SafetensorsWriter.write(try bf16.tensorNames.map { (name: $0, tensor: HostTensor(try bf16.tensor(named: $0).floats(), shape: try bf16.tensor(named: $0).shape)) },
+                                    to: other + "/model.safetensors")
+        let run = try runKiln(["refit", "--engine", directory, "--weights", other])
+        #expect(run.status == 0, "\(run.stderr)")
+
+        let refitted = try LLM(model: directory), direct = try LLM(model: other)
+        let (reference, _) = try Reference.load("llama-gqa-bf16")
+        for prompt in reference.prompts {
+            #expect(try refitted.generate(prompt: prompt.input_ids, SamplingParams(maxTokens: 32, ignoreEOS: true)).outputIds == prompt.greedy_ids)
+            #expect(try refitted.promptLogits(prompt.input_ids).floats() == direct.promptLogits(prompt.input_ids).floats())
+        }
+    }
+
+    @Test func refitWithOtherShapesListsTheMismatches() throws {
+        let directory = try savedEngine("llama-gqa")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try runKiln(["refit", "--engine", directory, "--weights", fixturesDirectory + "/mistral-spm"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("k_proj.weight' is F32 [16, 64], the engine has F32 [32, 64]"))
+        #expect(try LLM(model: directory).generate(prompt: [0, 1], .greedy(maxTokens: 2)).outputIds.count == 2)  // untouched
+    }
+
+    /// Saves an engine, damages it with `damage`, and expects `load` to fail with `expected`.
+    func expectDamaged(_ damage: (String) throws -> Void, _ expected: (EngineError) -> Bool) throws {
+        let directory = try savedEngine("qwen2-tied")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try damage(directory)
+        do {
+            _ = try Engine.load(from: directory, backend: "cpu")
+            Issue.record("expected an error")
+        } catch {
+            #expect(expected(error), "\(error)")
+            #expect(error.description.contains("kiln build") || error.description.contains("cannot read"))
+        }
+    }
+
+    func editHeader(_ directory: String, _ edit: (inout [String: Any]) -> Void) throws {
+        let url = URL(fileURLWithPath: directory + "/engine.json")
+        var header = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        edit(&header)
+        try JSONSerialization.data(withJSONObject: header).write(to: url)
+    }
+
+    @Test func damagedEnginesAreRefused() throws {
+        try expectDamaged({ try FileManager.default.removeItem(atPath: $0 + "/engine.json") }) { if case .missing = $0 { true } else { false } }
+        try expectDamaged({ try Data("{\"hello\": 1}".utf8).write(to: URL(fileURLWithPath: $0 + "/engine.json")) }) { if case .notAnEngine = $0 { true } else { false } }
+        try expectDamaged({ try self.editHeader($0) { $0["format_version"] = 99 } }) { if case .formatVersion(_, 99, 1) = $0 { true } else { false } }
+        try expectDamaged({ try self.editHeader($0) { $0["backend"] = "cuda" } }) { if case .backend(_, "cuda", "cpu") = $0 { true } else { false } }
+        try expectDamaged({ directory in
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: directory + "/weights.bin"))
+            try handle.seek(toOffset: 4100)
+            try handle.write(contentsOf: Data([0x5A, 0xA5]))
+            try handle.close()
+        }) { if case .checksum = $0 { true } else { false } }
+        try expectDamaged({ directory in
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: directory + "/weights.bin"))
+            try handle.truncate(atOffset: 1000)
+            try handle.close()
+        }) { if case .truncated(_, _, 1000) = $0 { true } else { false } }
+        try expectDamaged({ try self.editHeader($0) { header in
+            var graphs = header["graphs"] as! [String: Any]
+            var generate = graphs["generate"] as! [String: Any]
+            generate["outputs"] = [100_000]
+            graphs["generate"] = generate
+            header["graphs"] = graphs
+        } }) { if case .notAnEngine = $0 { true } else { false } }
+    }
+
+    @Test func engineFromGGUFKeepsItsTokenizer() throws {
+        guard let path = smolLM2Path else { return }  // covered when Scripts/smollm2.sh has run
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try LLM(model: path, maxSequenceLength: 256).save(engine: directory)
+        let engine = try LLM(model: directory)
+        let reference = try SmolLM2Reference.load()
+        let chat = reference.chats[0]
+        #expect(engine.tokenizer?.encode(chat.rendered, addSpecialTokens: false) == chat.input_ids)
+        #expect(try engine.generate(prompt: chat.input_ids, SamplingParams(maxTokens: 64)).outputIds == chat.greedy_ids)
+    }
+}
