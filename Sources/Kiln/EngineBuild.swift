@@ -30,7 +30,10 @@ func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: In
     }
     let (generate, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
     let (promptLogits, _) = try compiler.compile(network.recordGraph(logits: .allTokens))
-    let weights = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    let base = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    // the weights the built graphs read: checkpoint tensors and those derived from them
+    let names = Set(generate.weightNames + promptLogits.weightNames).sorted()
+    let weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }
     let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", device: CPUExecutable.deviceDescription, source: path,
                               disabledFusions: disabledFusions.sorted(),
                               maxSequenceLength: maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192), tokensPerBlock: tokensPerBlock,

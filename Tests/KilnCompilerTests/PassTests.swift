@@ -18,8 +18,9 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
 
 /// Runs `graph` on the CPU with random weights for `parameters` and returns the output.
 func evaluate(_ graph: Graph, _ parameters: [Parameter], tokens: [Int32] = [3, 1, 4, 1, 5]) throws -> [Float] {
-    var weights: [String: HostTensor] = [:]
-    for (i, p) in parameters.enumerated() { weights[p.name] = HostTensor(randomFloats(p.shape.reduce(1, *), seed: UInt64(i + 1)), shape: p.shape) }
+    var base: [String: HostTensor] = [:]
+    for (i, p) in parameters.enumerated() { base[p.name] = HostTensor(randomFloats(p.shape.reduce(1, *), seed: UInt64(i + 1)), shape: p.shape) }
+    let weights = DerivedWeight.materialize(graph.weightNames, from: base).compactMapValues { $0 }
     let layout = KVCacheLayout(numLayers: 1, numKVHeads: 1, headDim: 8, tokensPerBlock: 8, numBlocks: 1)
     let exe = try CPUExecutable(graph: graph, weights: weights, kvCache: layout)
     let step = StepInputs(sequences: [(tokens, SequenceStep(cachedTokens: 0, newTokens: tokens.count, blockTable: [0]))], tokensPerBlock: 8)
@@ -68,11 +69,37 @@ func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
 
     @Test func epilogueWithBiasOnlyAndChainAfterIt() throws {
         let (graph, parameters) = mlpGraph(bias: true)
-        let compiled = try Compiler().compile(graph)
+        let compiled = try Compiler(disabledRules: ["concat-projections"]).compile(graph)
         #expect(ops(compiled.graph).filter { $0 == "matmul_nt+bias" }.count == 3)
         #expect(ops(compiled.graph).contains { $0.hasPrefix("fused[") })
         #expect(compiled.report.fusions == ["matmul-epilogue": 3, "elementwise-chain": 1])
         expectSameOutputs(try evaluate(compiled.graph, parameters), try evaluate(graph, parameters))
+    }
+
+    @Test func projectionsOfOneInputBecomeOneMatmul() throws {
+        let (graph, parameters) = mlpGraph(bias: false)
+        let (fused, counts) = try ProjectionConcatFusion().run(graph)
+        #expect(ops(graph).filter { $0 == "matmul_nt" }.count == 3)
+        #expect(ops(fused).filter { $0 == "matmul_nt" }.count == 2)  // gate+up, and down
+        #expect(ops(fused).contains("weight concat_rows(mlp.gate_proj.weight,mlp.up_proj.weight)"))
+        #expect(ops(fused).contains("slice(axis: 1, start: 0, length: 24)") && ops(fused).contains("slice(axis: 1, start: 24, length: 24)"))
+        #expect(counts["concat-projections"] == 1 && counts["projections merged"] == 2)
+        expectSameOutputs(try evaluate(fused, parameters), try evaluate(graph, parameters))
+        // the whole table: concatenation, then the chain over the two slices
+        let compiled = try Compiler().compile(graph)
+        #expect(compiled.report.fusions == ["concat-projections": 1, "elementwise-chain": 1])
+        expectSameOutputs(try evaluate(compiled.graph, parameters), try evaluate(graph, parameters))
+    }
+
+    @Test func derivedWeightsConcatenateRowsInEveryFormat() {
+        let a = HostTensor([1, 2, 3, 4], shape: [2, 2]), b = HostTensor([5, 6], shape: [1, 2])
+        let name = DerivedWeight.concatenatedRows(["a", "b"])
+        #expect(DerivedWeight.sources(of: name) == ["a", "b"])
+        #expect(DerivedWeight.materialize([name], from: ["a": a, "b": b])[name]??.floats() == [1, 2, 3, 4, 5, 6])
+        let missing = DerivedWeight.materialize([name], from: ["a": a])[name]
+        #expect(missing != nil && missing! == nil)  // a source is missing: known name, no tensor
+        let blocks = [UInt8](repeating: 7, count: 18).withUnsafeBytes { HostTensor(dtype: .q4_0, shape: [1, 32], copying: $0) }
+        #expect(DerivedWeight.materialize([DerivedWeight.concatenatedRows(["q", "q"])], from: ["q": blocks]).values.first??.shape == [2, 32])
     }
 
     @Test func aValueReadTwiceIsNotFusedAway() throws {
@@ -87,9 +114,9 @@ func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
 
     @Test func rulesCanBeSwitchedOffByName() throws {
         let (graph, _) = mlpGraph(bias: true)
-        let compiled = try Compiler(disabledRules: ["elementwise-chain"]).compile(graph)
+        let compiled = try Compiler(disabledRules: ["elementwise-chain", "concat-projections"]).compile(graph)
         #expect(compiled.report.fusions == ["matmul-epilogue": 3])
-        #expect(throws: CompileError.unknownFusionRule("nope", known: ["matmul-epilogue", "elementwise-chain"])) {
+        #expect(throws: CompileError.unknownFusionRule("nope", known: ["concat-projections", "matmul-epilogue", "elementwise-chain"])) {
             try Compiler(disabledRules: ["nope"])
         }
     }

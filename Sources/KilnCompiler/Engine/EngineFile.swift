@@ -89,22 +89,26 @@ public struct Engine {
         return Engine(header: header, generateGraph: generate, promptLogitsGraph: logits, weights: weights)
     }
 
-    /// Replaces the weights of the engine in `directory` with `weights`, which must have the
-    /// same names, shapes and dtypes (the first mismatches are listed otherwise).
-    public static func refit(_ directory: String, with weights: [String: HostTensor]) throws(EngineError) {
+    /// Replaces the weights of the engine in `directory` with those made from `base` (the
+    /// checkpoint's tensors; derived ones are rebuilt), which must have the same names,
+    /// shapes and dtypes (the first mismatches are listed otherwise).
+    public static func refit(_ directory: String, with base: [String: HostTensor]) throws(EngineError) {
         let headerPath = directory + "/" + headerFile
         var engine = try load(from: directory, backend: (try? JSONDecoder().decode(EngineHeader.self,
             from: FileManager.default.contents(atPath: headerPath) ?? Data()))?.backend ?? "cpu")
+        let weights = DerivedWeight.materialize(engine.header.weights.map(\.name), from: base)
         var mismatches: [String] = []
         for entry in engine.header.weights {
-            guard let new = weights[entry.name] else { mismatches.append("'\(entry.name)' is missing"); continue }
+            guard let new = weights[entry.name] ?? nil else { mismatches.append("'\(entry.name)' is missing or cannot be derived"); continue }
             if new.shape != entry.shape || new.dtype != entry.dtype {
                 mismatches.append("'\(entry.name)' is \(new.dtype) \(new.shape), the engine has \(entry.dtype) \(entry.shape)")
             }
         }
         guard mismatches.isEmpty else { throw .refitMismatch(engine: directory, mismatches: Array(mismatches.prefix(5))) }
         // copy the new bytes before the old mapping is replaced
-        engine.weights = weights.mapValues { tensor in tensor.withUnsafeBytes { HostTensor(dtype: tensor.dtype, shape: tensor.shape, copying: $0) } }
+        engine.weights = weights.compactMapValues { $0 }.mapValues { tensor in
+            tensor.withUnsafeBytes { HostTensor(dtype: tensor.dtype, shape: tensor.shape, copying: $0) }
+        }
         try engine.save(to: directory)
     }
 
