@@ -102,6 +102,21 @@ func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
         #expect(DerivedWeight.materialize([DerivedWeight.concatenatedRows(["q", "q"])], from: ["q": blocks]).values.first??.shape == [2, 32])
     }
 
+    @Test func ropeMovesIntoAttention() throws {
+        let rotary = RotaryEmbedding(theta: 10000, dimension: 8, scaling: .linear(factor: 2))
+        let config = AttentionConfig(hiddenSize: 16, numHeads: 2, numKVHeads: 1, headDim: 8, qkvBias: false, outputBias: false, rotary: rotary)
+        let layer = Attention("attn", config, layer: 0, mapping: .single)
+        let graph = Graph()
+        graph.markOutput(layer(embed(graph.input(.tokenIds)), positions: graph.input(.positions)))
+        let (fused, counts) = try RopeIntoAttention().run(graph)
+        #expect(ops(graph).filter { $0.hasPrefix("rope") }.count == 2)
+        #expect(!ops(fused).contains { $0.hasPrefix("rope") })
+        #expect(ops(fused).contains { $0.hasPrefix("attention(") && $0.contains("rope: theta: 10000.0, dim: 8, linear x2.0") })
+        #expect(counts["rope-into-attention"] == 1)
+        let parameters = embed.parameters() + layer.parameters()
+        expectSameOutputs(try evaluate(fused, parameters), try evaluate(graph, parameters))
+    }
+
     @Test func aValueReadTwiceIsNotFusedAway() throws {
         let graph = Graph()
         let x = embed(graph.input(.tokenIds))
@@ -116,7 +131,7 @@ func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
         let (graph, _) = mlpGraph(bias: true)
         let compiled = try Compiler(disabledRules: ["elementwise-chain", "concat-projections"]).compile(graph)
         #expect(compiled.report.fusions == ["matmul-epilogue": 3])
-        #expect(throws: CompileError.unknownFusionRule("nope", known: ["concat-projections", "matmul-epilogue", "elementwise-chain"])) {
+        #expect(throws: CompileError.unknownFusionRule("nope", known: ["concat-projections", "rope-into-attention", "matmul-epilogue", "elementwise-chain"])) {
             try Compiler(disabledRules: ["nope"])
         }
     }

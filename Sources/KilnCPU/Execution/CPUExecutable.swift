@@ -36,6 +36,8 @@ public final class CPUExecutable: Executable {
                 prepared[id] = CPUWeight(tensor, matrixOnly: matrixOnly.contains(id))
             case .rope(let rotary):
                 tables[id] = rotary.inverseFrequencies
+            case .attention(let attributes):
+                tables[id] = attributes.rotary?.inverseFrequencies
             default:
                 break
             }
@@ -125,8 +127,25 @@ public final class CPUExecutable: Executable {
                                 attentionFactor: rotary.attentionFactor, out)
                 }
             case .attention(let attributes):
-                pagedAttention(q: floats(inputs[0]), k: floats(inputs[1]), v: floats(inputs[2]), out: out,
-                               step: step, cache: pool.layer(attributes.layer), attributes: attributes)
+                guard let rotary = attributes.rotary else {
+                    pagedAttention(q: floats(inputs[0]), k: floats(inputs[1]), v: floats(inputs[2]), out: out,
+                                   step: step, cache: pool.layer(attributes.layer), attributes: attributes)
+                    break
+                }
+                // rotate q and k on their way in (k is rotated before it is written to the cache)
+                let qWidth = attributes.numHeads * attributes.headDim, kvWidth = attributes.numKVHeads * attributes.headDim
+                var q = [Float](repeating: 0, count: numTokens * qWidth), k = [Float](repeating: 0, count: numTokens * kvWidth)
+                ints[inputs[3]]!.withUnsafeBufferPointer { positions in
+                    q.withUnsafeMutableBufferPointer { qOut in
+                        applyRotary(floats(inputs[0]), tokens: numTokens, width: qWidth, headDim: rotary.dimension, positions: positions.baseAddress!,
+                                    inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, qOut.baseAddress!)
+                    }
+                    k.withUnsafeMutableBufferPointer { kOut in
+                        applyRotary(floats(inputs[1]), tokens: numTokens, width: kvWidth, headDim: rotary.dimension, positions: positions.baseAddress!,
+                                    inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, kOut.baseAddress!)
+                    }
+                }
+                pagedAttention(q: q, k: k, v: floats(inputs[2]), out: out, step: step, cache: pool.layer(attributes.layer), attributes: attributes)
             case .gatherLastTokens:
                 let width = extent(id)[1], source = floats(inputs[0])
                 var end = 0

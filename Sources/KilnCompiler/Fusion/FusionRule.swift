@@ -12,7 +12,7 @@ public protocol FusionRule: Pass {
 /// The rules, in the order they run: projections of one input merge first (while they are
 /// still plain matmuls), then epilogues claim `matmul → +bias → activation` before the
 /// elementwise chains would take the bias add.
-public let fusionRules: [any FusionRule] = [ProjectionConcatFusion(), MatmulEpilogueFusion(), ElementwiseChainFusion()]
+public let fusionRules: [any FusionRule] = [ProjectionConcatFusion(), RopeIntoAttention(), MatmulEpilogueFusion(), ElementwiseChainFusion()]
 
 /// Rewrites `graph` by replacing the nodes in `replacements` (each reads only nodes earlier
 /// than itself), then drops what became unread.

@@ -29,7 +29,7 @@ public struct ShapeCheck: Pass {
             case .rmsNorm:
                 guard shapes.count == 2, shapes[0] == node.shape, let width = node.shape.last, shapes[1] == [width] else { throw fail("weight does not match the rows") }
             case .attention(let a):
-                guard shapes.count == 3, shapes[0] == node.shape,
+                guard shapes.count == (a.rotary == nil ? 3 : 4), shapes[0] == node.shape,
                       shapes[1] == [.numTokens, .fixed(a.numKVHeads * a.headDim)], shapes[2] == shapes[1] else {
                     throw fail("q, k, v shapes \(shapes.map(\.shapeDescription)) do not fit \(a.numHeads)×\(a.headDim) heads")
                 }

@@ -26,6 +26,10 @@ public struct AttentionAttributes: Hashable, Sendable, Codable {
     public var scale: Float
     /// Tokens a query may look back, itself included; `nil` attends to the whole prefix.
     public var slidingWindow: Int?
+    /// Set by the builder when it moves the rotary embedding of q and k into the attention
+    /// op (which then takes the positions as a fourth operand): k is rotated as it is
+    /// written to the cache.
+    public var rotary: RotaryEmbedding?
 
     public init(layer: Int, numHeads: Int, numKVHeads: Int, headDim: Int, scale: Float, slidingWindow: Int? = nil) {
         self.layer = layer
@@ -57,7 +61,8 @@ public enum Op: Hashable, Sendable, Codable {
     /// Rotary position embedding over heads of `headDim`. Operands: x `[n, heads·headDim]`, positions `[n]`.
     case rope(RotaryEmbedding)
     /// Causal attention over the paged KV cache; writes this step's k and v into the cache
-    /// first. Operands: q `[numTokens, heads·headDim]`, k and v `[numTokens, kvHeads·headDim]`.
+    /// first. Operands: q `[numTokens, heads·headDim]`, k and v `[numTokens, kvHeads·headDim]`,
+    /// and the positions when the attributes carry a rotary embedding.
     case attention(AttentionAttributes)
     /// The last token's row of each sequence: `[numTokens, d]` → `[numSeqs, d]`.
     case gatherLastTokens
@@ -120,7 +125,7 @@ extension Op: CustomStringConvertible {
         case .rope(let rope): "rope(\(rope))"
         case .attention(let a):
             "attention(layer: \(a.layer), heads: \(a.numHeads), kv_heads: \(a.numKVHeads), head_dim: \(a.headDim)"
-                + (a.slidingWindow.map { ", window: \($0)" } ?? "") + ")"
+                + (a.slidingWindow.map { ", window: \($0)" } ?? "") + (a.rotary.map { ", rope: \($0)" } ?? "") + ")"
         case .gatherLastTokens: "gather_last_tokens"
         case .reshape: "reshape"
         case .slice(let axis, let start, let length): "slice(axis: \(axis), start: \(start), length: \(length))"
