@@ -17,7 +17,7 @@ public func isEngineFolder(_ path: String) -> Bool {
 /// Records, builds and binds the model at `path` (a Hugging Face folder or GGUF file).
 func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: Int,
                  disabledFusions: Set<String>) throws -> (Engine, TokenizerSource?) {
-    let compiler = try Compiler(disabledRules: disabledFusions)
+    let compiler = try Compiler(disabledRules: disabledFusions, planningTokens: min(maxSequenceLength ?? 2048, 8192))
     let spec: LlamaModelSpec, network: LlamaForCausalLM, tokenizer: TokenizerSource?, eos: [Int]
     if isGGUFFile(path) {
         let gguf = try GGUFModel.load(path: path)

@@ -7,8 +7,11 @@ import KilnGraph
 public struct Compiler: Sendable {
     /// Fusion rules left out (`--no-fuse`), by name.
     public var disabledRules: Set<String>
+    /// The step size the report's memory plan is made for (the largest prefill).
+    public var planningTokens: Int
 
-    public init(disabledRules: Set<String> = []) throws(CompileError) {
+    public init(disabledRules: Set<String> = [], planningTokens: Int = 512) throws(CompileError) {
+        self.planningTokens = planningTokens
         let known = fusionRules.map(\.name)
         if let unknown = disabledRules.first(where: { !known.contains($0) }) { throw .unknownFusionRule(unknown, known: known) }
         self.disabledRules = disabledRules
@@ -34,7 +37,10 @@ public struct Compiler: Sendable {
                                                  counts: counts, time: clock.now - start))
             current = next
         }
-        return (current, BuildReport(passes: entries, nodesBefore: graph.nodes.count, nodesAfter: current.nodes.count))
+        let plan = MemoryPlan(current, numTokens: planningTokens, numSeqs: 1)
+        return (current, BuildReport(passes: entries, nodesBefore: graph.nodes.count, nodesAfter: current.nodes.count,
+                                     plannedTokens: planningTokens, activationBytes: (MemoryPlan(graph, numTokens: planningTokens, numSeqs: 1).unplannedBytes,
+                                                                                    plan.arenaBytes)))
     }
 }
 
@@ -51,6 +57,11 @@ public struct BuildReport: Sendable, CustomStringConvertible {
     public let passes: [PassEntry]
     public let nodesBefore: Int
     public let nodesAfter: Int
+    /// The step size the memory figures are for.
+    public let plannedTokens: Int
+    /// Activation bytes of the recorded graph with one buffer per value, and of the built
+    /// graph placed by its memory plan.
+    public let activationBytes: (unplanned: Int, planned: Int)
 
     /// How often each fusion rule fired.
     public var fusions: [String: Int] {
@@ -59,7 +70,9 @@ public struct BuildReport: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var lines = ["ops: \(nodesBefore) → \(nodesAfter)"]
+        func megabytes(_ bytes: Int) -> String { "\((Double(bytes) / 1e6 * 10).rounded() / 10) MB" }
+        var lines = ["ops: \(nodesBefore) → \(nodesAfter); activations for a \(plannedTokens)-token step: "
+            + "\(megabytes(activationBytes.unplanned)) unplanned → \(megabytes(activationBytes.planned)) planned"]
         for entry in passes {
             let microseconds = Double(entry.time.components.attoseconds) / 1e12 + Double(entry.time.components.seconds) * 1e6
             let counts = entry.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")

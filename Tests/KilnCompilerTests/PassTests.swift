@@ -176,3 +176,33 @@ func ops(_ graph: Graph) -> [String] { graph.nodes.map { "\($0.op)" } }
         }
     }
 }
+
+@Suite struct MemoryPlanTests {
+    @Test func valuesAliveTogetherNeverShareBytes() throws {
+        let mlp = GatedMLP("mlp", hiddenSize: 16, intermediateSize: 24, bias: true, mapping: .single)
+        let embed = Embedding("embed", vocabularySize: 8, dimension: 16)
+        let graph = Graph()
+        let x = embed(graph.input(.tokenIds))
+        graph.markOutput(x + mlp(x))
+        let plan = MemoryPlan(graph, numTokens: 10, numSeqs: 1)
+        #expect(plan.arenaBytes < plan.unplannedBytes)
+        // lifetimes from the graph itself, checked pairwise
+        var last = Array(graph.nodes.indices)
+        for (id, node) in graph.nodes.enumerated() { for input in node.inputs { last[input] = max(last[input], id) } }
+        for output in graph.outputs { last[output] = graph.nodes.count }
+        let sized = plan.offsets.keys.map { id in (id, graph.nodes[id].shape.map { $0.resolved(numTokens: 10, numSeqs: 1) }.reduce(4, *)) }
+        for (a, sizeA) in sized {
+            for (b, sizeB) in sized where a < b && last[a] >= b {
+                let (oa, ob) = (plan.offsets[a]!, plan.offsets[b]!)
+                #expect(oa + sizeA <= ob || ob + sizeB <= oa, "%\(a) and %\(b) overlap")
+            }
+        }
+    }
+
+    @Test func theReportShowsPlannedAgainstUnplanned() throws {
+        let (graph, _) = FusionRuleTests().mlpGraph(bias: false)
+        let report = try Compiler(planningTokens: 64).compile(graph).report
+        #expect(report.activationBytes.planned < report.activationBytes.unplanned)
+        #expect(report.description.contains("activations for a 64-token step"))
+    }
+}
