@@ -16,7 +16,7 @@ public func isEngineFolder(_ path: String) -> Bool {
 
 /// Records, builds and binds the model at `path` (a Hugging Face folder or GGUF file).
 func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: Int,
-                 disabledFusions: Set<String>) throws -> (Engine, TokenizerSource?) {
+                 disabledFusions: Set<String>, weightType: DType?) throws -> (Engine, TokenizerSource?) {
     let compiler = try Compiler(disabledRules: disabledFusions, planningTokens: min(maxSequenceLength ?? 2048, 8192))
     let spec: LlamaModelSpec, network: LlamaForCausalLM, tokenizer: TokenizerSource?, eos: [Int]
     if isGGUFFile(path) {
@@ -33,7 +33,8 @@ func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: In
     let base = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
     // the weights the built graphs read: checkpoint tensors and those derived from them
     let names = Set(generate.weightNames + promptLogits.weightNames).sorted()
-    let weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }
+    var weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }
+    if let weightType { weights = weights.mapValues { $0.converted(to: weightType) } }
     let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", device: CPUExecutable.deviceDescription, source: path,
                               disabledFusions: disabledFusions.sorted(),
                               maxSequenceLength: maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192), tokensPerBlock: tokensPerBlock,
@@ -85,5 +86,19 @@ enum TokenizerSource {
             }
         }
         return FileManager.default.fileExists(atPath: folder + "/tokenizer.json") ? .folder(folder) : nil
+    }
+}
+
+extension HostTensor {
+    /// The tensor stored as `dtype` (f32, bf16 or f16), rounding to nearest; other targets
+    /// and non-float tensors are returned unchanged.
+    func converted(to dtype: DType) -> HostTensor {
+        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self }
+        switch dtype {
+        case .f32: return HostTensor(floats(), shape: shape)
+        case .bf16: return floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
+        case .f16: return floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
+        default: return self
+        }
     }
 }

@@ -36,13 +36,15 @@ public final class LLM {
     /// `kiln build` — with room in the KV cache for `maxSequenceLength` tokens (default: the
     /// model's context, at most 8192; an engine's own setting). Models are built in memory
     /// with every fusion rule but `disabledFusions`.
-    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = []) throws {
+    /// `weightType` stores the weights as f32, bf16 or f16 instead of as the checkpoint has them.
+    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = [],
+                            weightType: DType? = nil) throws {
         if isEngineFolder(path) {
             try self.init(engine: Engine.load(from: path, backend: "cpu"), source: path,
                           tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: maxSequenceLength)
         } else {
             let (engine, tokenizer) = try buildEngine(model: path, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                                                      disabledFusions: disabledFusions)
+                                                      disabledFusions: disabledFusions, weightType: weightType)
             try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil)
         }
     }

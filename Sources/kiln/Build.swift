@@ -6,6 +6,7 @@ import FoundationEssentials
 import Kiln
 import KilnCompiler
 import KilnModels
+import KilnTensor
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Build a model into an engine folder and print the build report.")
@@ -20,10 +21,13 @@ struct Build: ParsableCommand {
     var maxSequenceLength: Int?
     @Option(name: .customLong("tokens-per-block"), help: "Tokens per KV-cache block.")
     var tokensPerBlock = 32
+    @Option(help: "Store the weights as auto (as the checkpoint has them), f32, bf16 or f16.")
+    var dtype = "auto"
     @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated (\(fusionRules.map(\.name).joined(separator: ", "))).")
     var noFuse = ""
 
     func validate() throws {
+        guard ["auto", "f32", "bf16", "f16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected auto, f32, bf16 or f16") }
         guard backend == "cpu" else { throw ValidationError("--backend \(backend): only the cpu backend exists so far") }
         guard tokensPerBlock > 0, maxSequenceLength.map({ $0 > 0 }) ?? true else { throw ValidationError("sizes must be positive") }
     }
@@ -33,7 +37,8 @@ struct Build: ParsableCommand {
         let start = clock.now
         printError("building \(model) …")
         let llm = try LLM(model: model, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                          disabledFusions: Set(noFuse.split(separator: ",").map(String.init)))
+                          disabledFusions: Set(noFuse.split(separator: ",").map(String.init)),
+                          weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()))
         try llm.save(engine: output)
         print("build: \(llm.buildReport)")
         print("engine written to \(output) in \(Int((clock.now - start).inSeconds * 1000)) ms")

@@ -124,3 +124,24 @@ func savedEngine(_ fixture: String) throws -> String {
         #expect(try engine.generate(prompt: chat.input_ids, SamplingParams(maxTokens: 64)).outputIds == chat.greedy_ids)
     }
 }
+
+@Suite struct WeightTypeTests {
+    /// llama-gqa-bf16 holds llama-gqa's weights rounded to bf16 (same seed), so building the
+    /// fp32 fixture with bf16 weights must reproduce the bf16 fixture's reference.
+    @Test func bf16BuildOfTheFP32FixtureMatchesTheBF16Reference() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--dtype", "bf16"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let engine = try Engine.load(from: directory, backend: "cpu")
+        #expect(engine.header.weights.allSatisfy { $0.dtype == .bf16 })
+        let llm = try LLM(model: directory)
+        let (reference, tensors) = try Reference.load("llama-gqa-bf16")
+        for (i, prompt) in reference.prompts.enumerated() {
+            #expect(try llm.generate(prompt: prompt.input_ids, SamplingParams(maxTokens: 32, ignoreEOS: true)).outputIds == prompt.greedy_ids)
+            #expect(maxAbsoluteDifference(try llm.promptLogits(prompt.input_ids).floats(), try tensors.tensor(named: "prompt\(i).logits").floats()) < 1e-3)
+        }
+        let bad = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--dtype", "int3"])
+        #expect(bad.status != 0 && bad.stderr.contains("--dtype int3"))
+    }
+}
