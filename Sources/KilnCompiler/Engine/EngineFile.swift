@@ -92,10 +92,8 @@ public struct Engine {
     /// Replaces the weights of the engine in `directory` with those made from `base` (the
     /// checkpoint's tensors; derived ones are rebuilt), which must have the same names,
     /// shapes and dtypes (the first mismatches are listed otherwise).
-    public static func refit(_ directory: String, with base: [String: HostTensor]) throws(EngineError) {
-        let headerPath = directory + "/" + headerFile
-        var engine = try load(from: directory, backend: (try? JSONDecoder().decode(EngineHeader.self,
-            from: FileManager.default.contents(atPath: headerPath) ?? Data()))?.backend ?? "cpu")
+    public static func refit(_ directory: String, with base: [String: HostTensor], backend: String = "cpu") throws(EngineError) {
+        var engine = try load(from: directory, backend: backend)
         let weights = DerivedWeight.materialize(engine.header.weights.map(\.name), from: base)
         var mismatches: [String] = []
         for entry in engine.header.weights {
