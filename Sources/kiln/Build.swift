@@ -35,11 +35,18 @@ struct Build: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        printError("building \(model) …")
-        let llm = try LLM(model: model, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                          disabledFusions: Set(noFuse.split(separator: ",").map(String.init)),
-                          weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()))
-        try llm.save(engine: output)
+        func stage<T>(_ index: Int, _ title: String, _ work: () throws -> T) throws -> T {
+            printError("[\(index)/2] \(title) …")
+            let begin = clock.now
+            defer { printError("[\(index)/2] \(title): \(Int((clock.now - begin).inSeconds * 1000)) ms") }
+            return try work()
+        }
+        let llm = try stage(1, "loading and building \(model)") {
+            try LLM(model: model, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
+                    disabledFusions: Set(noFuse.split(separator: ",").map(String.init)),
+                    weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()))
+        }
+        try stage(2, "writing \(output)") { try llm.save(engine: output) }
         print("build: \(llm.buildReport)")
         print("engine written to \(output) in \(Int((clock.now - start).inSeconds * 1000)) ms")
     }
