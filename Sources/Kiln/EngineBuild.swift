@@ -9,11 +9,6 @@ import KilnModels
 import KilnTensor
 import KilnTokenizers
 
-/// Whether `path` is an engine folder (it holds engine.json).
-public func isEngineFolder(_ path: String) -> Bool {
-    FileManager.default.fileExists(atPath: path + "/" + Engine.headerFile)
-}
-
 /// Records, builds and binds the model at `path` (a Hugging Face folder or GGUF file).
 func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: Int,
                  disabledFusions: Set<String>, weightType: DType?) throws -> (Engine, TokenizerSource?) {

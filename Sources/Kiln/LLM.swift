@@ -1,11 +1,6 @@
-// The top-level API: a model folder in, tokens and logits out.
+// The top-level API: a model (Hugging Face folder, GGUF file or engine) in, tokens and logits out.
 
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KilnCheckpoint
 import KilnCompiler
 import KilnCPU
@@ -35,8 +30,8 @@ public final class LLM {
     /// Loads `model` — a Hugging Face folder, a `.gguf` file, or an engine folder from
     /// `kiln build` — with room in the KV cache for `maxSequenceLength` tokens (default: the
     /// model's context, at most 8192; an engine's own setting). Models are built in memory
-    /// with every fusion rule but `disabledFusions`.
-    /// `weightType` stores the weights as f32, bf16 or f16 instead of as the checkpoint has them.
+    /// with every fusion rule but `disabledFusions`, their weights stored as `weightType`
+    /// (f32, bf16 or f16) when given, else as the checkpoint has them.
     public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = [],
                             weightType: DType? = nil) throws {
         if isEngineFolder(path) {
@@ -101,13 +96,4 @@ public final class LLM {
                               tokensPerBlock: kvCache.tokensPerBlock)
         return try scorer.forward(step)
     }
-}
-
-/// Whether `path` is a GGUF file (by its magic), rather than a model folder.
-public func isGGUFFile(_ path: String) -> Bool {
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else { return false }
-    defer { close(descriptor) }
-    var magic = [UInt8](repeating: 0, count: 4)
-    return read(descriptor, &magic, 4) == 4 && magic == Array("GGUF".utf8)
 }
