@@ -134,18 +134,16 @@ public final class CPUExecutable: Executable {
                 }
                 // rotate q and k on their way in (k is rotated before it is written to the cache)
                 let qWidth = attributes.numHeads * attributes.headDim, kvWidth = attributes.numKVHeads * attributes.headDim
-                var q = [Float](repeating: 0, count: numTokens * qWidth), k = [Float](repeating: 0, count: numTokens * kvWidth)
-                ints[inputs[3]]!.withUnsafeBufferPointer { positions in
-                    q.withUnsafeMutableBufferPointer { qOut in
-                        applyRotary(floats(inputs[0]), tokens: numTokens, width: qWidth, headDim: rotary.dimension, positions: positions.baseAddress!,
-                                    inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, qOut.baseAddress!)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: numTokens * (qWidth + kvWidth)) { scratch in
+                    let q = scratch.baseAddress!, k = q + numTokens * qWidth
+                    ints[inputs[3]]!.withUnsafeBufferPointer { positions in
+                        for (source, target, width) in [(floats(inputs[0]), q, qWidth), (floats(inputs[1]), k, kvWidth)] {
+                            applyRotary(source, tokens: numTokens, width: width, headDim: rotary.dimension, positions: positions.baseAddress!,
+                                        inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, target)
+                        }
                     }
-                    k.withUnsafeMutableBufferPointer { kOut in
-                        applyRotary(floats(inputs[1]), tokens: numTokens, width: kvWidth, headDim: rotary.dimension, positions: positions.baseAddress!,
-                                    inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, kOut.baseAddress!)
-                    }
+                    pagedAttention(q: q, k: k, v: floats(inputs[2]), out: out, step: step, cache: pool.layer(attributes.layer), attributes: attributes)
                 }
-                pagedAttention(q: q, k: k, v: floats(inputs[2]), out: out, step: step, cache: pool.layer(attributes.layer), attributes: attributes)
             case .gatherLastTokens:
                 let width = extent(id)[1], source = floats(inputs[0])
                 var end = 0
