@@ -30,16 +30,17 @@ public final class LLM {
     /// Loads `model` — a Hugging Face folder, a `.gguf` file, or an engine folder from
     /// `kiln build` — with room in the KV cache for `maxSequenceLength` tokens (default: the
     /// model's context, at most 8192; an engine's own setting). Models are built in memory
-    /// with every fusion rule but `disabledFusions`, their weights stored as `weightType`
+    /// with every fusion rule but `disabledFusions` (default: those the CPU backend leaves
+    /// out, `cpuDisabledFusions`), their weights stored as `weightType`
     /// (f32, bf16 or f16) when given, else as the checkpoint has them.
-    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String> = [],
+    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String>? = nil,
                             weightType: DType? = nil) throws {
         if isEngineFolder(path) {
             try self.init(engine: Engine.load(from: path, backend: "cpu"), source: path,
                           tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: maxSequenceLength)
         } else {
             let (engine, tokenizer) = try buildEngine(model: path, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                                                      disabledFusions: disabledFusions, weightType: weightType)
+                                                      disabledFusions: disabledFusions ?? cpuDisabledFusions, weightType: weightType)
             try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil)
         }
     }

@@ -23,8 +23,8 @@ struct Build: ParsableCommand {
     var tokensPerBlock = 32
     @Option(help: "Store the weights as auto (as the checkpoint has them), f32, bf16 or f16.")
     var dtype = "auto"
-    @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated (\(fusionRules.map(\.name).joined(separator: ", "))).")
-    var noFuse = ""
+    @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated: \(fusionRules.map(\.name).joined(separator: ", ")) (default: \(cpuDisabledFusions.sorted().joined(separator: ", ")); an empty list runs them all).")
+    var noFuse: String?
 
     func validate() throws {
         guard ["auto", "f32", "bf16", "f16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected auto, f32, bf16 or f16") }
@@ -43,7 +43,7 @@ struct Build: ParsableCommand {
         }
         let llm = try stage(1, "loading and building \(model)") {
             try LLM(model: model, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                    disabledFusions: Set(noFuse.split(separator: ",").map(String.init)),
+                    disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) },
                     weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()))
         }
         try stage(2, "writing \(output)") { try llm.save(engine: output) }

@@ -16,8 +16,8 @@ struct Inspect: ParsableCommand {
     var allLogits = false
     @Flag(help: "Run the builder and print its report (with --graph: the built graph).")
     var build = false
-    @Option(name: .customLong("no-fuse"), help: "With --build: fusion rules to leave out, comma separated (\(fusionRules.map(\.name).joined(separator: ", "))).")
-    var noFuse: String = ""
+    @Option(name: .customLong("no-fuse"), help: "With --build: Fusion rules to leave out, comma separated: \(fusionRules.map(\.name).joined(separator: ", ")) (default: \(cpuDisabledFusions.sorted().joined(separator: ", ")); an empty list runs them all).")
+    var noFuse: String?
 
     func run() throws {
         if isEngineFolder(model) {
@@ -55,7 +55,7 @@ struct Inspect: ParsableCommand {
             """)
         var recorded = network.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
         if build {
-            let compiler = try Compiler(disabledRules: Set(noFuse.split(separator: ",").map(String.init)))
+            let compiler = try Compiler(disabledRules: noFuse.map { Set($0.split(separator: ",").map(String.init)) } ?? cpuDisabledFusions)
             let (built, report) = try compiler.compile(recorded)
             print("build: \(report)")
             recorded = built

@@ -11,10 +11,11 @@ import Testing
 
 func temporaryDirectory() -> String { NSTemporaryDirectory() + "kiln-engine-\(UUID().uuidString)" }
 
-/// `fixture` built and saved as an engine; returns the folder.
-func savedEngine(_ fixture: String) throws -> String {
+/// `fixture` built (with the CPU's default rules, or `disabledFusions`) and saved as an
+/// engine; returns the folder.
+func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws -> String {
     let directory = temporaryDirectory()
-    try LLM(model: fixturesDirectory + "/" + fixture).save(engine: directory)
+    try LLM(model: fixturesDirectory + "/" + fixture, disabledFusions: disabledFusions).save(engine: directory)
     return directory
 }
 
@@ -35,8 +36,9 @@ func savedEngine(_ fixture: String) throws -> String {
         #expect(engine.tokenizer?.encode(reference.prompts[0].text) == reference.prompts[0].input_ids)
     }
 
-    @Test func refitGivesTheOtherModelsOutputsExactly() throws {
-        let directory = try savedEngine("llama-gqa")
+    @Test(arguments: [nil, []] as [Set<String>?])
+    func refitGivesTheOtherModelsOutputsExactly(disabledFusions: Set<String>?) throws {
+        let directory = try savedEngine("llama-gqa", disabledFusions: disabledFusions)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // the bf16 fixture's weights stored as F32 (exact): same names, shapes and dtypes
         let other = temporaryDirectory()
@@ -62,8 +64,13 @@ func savedEngine(_ fixture: String) throws -> String {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let run = try runKiln(["refit", "--engine", directory, "--weights", fixturesDirectory + "/mistral-spm"])
         #expect(run.status != 0)
-        #expect(run.stderr.contains("v_proj.weight)' is F32 [96, 64], the engine has F32 [128, 64]"))  // q, k, v concatenated
+        #expect(run.stderr.contains("'model.layers.0.self_attn.k_proj.weight' is F32 [16, 64], the engine has F32 [32, 64]"))
         #expect(try LLM(model: directory).generate(prompt: [0, 1], .greedy(maxTokens: 2)).outputIds.count == 2)  // untouched
+        // with every rule on, q, k and v are one derived weight, rebuilt from the new ones
+        let merged = try savedEngine("llama-gqa", disabledFusions: [])
+        defer { try? FileManager.default.removeItem(atPath: merged) }
+        let mergedRun = try runKiln(["refit", "--engine", merged, "--weights", fixturesDirectory + "/mistral-spm"])
+        #expect(mergedRun.stderr.contains("v_proj.weight)' is F32 [96, 64], the engine has F32 [128, 64]"))
     }
 
     /// Saves an engine, damages it with `damage`, and expects `load` to fail with `expected`.

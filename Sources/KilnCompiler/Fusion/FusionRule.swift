@@ -20,3 +20,8 @@ func rewrite(_ graph: Graph, replacing replacements: [Int: Node]) throws(Compile
     let nodes = graph.nodes.enumerated().map { id, node in replacements[id] ?? node }
     return try DeadCodeElimination().run(Graph(nodes: nodes, outputs: graph.outputs)).graph
 }
+
+/// Rules the CPU backend leaves out unless asked: merged projections save kernel launches,
+/// which the CPU's spinning workers make cheap, but they copy the weights they merge, so
+/// resident memory would grow past the checkpoint's size (GGUF weights are used in place).
+public let cpuDisabledFusions: Set<String> = ["concat-projections"]
