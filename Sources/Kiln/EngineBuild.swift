@@ -25,7 +25,7 @@ func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: In
     }
     let (generate, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
     let (promptLogits, _) = try compiler.compile(network.recordGraph(logits: .allTokens))
-    let base = Dictionary(network.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    let base = network.boundWeights()
     // the weights the built graphs read: checkpoint tensors and those derived from them
     let names = Set(generate.weightNames + promptLogits.weightNames).sorted()
     var weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }

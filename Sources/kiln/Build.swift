@@ -62,7 +62,7 @@ struct Refit: ParsableCommand {
 
     func run() throws {
         let model = try HuggingFaceModel.load(directory: weights)
-        let tensors = Dictionary(model.model.parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+        let tensors = model.model.boundWeights()
         try Engine.refit(engine, with: tensors)
         print("refitted \(engine) with \(tensors.count) tensors from \(weights)")
     }

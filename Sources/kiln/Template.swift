@@ -60,11 +60,11 @@ struct Template: ParsableCommand {
     }
 }
 
-/// The JSON array in `path`, or a validation error naming the option.
-func readJSONArray(_ path: String, option: String) throws -> [JSONValue] {
+/// The JSON array in `path`, or a validation error naming the option and what was `expected`.
+func readJSONArray(_ path: String, option: String, expected: String = "a JSON array") throws -> [JSONValue] {
     guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(option): cannot read \(path)") }
     let value: JSONValue
     do { value = try JSONValue.parse([UInt8](data)) } catch { throw ValidationError("\(option): \(path) is not JSON (\(error))") }
-    guard let array = value.array else { throw ValidationError("\(option): \(path) must hold a JSON array") }
+    guard let array = value.array else { throw ValidationError("\(option): \(path) must hold \(expected)") }
     return array
 }

@@ -47,12 +47,10 @@ struct Tokenize: ParsableCommand {
     }
 
     private func readStrings(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read --texts-file \(path)") }
-        let value: JSONValue
-        do { value = try JSONValue.parse([UInt8](data)) } catch { throw ValidationError("\(path): not JSON (\(error))") }
-        guard let items = value.array, let strings = Optional(items.compactMap(\.string)), strings.count == items.count else {
-            throw ValidationError("\(path): expected a JSON array of strings")
-        }
+        let expected = "a JSON array of strings"
+        let items = try readJSONArray(path, option: "--texts-file", expected: expected)
+        let strings = items.compactMap(\.string)
+        guard strings.count == items.count else { throw ValidationError("--texts-file: \(path) must hold \(expected)") }
         return strings
     }
 }

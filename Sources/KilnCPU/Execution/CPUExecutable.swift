@@ -44,7 +44,7 @@ public final class CPUExecutable: Executable {
         }
         self.nodes = graph.nodes
         self.output = output
-        releasedAfter = lastUses(graph.nodes, output: output)
+        releasedAfter = releaseSchedule(graph)
         self.weights = prepared
         self.rotaryTables = tables
         self.vocabularySize = width
@@ -224,23 +224,15 @@ private func copyBlocks(from source: UnsafePointer<Float>, shape: [Int], axis: I
     }
 }
 
-/// For each node, the computed values (not weights or inputs) whose last reader it is: a
-/// reshape reads its source's buffer, so its readers keep that buffer alive.
-private func lastUses(_ nodes: [Node], output: Int) -> [[Int]] {
-    var owner = Array(nodes.indices)
-    var last = Array(repeating: -1, count: nodes.count)
-    for (id, node) in nodes.enumerated() {
-        if case .reshape = node.op {
-            owner[id] = owner[node.inputs[0]]  // an alias, not a reader
-            continue
-        }
-        for input in node.inputs { last[owner[input]] = max(last[owner[input]], id) }
-    }
-    var released = Array(repeating: [Int](), count: nodes.count)
-    for (id, node) in nodes.enumerated() where owner[id] == id && last[id] >= 0 && id != owner[output] {
+/// For each node, the computed values (not weights, inputs or aliases) whose last reader it
+/// is; graph outputs are never released during the step.
+private func releaseSchedule(_ graph: Graph) -> [[Int]] {
+    let lifetimes = graph.lifetimes
+    var released = Array(repeating: [Int](), count: graph.nodes.count)
+    for (id, node) in graph.nodes.enumerated() where lifetimes.owner[id] == id && (0..<graph.nodes.count).contains(lifetimes.lastUse[id]) {
         switch node.op {
         case .weight, .input, .reshape: continue
-        default: released[last[id]].append(id)
+        default: released[lifetimes.lastUse[id]].append(id)
         }
     }
     return released

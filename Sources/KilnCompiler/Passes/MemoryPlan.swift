@@ -16,13 +16,10 @@ public struct MemoryPlan: Sendable, Equatable {
     /// placed largest first at the lowest offset free during their whole lifetime.
     public init(_ graph: Graph, numTokens: Int, numSeqs: Int) {
         let nodes = graph.nodes
-        var owner = Array(nodes.indices)
-        var lastUse = Array(nodes.indices)
-        for (id, node) in nodes.enumerated() {
-            if case .reshape = node.op { owner[id] = owner[node.inputs[0]] }
-            for input in node.inputs { lastUse[owner[input]] = max(lastUse[owner[input]], id) }
-        }
-        for output in graph.outputs { lastUse[owner[output]] = nodes.count }
+        let lifetimes = graph.lifetimes
+        let owner = lifetimes.owner
+        // a value nothing reads still occupies its bytes while it is written
+        let lastUse = nodes.indices.map { max(lifetimes.lastUse[$0], $0) }
         let values = nodes.indices.filter { id in
             switch nodes[id].op {
             case .weight, .input, .reshape: false

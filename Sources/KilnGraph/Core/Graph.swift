@@ -93,3 +93,29 @@ public struct Tensor {
     public var shape: [Dim] { node.shape }
     public var rank: Int { shape.count }
 }
+
+/// How long each value's storage is needed: what buffer reuse and memory planning read.
+public struct ValueLifetimes: Sendable {
+    /// Whose storage each node's output is: the node itself, or for a reshape (an alias, not
+    /// a reader) its source's owner.
+    public let owner: [Int]
+    /// The last node reading each owner's storage: `nodes.count` for graph outputs, -1 for a
+    /// value nothing reads.
+    public let lastUse: [Int]
+}
+
+extension Graph {
+    public var lifetimes: ValueLifetimes {
+        var owner = Array(nodes.indices)
+        var last = Array(repeating: -1, count: nodes.count)
+        for (id, node) in nodes.enumerated() {
+            if case .reshape = node.op {
+                owner[id] = owner[node.inputs[0]]
+                continue
+            }
+            for input in node.inputs { last[owner[input]] = max(last[owner[input]], id) }
+        }
+        for output in outputs { last[owner[output]] = nodes.count }
+        return ValueLifetimes(owner: owner, lastUse: last)
+    }
+}

@@ -60,6 +60,13 @@ private func collectParameters(of value: Any, into found: inout [Parameter], see
     for child in mirror.children { collectParameters(of: child.value, into: &found, seen: &seen) }
 }
 
+extension Module {
+    /// The data bound to each parameter, by parameter name (unbound parameters are left out).
+    public func boundWeights() -> [String: HostTensor] {
+        Dictionary(parameters().compactMap { p in p.value.map { (p.name, $0) } }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
 /// Joins checkpoint name components: `"model.layers" / 3 / "mlp"`.
 public func / (prefix: String, component: String) -> String {
     prefix.isEmpty ? component : prefix + "." + component
