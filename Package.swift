@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "KilnTokenizers"),
         .target(name: "Kiln", dependencies: ["KilnModels", "KilnCompiler", "KilnCPU", "KilnRuntime", "KilnCheckpoint", "KilnTokenizers"]),
         .executableTarget(name: "kiln", dependencies: [
-            "Kiln", "KilnCompiler", "KilnTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Kiln", "KilnCompiler", "KilnCPU", "KilnGraph", "KilnTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"]),
         .testTarget(name: "KilnCheckpointTests", dependencies: ["KilnCheckpoint"]),

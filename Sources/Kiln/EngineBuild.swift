@@ -5,14 +5,19 @@ import FoundationEssentials
 import KilnCheckpoint
 import KilnCompiler
 import KilnCPU
+import KilnGraph
 import KilnModels
 import KilnTensor
 import KilnTokenizers
 
-/// Records, builds and binds the model at `path` (a Hugging Face folder or GGUF file).
-func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: Int,
-                 disabledFusions: Set<String>, weightType: DType?) throws -> (Engine, TokenizerSource?) {
-    let compiler = try Compiler(disabledRules: disabledFusions, planningTokens: min(maxSequenceLength ?? 2048, 8192))
+/// Records, builds, binds and tunes the model at `path` (a Hugging Face folder or GGUF file)
+/// for the CPU backend.
+func buildEngine(model path: String, options: BuildOptions, progress: BuildProgress?) throws -> (Engine, TokenizerSource?) {
+    let report = progress ?? { _, _ in }
+    let disabled = options.disabledFusions ?? cpuDisabledFusions
+    let compiler = try Compiler(disabledRules: disabled, precision: CPUExecutable.precision(weightType: options.weightType),
+                                limits: options.limits)
+    report("loading \(path)", 0)
     let spec: LlamaModelSpec, network: LlamaForCausalLM, tokenizer: TokenizerSource?, eos: [Int]
     if isGGUFFile(path) {
         let gguf = try GGUFModel.load(path: path)
@@ -23,18 +28,41 @@ func buildEngine(model path: String, maxSequenceLength: Int?, tokensPerBlock: In
         (spec, network, eos) = (folder.spec, folder.model, folder.eosTokenIds)
         tokenizer = FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? .folder(path) : nil
     }
-    let (generate, report) = try compiler.compile(network.recordGraph(logits: .lastTokens))
-    let (promptLogits, _) = try compiler.compile(network.recordGraph(logits: .allTokens))
+    // two graphs share the work: 0.1–0.5 of the bar for the passes, then weights and tuning
+    func passes(_ offset: Double) -> (String, Int, Int) -> Void {
+        { name, index, count in report(name, offset + 0.2 * Double(index) / Double(count)) }
+    }
+    var (generate, buildReport) = try compiler.compile(network.recordGraph(logits: .lastTokens), progress: passes(0.1))
+    let (promptLogits, _) = try compiler.compile(network.recordGraph(logits: .allTokens), progress: passes(0.3))
+    report("binding weights", 0.5)
     let base = network.boundWeights()
     // the weights the built graphs read: checkpoint tensors and those derived from them
     let names = Set(generate.weightNames + promptLogits.weightNames).sorted()
-    var weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }
-    if let weightType { weights = weights.mapValues { $0.converted(to: weightType) } }
-    let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", device: CPUExecutable.deviceDescription, source: path,
-                              disabledFusions: disabledFusions.sorted(),
-                              maxSequenceLength: maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192), tokensPerBlock: tokensPerBlock,
+    let weights = DerivedWeight.materialize(names, from: base).compactMapValues { $0 }
+    if let missing = names.first(where: { weights[$0] == nil }) { throw CPUBackendError.unboundWeight(name: missing) }
+
+    var kernels = KernelSelection()
+    if options.autotune {
+        report("measuring kernels", 0.7)
+        let clock = ContinuousClock(), start = clock.now
+        let cache = KernelCache(deviceKey: CPUExecutable.tuningKey)
+        let known = cache.load()
+        let tuned = CPUKernelTuner.tune(graphs: [generate, promptLogits], weights: weights, known: known)
+        if tuned != known { cache.store(tuned) }
+        // the engine keeps the choices its graphs use
+        let used = CPUKernelTuner.signatures(graphs: [generate, promptLogits], weights: weights)
+        kernels = KernelSelection(choices: tuned.choices.filter { used.contains($0.key) })
+        buildReport.record("kernel-selection", nodes: generate.nodes.count, time: clock.now - start,
+                           counts: ["signatures": used.count, "measured": tuned.choices.count - known.choices.count].filter { $0.value > 0 })
+    }
+    report("done", 1)
+    let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", architecture: CPUExecutable.architecture,
+                              device: CPUExecutable.deviceDescription, source: path, disabledFusions: disabled.sorted(),
+                              weightType: options.weightType,
+                              maxSequenceLength: options.maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192),
+                              tokensPerBlock: options.tokensPerBlock, limits: options.limits, kernels: kernels,
                               numLayers: spec.numLayers, numKVHeads: spec.numKVHeads, headDim: spec.headDim,
-                              eosTokenIds: eos, report: report.description)
+                              eosTokenIds: eos, report: buildReport.description)
     return (Engine(header: header, generateGraph: generate, promptLogitsGraph: promptLogits, weights: weights), tokenizer)
 }
 
@@ -81,19 +109,5 @@ enum TokenizerSource {
             }
         }
         return FileManager.default.fileExists(atPath: folder + "/tokenizer.json") ? .folder(folder) : nil
-    }
-}
-
-extension HostTensor {
-    /// The tensor stored as `dtype` (f32, bf16 or f16), rounding to nearest; other targets
-    /// and non-float tensors are returned unchanged.
-    func converted(to dtype: DType) -> HostTensor {
-        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self }
-        switch dtype {
-        case .f32: return HostTensor(floats(), shape: shape)
-        case .bf16: return floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
-        case .f16: return floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
-        default: return self
-        }
     }
 }

@@ -28,19 +28,15 @@ public final class LLM {
     private var promptScorer: CPUExecutable?
 
     /// Loads `model` — a Hugging Face folder, a `.gguf` file, or an engine folder from
-    /// `kiln build` — with room in the KV cache for `maxSequenceLength` tokens (default: the
-    /// model's context, at most 8192; an engine's own setting). Models are built in memory
-    /// with every fusion rule but `disabledFusions` (default: those the CPU backend leaves
-    /// out, `cpuDisabledFusions`), their weights stored as `weightType`
-    /// (f32, bf16 or f16) when given, else as the checkpoint has them.
-    public convenience init(model path: String, maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, disabledFusions: Set<String>? = nil,
-                            weightType: DType? = nil) throws {
+    /// `kiln build` — for the CPU backend. Models are built in memory with `options`; an
+    /// engine keeps the options it was built with, except `maxSequenceLength` when given.
+    /// `progress` hears the build's stages.
+    public convenience init(model path: String, options: BuildOptions = BuildOptions(), progress: BuildProgress? = nil) throws {
         if isEngineFolder(path) {
-            try self.init(engine: Engine.load(from: path, backend: "cpu"), source: path,
-                          tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: maxSequenceLength)
+            let engine = try Engine.load(from: path, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
+            try self.init(engine: engine, source: path, tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: options.maxSequenceLength)
         } else {
-            let (engine, tokenizer) = try buildEngine(model: path, maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                                                      disabledFusions: disabledFusions ?? cpuDisabledFusions, weightType: weightType)
+            let (engine, tokenizer) = try buildEngine(model: path, options: options, progress: progress)
             try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil)
         }
     }
@@ -54,11 +50,22 @@ public final class LLM {
         let capacity = maxSequenceLength ?? h.maxSequenceLength
         kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
                                 tokensPerBlock: h.tokensPerBlock, numBlocks: (capacity + h.tokensPerBlock - 1) / h.tokensPerBlock)
-        let executable = try CPUExecutable(graph: engine.generateGraph, weights: engine.weights, kvCache: kvCache)
+        let executable = try CPUExecutable(graph: engine.generateGraph, weights: engine.weights, kvCache: kvCache, limits: h.limits,
+                                           kernels: h.kernels)
         // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
         let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
         buildReport = h.report
+    }
+
+    /// Replaces the weights of the engine folder `engine` with those of the Hugging Face
+    /// folder `weights` (same names, shapes and dtypes; derived weights are rebuilt) and
+    /// returns how many checkpoint tensors were read.
+    @discardableResult
+    public static func refit(engine: String, weights folder: String) throws -> Int {
+        let tensors = try HuggingFaceModel.load(directory: folder).model.boundWeights()
+        try Engine.refit(engine, with: tensors, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
+        return tensors.count
     }
 
     /// Saves the built model, weights and tokenizer as an engine folder that loads without
@@ -70,7 +77,7 @@ public final class LLM {
         try tokenizerSource?.save(into: directory)
     }
 
-    /// Activation memory the generation graph has needed so far (its largest step).
+    /// Bytes of the generation graph's activation arena (planned for the largest step).
     public var activationBytes: Int { (generator.executable as? CPUExecutable)?.activationBytes ?? 0 }
 
     /// The tokenizer, or an error saying the folder has none (text needs one; ids do not).
@@ -90,11 +97,20 @@ public final class LLM {
         guard prompt.count <= kvCache.capacityTokens else {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: 0, capacity: kvCache.capacityTokens)
         }
-        let scorer = try promptScorer ?? CPUExecutable(graph: engine.promptLogitsGraph, weights: engine.weights, kvCache: kvCache)
+        let h = engine.header
+        let scorer = try promptScorer ?? CPUExecutable(graph: engine.promptLogitsGraph, weights: engine.weights, kvCache: kvCache,
+                                                       limits: h.limits, kernels: h.kernels)
         promptScorer = scorer
         let blocks = (0..<Int32((prompt.count + kvCache.tokensPerBlock - 1) / kvCache.tokensPerBlock)).map { $0 }
-        let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: blocks))],
-                              tokensPerBlock: kvCache.tokensPerBlock)
-        return try scorer.forward(step)
+        // steps of at most the engine's token limit, each appending its rows of logits
+        var rows: [Float] = []
+        rows.reserveCapacity(prompt.count * scorer.vocabularySize)
+        for start in stride(from: 0, to: prompt.count, by: h.limits.maxNumTokens) {
+            let chunk = Array(prompt[start..<min(prompt.count, start + h.limits.maxNumTokens)])
+            let step = StepInputs(sequences: [(chunk, SequenceStep(cachedTokens: start, newTokens: chunk.count, blockTable: blocks))],
+                                  tokensPerBlock: kvCache.tokensPerBlock)
+            rows += try scorer.forward(step).floats()
+        }
+        return HostTensor(rows, shape: [prompt.count, scorer.vocabularySize])
     }
 }

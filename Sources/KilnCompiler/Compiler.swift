@@ -7,29 +7,38 @@ import KilnGraph
 public struct Compiler: Sendable {
     /// Fusion rules left out (`--no-fuse`), by name.
     public var disabledRules: Set<String>
-    /// The step size the report's memory plan is made for (the largest prefill).
-    public var planningTokens: Int
+    /// The element types of the target backend and of the stored weights.
+    public var precision: PrecisionPolicy
+    /// The largest step the memory plan is made for.
+    public var limits: StepLimits
 
-    public init(disabledRules: Set<String> = [], planningTokens: Int = 512) throws(CompileError) {
-        self.planningTokens = planningTokens
+    public init(disabledRules: Set<String> = [], precision: PrecisionPolicy = PrecisionPolicy(),
+                limits: StepLimits = StepLimits()) throws(CompileError) {
         let known = fusionRules.map(\.name)
         if let unknown = disabledRules.first(where: { !known.contains($0) }) { throw .unknownFusionRule(unknown, known: known) }
         self.disabledRules = disabledRules
+        self.precision = precision
+        self.limits = limits
     }
 
-    /// The passes in order: check, clean up, fuse by the rule table, clean up.
+    /// The passes in order: check, clean up, fuse by the rule table, fold what only weights
+    /// feed, assign precision (which may widen weights: folded again), check the result.
     public var passes: [any Pass] {
         [ShapeCheck(), DeadCodeElimination(), CommonSubexpressionElimination()]
             + fusionRules.filter { !disabledRules.contains($0.name) } as [any Pass]
-            + [ShapeCheck()]
+            + [ConstantFolding(), PrecisionAssignment(precision), ConstantFolding(), ShapeCheck()]
     }
 
-    /// The compiled graph and a report of every pass.
-    public func compile(_ graph: Graph) throws(CompileError) -> (graph: Graph, report: BuildReport) {
+    /// The compiled graph and a report of every pass; `progress` hears each pass start
+    /// (its name, its index, the number of passes).
+    public func compile(_ graph: Graph, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws(CompileError)
+        -> (graph: Graph, report: BuildReport) {
         var current = graph
         var entries: [BuildReport.PassEntry] = []
         let clock = ContinuousClock()
-        for pass in passes {
+        let passes = passes
+        for (index, pass) in passes.enumerated() {
+            progress(pass.name, index, passes.count)
             let before = current.nodes.count
             let start = clock.now
             let (next, counts) = try pass.run(current)
@@ -37,10 +46,13 @@ public struct Compiler: Sendable {
                                                  counts: counts, time: clock.now - start))
             current = next
         }
-        let plan = MemoryPlan(current, numTokens: planningTokens, numSeqs: 1)
+        let start = clock.now
+        let plan = MemoryPlan(current, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
+        entries.append(BuildReport.PassEntry(name: "memory-plan", nodesBefore: current.nodes.count, nodesAfter: current.nodes.count,
+                                             counts: [:], time: clock.now - start))
+        let unplanned = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize).unplannedBytes
         return (current, BuildReport(passes: entries, nodesBefore: graph.nodes.count, nodesAfter: current.nodes.count,
-                                     plannedTokens: planningTokens, activationBytes: (MemoryPlan(graph, numTokens: planningTokens, numSeqs: 1).unplannedBytes,
-                                                                                    plan.arenaBytes)))
+                                     limits: limits, activationBytes: (unplanned, plan.arenaBytes)))
     }
 }
 
@@ -54,14 +66,19 @@ public struct BuildReport: Sendable, CustomStringConvertible {
         public let time: Duration
     }
 
-    public let passes: [PassEntry]
+    public private(set) var passes: [PassEntry]
     public let nodesBefore: Int
     public let nodesAfter: Int
     /// The step size the memory figures are for.
-    public let plannedTokens: Int
+    public let limits: StepLimits
     /// Activation bytes of the recorded graph with one buffer per value, and of the built
     /// graph placed by its memory plan.
     public let activationBytes: (unplanned: Int, planned: Int)
+
+    /// Adds a stage run after the passes (a backend's kernel selection, say).
+    public mutating func record(_ name: String, nodes: Int, time: Duration, counts: [String: Int] = [:]) {
+        passes.append(PassEntry(name: name, nodesBefore: nodes, nodesAfter: nodes, counts: counts, time: time))
+    }
 
     /// How often each fusion rule fired.
     public var fusions: [String: Int] {
@@ -71,7 +88,7 @@ public struct BuildReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         func megabytes(_ bytes: Int) -> String { "\((Double(bytes) / 1e6 * 10).rounded() / 10) MB" }
-        var lines = ["ops: \(nodesBefore) → \(nodesAfter); activations for a \(plannedTokens)-token step: "
+        var lines = ["ops: \(nodesBefore) → \(nodesAfter); activations for the largest step (\(limits)): "
             + "\(megabytes(activationBytes.unplanned)) unplanned → \(megabytes(activationBytes.planned)) planned"]
         for entry in passes {
             let microseconds = Double(entry.time.components.attoseconds) / 1e12 + Double(entry.time.components.seconds) * 1e6

@@ -24,10 +24,11 @@ struct Chat: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Tokens per answer at most.")
     var maxTokens = 512
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens)
-        let llm = try LLM(model: modelOptions.model)
+        let llm = try LLM(model: modelOptions.model, options: build.options)
         let tokenizer = try llm.requireTokenizer()
         var conversation = Conversation(system: system)
         if let question {

@@ -26,8 +26,7 @@ struct Generate: ParsableCommand {
     var ignoreEOS = false
     @Flag(help: "Print one JSON object with the ids, text and timings.")
     var json = false
-    @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated: \(fusionRules.map(\.name).joined(separator: ", ")) (default: \(cpuDisabledFusions.sorted().joined(separator: ", ")); an empty list runs them all).")
-    var noFuse: String?
+    @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func validate() throws {
         guard [promptIds != nil, prompt != nil, messages != nil].filter({ $0 }).count == 1 else {
@@ -38,7 +37,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS)
-        let llm = try LLM(model: modelOptions.model, disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) })
+        let llm = try LLM(model: modelOptions.model, options: build.options)
         let ids = try promptTokens(llm)
         // text output streams as tokens arrive; ids-only prompts print ids
         var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil

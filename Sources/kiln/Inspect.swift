@@ -3,13 +3,16 @@
 import ArgumentParser
 import Kiln
 import KilnCompiler
+import KilnCPU
 import KilnModels
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Describe a model and print its recorded graph.")
 
-    @Option(help: "A Hugging Face folder or a .gguf file.")
-    var model: String
+    @Argument(help: "An engine folder, a Hugging Face folder or a .gguf file (or give it with --model).")
+    var path: String?
+    @Option(name: .customLong("model"), help: "An engine folder, a Hugging Face folder or a .gguf file.")
+    var modelPath: String?
     @Flag(help: "Print the graph the model records, one op per line.")
     var graph = false
     @Flag(name: .customLong("all-logits"), help: "With --graph: record logits for every token instead of the last of each sequence.")
@@ -19,15 +22,22 @@ struct Inspect: ParsableCommand {
     @Option(name: .customLong("no-fuse"), help: "With --build: Fusion rules to leave out, comma separated: \(fusionRules.map(\.name).joined(separator: ", ")) (default: \(cpuDisabledFusions.sorted().joined(separator: ", ")); an empty list runs them all).")
     var noFuse: String?
 
+    func validate() throws {
+        guard (path == nil) != (modelPath == nil) else { throw ValidationError("give the model or engine once: as an argument or with --model") }
+    }
+
     func run() throws {
+        let model = path ?? modelPath!
         if isEngineFolder(model) {
-            let engine = try Engine.load(from: model, backend: "cpu")
+            let engine = try Engine.load(from: model, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
             let h = engine.header
             print("""
-                engine: format \(h.formatVersion), built by Kiln \(h.kilnVersion) for \(h.backend) (\(h.device))
+                engine: format \(h.formatVersion), built by Kiln \(h.kilnVersion) for \(h.backend) on \(h.architecture) (\(h.device))
                 source: \(h.source)
                 layers: \(h.numLayers), kv heads: \(h.numKVHeads), head dim: \(h.headDim), max seq len: \(h.maxSequenceLength), tokens per block: \(h.tokensPerBlock)
+                step limits: \(h.limits); weights stored as \(h.weightType.map { "\($0)" } ?? "in the checkpoint's types")
                 weights: \(h.weights.count) tensors, \(h.weightsBytes) bytes; fusions left out: \(h.disabledFusions.isEmpty ? "none" : h.disabledFusions.joined(separator: ", "))
+                kernels: \(h.kernels.choices.isEmpty ? "defaults (not measured)" : h.kernels.choices.sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))" }.joined(separator: "; "))
                 build: \(h.report)
                 """)
             if graph { print(engine.generateGraph) }
@@ -55,7 +65,8 @@ struct Inspect: ParsableCommand {
             """)
         var recorded = network.recordGraph(logits: allLogits ? .allTokens : .lastTokens)
         if build {
-            let compiler = try Compiler(disabledRules: noFuse.map { Set($0.split(separator: ",").map(String.init)) } ?? cpuDisabledFusions)
+            let compiler = try Compiler(disabledRules: noFuse.map { Set($0.split(separator: ",").map(String.init)) } ?? cpuDisabledFusions,
+                                        precision: CPUExecutable.precision())
             let (built, report) = try compiler.compile(recorded)
             print("build: \(report)")
             recorded = built

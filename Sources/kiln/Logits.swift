@@ -15,7 +15,7 @@ struct Logits: ParsableCommand {
 
     func run() throws {
         let ids = try parseTokenIds(promptIds, option: "--prompt-ids")
-        let llm = try LLM(model: modelOptions.model, maxSequenceLength: ids.count)
+        let llm = try LLM(model: modelOptions.model, options: BuildOptions(maxSequenceLength: ids.count))
         let logits = try llm.promptLogits(ids)
         try SafetensorsWriter.write([(name: "logits", tensor: logits)], to: out)
         print("wrote logits \(logits.shape) to \(out)")

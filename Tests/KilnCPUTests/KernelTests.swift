@@ -30,7 +30,7 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
         var c = [Float](repeating: .nan, count: m * n)
         b.withUnsafeBytes { bBytes in
             let matrix = WeightMatrix(format: .f32, base: bBytes.baseAddress!, rows: n, columns: k)
-            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, variant: GemmVariant(vectorBits: vectorBits, threads: workerCount)) }
         }
         let expected = naive(a, b, m: m, n: n, k: k)
         #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })
@@ -45,7 +45,7 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
         var c = [Float](repeating: 0, count: m * n)
         bits.withUnsafeBytes { bBytes in
             let matrix = WeightMatrix(format: .bf16, base: bBytes.baseAddress!, rows: n, columns: k)
-            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
+            c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, variant: GemmVariant(vectorBits: vectorBits, threads: workerCount)) }
         }
         let expected = naive(a, widened, m: m, n: n, k: k)
         #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-4 })
@@ -115,7 +115,7 @@ func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
             var c = [Float](repeating: .nan, count: m * n)
             bytes.withUnsafeBytes { raw in
                 let matrix = WeightMatrix(format: dtype, base: raw.baseAddress!, rows: n, columns: k)
-                c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, vectorBits: vectorBits) }
+                c.withUnsafeMutableBufferPointer { gemmTransposedB(a: a, m: m, b: matrix, c: $0.baseAddress!, variant: GemmVariant(vectorBits: vectorBits, threads: workerCount)) }
                 var row = [Float](repeating: 0, count: k)
                 row.withUnsafeMutableBufferPointer { matrix.widenRow(5, into: $0.baseAddress!) }
                 #expect(row == Array(widened[(5 * k)..<(6 * k)]))

@@ -1,32 +1,46 @@
-// The CPU backend: runs a recorded graph op by op with SIMD, multithreaded kernels, the
-// KV cache in the paged layout every backend shares.
+// The CPU backend: runs a built graph op by op with SIMD, multithreaded kernels, every
+// activation at its offset in one arena planned by liveness, and the KV cache in the paged
+// layout every backend shares.
 
 import KilnGraph
 import KilnTensor
 import Synchronization
 
-/// A graph loaded for the CPU, with its weights and KV-cache pool.
+/// A graph loaded for the CPU, with its weights, activation arena and KV-cache pool.
 public final class CPUExecutable: Executable {
     public let kvCacheLayout: KVCacheLayout
     public let vocabularySize: Int
+    /// The largest step this executable runs (its arena is planned for it).
+    public let limits: StepLimits
     private let nodes: [Node]
     private let output: Int
     private let weights: [Int: CPUWeight]
     private let pool: KVCachePool
     private let rotaryTables: [Int: [Float]]
-    /// For each node, the values whose buffers are free once it has run (their last use).
-    private let releasedAfter: [[Int]]
-    /// Activation buffers, reused from step to step; one step runs at a time.
-    private let arena = Mutex(ActivationArena())
+    private let pluginKernels: [Int: any CPUPluginKernel]
+    /// The measured GEMM variant of each weight matmul, for decode steps and for larger ones.
+    private let gemmVariants: [Int: (decode: GemmVariant, prefill: GemmVariant)]
+    private let plan: MemoryPlan
+    /// One step runs at a time: it owns the arena while it runs.
+    private let arena: Mutex<ActivationArena>
 
-    /// Prepares `graph` with `weights` (by parameter name) and a KV pool of `kvCache`.
-    public init(graph: Graph, weights: [String: HostTensor], kvCache: KVCacheLayout) throws(CPUBackendError) {
+    /// What the CPU computes in and which weight formats its kernels read in place.
+    public static func precision(weightType: DType? = nil) -> PrecisionPolicy {
+        PrecisionPolicy(activationType: .f32, matrixWeightFormats: WeightMatrix.readableFormats, weightType: weightType)
+    }
+
+    /// Prepares `graph` with `weights` (by parameter name), an activation arena for steps up
+    /// to `limits`, a KV pool of `kvCache`, and the GEMM variants `kernels` chose (the
+    /// widest vectors on every thread where it has none).
+    public init(graph: Graph, weights: [String: HostTensor], kvCache: KVCacheLayout, limits: StepLimits = StepLimits(),
+                kernels: KernelSelection = KernelSelection()) throws(CPUBackendError) {
         guard let output = graph.outputs.first, let width = graph.nodes[output].shape.last?.fixedSize else {
             throw .unsupportedOp("a graph without a [rows, vocab] output")
         }
         let matrixOnly = graph.matrixOnlyWeights
         var prepared: [Int: CPUWeight] = [:]
         var tables: [Int: [Float]] = [:]
+        var plugins: [Int: any CPUPluginKernel] = [:]
         for (id, node) in graph.nodes.enumerated() {
             switch node.op {
             case .weight(let name):
@@ -34,50 +48,85 @@ public final class CPUExecutable: Executable {
                 let expected = node.shape.compactMap(\.fixedSize)
                 guard tensor.shape == expected else { throw .weightShapeMismatch(name: name, expected: expected, actual: tensor.shape) }
                 prepared[id] = CPUWeight(tensor, matrixOnly: matrixOnly.contains(id))
-            case .rope(let rotary):
-                tables[id] = rotary.inverseFrequencies
-            case .attention(let attributes):
-                tables[id] = attributes.rotary?.inverseFrequencies
-            default:
+            case .input:
                 break
+            default:
+                guard node.dtype == .f32 else {
+                    throw .unsupportedOp("\(node.op) computing \(node.dtype): the CPU computes in f32; build with CPUExecutable.precision()")
+                }
+                if case .rope(let rotary) = node.op { tables[id] = rotary.inverseFrequencies }
+                if case .plugin(let call) = node.op { plugins[id] = try CPUPluginKernels.kernel(for: call) }
             }
         }
+        var variants: [Int: (decode: GemmVariant, prefill: GemmVariant)] = [:]
+        for (id, node) in graph.nodes.enumerated() where node.op.gemmKind == .matmul(transposeB: true) {
+            guard let matrix = prepared[node.inputs[1]]?.matrix else { continue }
+            func variant(_ tokens: Int) -> GemmVariant {
+                kernels.choices[CPUKernelTuner.signature(matrix, tokens: tokens)].flatMap(GemmVariant.init(parameters:)) ?? .standard
+            }
+            variants[id] = (variant(1), variant(CPUKernelTuner.stepSizes[1]))
+        }
+        self.gemmVariants = variants
         self.nodes = graph.nodes
         self.output = output
-        releasedAfter = releaseSchedule(graph)
         self.weights = prepared
         self.rotaryTables = tables
+        self.pluginKernels = plugins
         self.vocabularySize = width
         self.kvCacheLayout = kvCache
+        self.limits = limits
         self.pool = KVCachePool(layout: kvCache)
+        plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
+        arena = Mutex(ActivationArena(byteCount: plan.arenaBytes))
     }
 
     /// What this machine's CPU gives the kernels, for engine headers and reports.
     public static var deviceDescription: String { "cpu: \(cpuVectorBits)-bit SIMD kernels, \(workerCount) threads" }
 
-    /// Activation memory held for the largest step run so far.
-    public var activationBytes: Int { arena.withLock { $0.byteCount } }
+    /// The kernels' target on this machine: the instruction set and its vector width.
+    public static var architecture: String { architecture(vectorBits: cpuVectorBits) }
+
+    /// Every target this machine runs: its own vector width and the narrower ones.
+    public static var runnableArchitectures: [String] {
+        ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }.map(architecture(vectorBits:))
+    }
+
+    private static func architecture(vectorBits: Int32) -> String {
+        #if arch(x86_64)
+        "x86_64-simd\(vectorBits)"
+        #elseif arch(arm64)
+        "arm64-simd\(vectorBits)"
+        #else
+        "generic-simd\(vectorBits)"
+        #endif
+    }
+
+    /// What kernel measurements depend on: the target and the number of threads.
+    public static var tuningKey: String { "cpu-\(architecture)-\(workerCount)threads" }
+
+    /// Bytes of the activation arena: what the largest step needs (smaller steps touch less).
+    public var activationBytes: Int { plan.arenaBytes }
 
     public func forward(_ step: StepInputs) throws -> HostTensor {
         try validate(step)
-        return try arena.withLock { arena in try run(step, arena: &arena) }
+        return try arena.withLock { arena throws(CPUBackendError) in try run(step, arena: arena.base) }
     }
 
-    private func run(_ step: StepInputs, arena: inout ActivationArena) throws(CPUBackendError) -> HostTensor {
+    private func run(_ step: StepInputs, arena: UnsafeMutableRawPointer) throws(CPUBackendError) -> HostTensor {
         let numTokens = step.numTokens, numSeqs = step.numSeqs
         func extent(_ id: Int) -> [Int] { nodes[id].shape.map { $0.resolved(numTokens: numTokens, numSeqs: numSeqs) } }
         func count(_ id: Int) -> Int { extent(id).reduce(1, *) }
         var ints: [Int: [Int32]] = [:]
-        var aliases: [Int: Int] = [:]
-        func floats(_ id: Int) -> UnsafeMutablePointer<Float> {
-            if let weight = weights[id] { return UnsafeMutablePointer(mutating: weight.floats!) }
-            return arena.buffer(aliases[id] ?? id)
-        }
+        // where each value lives this step: the arena at its planned offset, a weight, or
+        // (for views) inside its source
+        var pointers = [UnsafeMutablePointer<Float>?](repeating: nil, count: nodes.count)
+        func floats(_ id: Int) -> UnsafeMutablePointer<Float> { pointers[id]! }
 
         for (id, node) in nodes.enumerated() {
             let inputs = node.inputs
             switch node.op {
             case .weight:
+                pointers[id] = weights[id]!.floats.map(UnsafeMutablePointer.init(mutating:))
                 continue
             case .input(.tokenIds):
                 ints[id] = step.tokenIds
@@ -86,18 +135,20 @@ public final class CPUExecutable: Executable {
                 ints[id] = step.positions
                 continue
             case .reshape:
-                aliases[id] = aliases[inputs[0]] ?? inputs[0]
+                pointers[id] = pointers[inputs[0]]
+                continue
+            case .select(let index):
+                pointers[id] = pointers[inputs[0]].map { $0 + index * count(id) }
                 continue
             default:
-                arena.reserve(id, count: count(id))
+                pointers[id] = (arena + plan.offsets[id]!).assumingMemoryBound(to: Float.self)
             }
-            defer { for value in releasedAfter[id] { arena.release(value) } }
-            let out = arena.buffer(id)
+            let out = floats(id)
             switch node.op {
             case .matmul(let transposeB):
-                runMatmul(inputs, transposeB: transposeB, into: out, extent: extent, floats: floats)
+                runMatmul(id, transposeB: transposeB, into: out, extent: extent, floats: floats)
             case .matmulEpilogue(let transposeB, let hasBias, let activation):
-                runMatmul(inputs, transposeB: transposeB, into: out, extent: extent, floats: floats)
+                runMatmul(id, transposeB: transposeB, into: out, extent: extent, floats: floats)
                 let shape = extent(id)
                 applyEpilogue(out, rows: shape[0], columns: shape[1], bias: hasBias ? UnsafePointer(floats(inputs[2])) : nil, activation: activation)
             case .fusedElementwise(let program):
@@ -113,6 +164,10 @@ public final class CPUExecutable: Executable {
             case .rmsNorm(let eps):
                 let width = extent(id).last!
                 rmsNorm(floats(inputs[0]), rows: count(id) / width, width: width, weight: floats(inputs[1]), eps: eps, out)
+            case .residualRMSNorm(let eps):
+                let width = extent(id).last!, half = count(id) / 2
+                residualRMSNorm(floats(inputs[0]), floats(inputs[1]), rows: half / width, width: width, weight: floats(inputs[2]), eps: eps,
+                                sum: out, normed: out + half)
             case .embedding:
                 guard let table = weights[inputs[0]]?.matrix else { throw .unsupportedOp("embedding of a computed table") }
                 for (row, token) in ints[inputs[1]]!.enumerated() {
@@ -126,24 +181,12 @@ public final class CPUExecutable: Executable {
                                 positions: positions.baseAddress!, inverseFrequencies: rotaryTables[id]!,
                                 attentionFactor: rotary.attentionFactor, out)
                 }
-            case .attention(let attributes):
-                guard let rotary = attributes.rotary else {
-                    pagedAttention(q: floats(inputs[0]), k: floats(inputs[1]), v: floats(inputs[2]), out: out,
-                                   step: step, cache: pool.layer(attributes.layer), attributes: attributes)
-                    break
-                }
-                // rotate q and k on their way in (k is rotated before it is written to the cache)
-                let qWidth = attributes.numHeads * attributes.headDim, kvWidth = attributes.numKVHeads * attributes.headDim
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: numTokens * (qWidth + kvWidth)) { scratch in
-                    let q = scratch.baseAddress!, k = q + numTokens * qWidth
-                    ints[inputs[3]]!.withUnsafeBufferPointer { positions in
-                        for (source, target, width) in [(floats(inputs[0]), q, qWidth), (floats(inputs[1]), k, kvWidth)] {
-                            applyRotary(source, tokens: numTokens, width: width, headDim: rotary.dimension, positions: positions.baseAddress!,
-                                        inverseFrequencies: rotaryTables[id]!, attentionFactor: rotary.attentionFactor, target)
-                        }
-                    }
-                    pagedAttention(q: q, k: k, v: floats(inputs[2]), out: out, step: step, cache: pool.layer(attributes.layer), attributes: attributes)
-                }
+            case .plugin:
+                let context = CPUPluginContext(step: step, operandShapes: inputs.map(extent),
+                                               result: UnsafeMutableBufferPointer(start: out, count: count(id)), resultShape: extent(id),
+                                               floatOperands: inputs.map { pointers[$0] }, intOperands: inputs.map { ints[$0] },
+                                               weightOperands: inputs.map { weights[$0]?.matrix }, kvCache: pool)
+                try pluginKernels[id]!.run(context)
             case .gatherLastTokens:
                 let width = extent(id)[1], source = floats(inputs[0])
                 var end = 0
@@ -162,25 +205,25 @@ public final class CPUExecutable: Executable {
                     copyBlocks(from: floats(input), shape: shape, axis: axis, range: 0..<shape[axis], into: out, at: offset, outAxis: outAxis)
                     offset += shape[axis]
                 }
-            case .input, .weight, .reshape:
+            case .input, .weight, .reshape, .select:
                 break
             }
         }
         let shape = extent(output)
-        let result = floats(output)
-        defer { arena.release(aliases[output] ?? output) }
-        return HostTensor(dtype: .f32, shape: shape, copying: UnsafeRawBufferPointer(start: result, count: shape.reduce(1, *) * 4))
+        return HostTensor(dtype: .f32, shape: shape, copying: UnsafeRawBufferPointer(start: floats(output), count: shape.reduce(1, *) * 4))
     }
 
-    /// `a · b` or `a · bᵀ` of a (fused) matmul node into `out`.
-    private func runMatmul(_ inputs: [Int], transposeB: Bool, into out: UnsafeMutablePointer<Float>,
+    /// `a · b` or `a · bᵀ` of (fused) matmul node `id` into `out`.
+    private func runMatmul(_ id: Int, transposeB: Bool, into out: UnsafeMutablePointer<Float>,
                           extent shapeOf: (Int) -> [Int], floats: (Int) -> UnsafeMutablePointer<Float>) {
+        let inputs = nodes[id].inputs
         let a = floats(inputs[0]), m = shapeOf(inputs[0])[0]
         let bShape = shapeOf(inputs[1])
         if transposeB {
             let b = weights[inputs[1]]?.matrix
                 ?? WeightMatrix(format: .f32, base: UnsafeRawPointer(floats(inputs[1])), rows: bShape[0], columns: bShape[1])
-            gemmTransposedB(a: a, m: m, b: b, c: out)
+            let variants = gemmVariants[id]
+            gemmTransposedB(a: a, m: m, b: b, c: out, variant: (m == 1 ? variants?.decode : variants?.prefill) ?? .standard)
         } else {
             gemm(a: a, m: m, k: bShape[0], b: floats(inputs[1]), n: bShape[1], c: out)
         }
@@ -189,6 +232,10 @@ public final class CPUExecutable: Executable {
     /// Checks that a step is self-consistent and fits the KV pool before any kernel runs.
     private func validate(_ step: StepInputs) throws(CPUBackendError) {
         guard step.numTokens > 0 else { throw .invalidStep("no tokens") }
+        guard step.numTokens <= limits.maxNumTokens, step.numSeqs <= limits.maxBatchSize else {
+            throw .invalidStep("\(step.numTokens) tokens in \(step.numSeqs) sequences exceed the engine's limit of \(limits) a step; "
+                + "split the step, or rebuild with a larger --max-num-tokens / --max-batch-size")
+        }
         guard step.positions.count == step.numTokens, step.slotMapping.count == step.numTokens else {
             throw .invalidStep("\(step.numTokens) tokens but \(step.positions.count) positions and \(step.slotMapping.count) slots")
         }
@@ -224,53 +271,15 @@ private func copyBlocks(from source: UnsafePointer<Float>, shape: [Int], axis: I
     }
 }
 
-/// For each node, the computed values (not weights, inputs or aliases) whose last reader it
-/// is; graph outputs are never released during the step.
-private func releaseSchedule(_ graph: Graph) -> [[Int]] {
-    let lifetimes = graph.lifetimes
-    var released = Array(repeating: [Int](), count: graph.nodes.count)
-    for (id, node) in graph.nodes.enumerated() where lifetimes.owner[id] == id && (0..<graph.nodes.count).contains(lifetimes.lastUse[id]) {
-        switch node.op {
-        case .weight, .input, .reshape: continue
-        default: released[lifetimes.lastUse[id]].append(id)
-        }
-    }
-    return released
-}
-
-/// Float buffers for node outputs. A value's buffer goes back to the pool after its last
-/// reader runs, so a step needs only the largest set of values alive at once; buffers grow
-/// to the largest step seen and are reused from step to step.
+/// The activation arena: one allocation of the planned size. Pages a step never touches
+/// are never made resident, so planning for the largest step costs little for small ones.
 struct ActivationArena: ~Copyable {
-    private var assigned: [Int: (pointer: UnsafeMutablePointer<Float>, capacity: Int)] = [:]
-    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    /// Invariant: `byteCount` bytes (at least one), aligned for any kernel's vectors, owned here.
+    let base: UnsafeMutableRawPointer
 
-    /// Gives node `id` a buffer of at least `count` floats: the smallest free one that fits,
-    /// else the largest free one grown, else a new one.
-    mutating func reserve(_ id: Int, count: Int) {
-        release(id)  // a value no node read keeps its buffer until the node runs again
-        let needed = max(count, 1)
-        if let index = free.indices.filter({ free[$0].capacity >= needed }).min(by: { free[$0].capacity < free[$1].capacity }) {
-            assigned[id] = free.remove(at: index)
-        } else if let index = free.indices.max(by: { free[$0].capacity < free[$1].capacity }) {
-            free.remove(at: index).pointer.deallocate()
-            assigned[id] = (UnsafeMutablePointer<Float>.allocate(capacity: needed), needed)
-        } else {
-            assigned[id] = (UnsafeMutablePointer<Float>.allocate(capacity: needed), needed)
-        }
+    init(byteCount: Int) {
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, MemoryPlan.alignment), alignment: MemoryPlan.alignment)
     }
 
-    mutating func release(_ id: Int) {
-        if let buffer = assigned.removeValue(forKey: id) { free.append(buffer) }
-    }
-
-    func buffer(_ id: Int) -> UnsafeMutablePointer<Float> { assigned[id]!.pointer }
-
-    /// Bytes of every buffer the arena holds: the peak the steps so far needed.
-    var byteCount: Int { (assigned.values.map(\.capacity).reduce(0, +) + free.map(\.capacity).reduce(0, +)) * 4 }
-
-    deinit {
-        for (_, buffer) in assigned { buffer.pointer.deallocate() }
-        for buffer in free { buffer.pointer.deallocate() }
-    }
+    deinit { base.deallocate() }
 }

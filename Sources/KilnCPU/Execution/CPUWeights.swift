@@ -43,13 +43,14 @@ struct CPUWeight: @unchecked Sendable {
 }
 
 extension Graph {
-    /// Weight nodes that only matmul (as B) and embedding (as the table) read.
+    /// Weight nodes that only matmul (as B), embedding (as the table) and dequantize read.
     var matrixOnlyWeights: Set<Int> {
         var weights = Set(nodes.indices.filter { if case .weight = nodes[$0].op { true } else { false } })
         for node in nodes {
             for (position, input) in node.inputs.enumerated() where weights.contains(input) {
                 switch (node.op, position) {
                 case (.matmul(transposeB: true), 1), (.matmulEpilogue(transposeB: true, _, _), 1), (.embedding, 0): continue
+                case (.plugin(let call), 0) where call.plugin is DequantizePlugin: continue
                 default: weights.remove(input)
                 }
             }

@@ -16,14 +16,44 @@ let cpuVectorBits: Int32 = {
     return supported
 }()
 
+/// One way to run a GEMM: the vector width of the inner kernel and how many threads share
+/// it. The builder measures the candidates per weight shape (CPUKernelTuner).
+struct GemmVariant: Hashable, Sendable {
+    var vectorBits: Int32
+    var threads: Int
+
+    /// The widest kernel on every thread: the choice without measurements.
+    static let standard = GemmVariant(vectorBits: cpuVectorBits, threads: workerCount)
+
+    /// Every variant this CPU can run.
+    static var candidates: [GemmVariant] {
+        let widths = ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }
+        let threadCounts = workerCount > 1 ? [workerCount, 1] : [1]
+        return widths.flatMap { width in threadCounts.map { GemmVariant(vectorBits: width, threads: $0) } }
+    }
+
+    init(vectorBits: Int32, threads: Int) {
+        self.vectorBits = vectorBits
+        self.threads = threads
+    }
+
+    /// A stored choice, or nil when this CPU cannot run it (narrower vectors, say).
+    init?(parameters: [String: Int]) {
+        guard let bits = parameters["vector_bits"], let threads = parameters["threads"], bits <= Int(cpuVectorBits), threads >= 1 else { return nil }
+        self.init(vectorBits: Int32(bits), threads: min(threads, workerCount))
+    }
+
+    var parameters: [String: Int] { ["vector_bits": Int(vectorBits), "threads": threads] }
+}
+
 /// `c[i, j] = Σ a[i, p] · b[j, p]`.
-func gemmTransposedB(a: UnsafePointer<Float>, m: Int, b: WeightMatrix, c: UnsafeMutablePointer<Float>, vectorBits: Int32 = cpuVectorBits) {
+func gemmTransposedB(a: UnsafePointer<Float>, m: Int, b: WeightMatrix, c: UnsafeMutablePointer<Float>, variant: GemmVariant = .standard) {
     let n = b.rows, k = b.columns
     let format = b.kernelFormat
     // ranges of 16-row blocks, so every thread's share starts on a block
     let blocks = (n + 15) / 16
-    parallelFor(blocks, cost: m * n * k) { range in
-        kiln_gemm_nt(vectorBits, a, Int64(m), Int64(k), b.base, format, Int64(range.lowerBound * 16),
+    parallelFor(blocks, cost: m * n * k, maxWorkers: variant.threads) { range in
+        kiln_gemm_nt(variant.vectorBits, a, Int64(m), Int64(k), b.base, format, Int64(range.lowerBound * 16),
                      Int64(min(n, range.upperBound * 16)), c, Int64(n))
     }
 }

@@ -14,3 +14,23 @@ func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePoi
         }
     }
 }
+
+/// The residual stream's add and the norm that reads it in one pass over each row:
+/// `sum[r] = x[r] + residual[r]`, `normed[r] = rmsNorm(sum[r]) · weight`.
+func residualRMSNorm(_ x: UnsafePointer<Float>, _ residual: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
+                     eps: Float, sum: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>) {
+    parallelFor(rows, cost: rows * width * 5) { range in
+        for r in range {
+            let a = x + r * width, b = residual + r * width, s = sum + r * width
+            var squares: Float = 0
+            for i in 0..<width {
+                let value = a[i] + b[i]
+                s[i] = value
+                squares += value * value
+            }
+            let scale = 1 / (squares / Float(width) + eps).squareRoot()
+            let o = normed + r * width
+            for i in 0..<width { o[i] = weight[i] * (s[i] * scale) }
+        }
+    }
+}

@@ -30,7 +30,7 @@ struct LayerCache: @unchecked Sendable {
 /// Writes k and v `[tokens, kvHeads·headDim]` to their slots, then computes
 /// `out [tokens, heads·headDim]` from q.
 func pagedAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                    step: StepInputs, cache: LayerCache, attributes a: AttentionAttributes) {
+                    step: StepInputs, cache: LayerCache, attributes a: AttentionPlugin) {
     let d = a.headDim, kvWidth = a.numKVHeads * d, qWidth = a.numHeads * d
     for (t, slot) in step.slotMapping.enumerated() {
         for h in 0..<a.numKVHeads {

@@ -5,11 +5,12 @@ import CKilnCPU
 /// The number of worker threads: `KILN_THREADS`, else every online core.
 let workerCount = Int(kiln_thread_count())
 
-/// Runs `body` over `0..<count` split into contiguous ranges, one per worker, when the
-/// total `cost` (in rough multiply-adds) makes threads worth their hand-off.
+/// Runs `body` over `0..<count` split into contiguous ranges, one per worker (at most
+/// `maxWorkers`), when the total `cost` (in rough multiply-adds) makes threads worth their
+/// hand-off.
 @inline(__always)
-func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
-    let workers = min(workerCount, count)
+func parallelFor(_ count: Int, cost: Int, maxWorkers: Int = workerCount, _ body: (Range<Int>) -> Void) {
+    let workers = min(workerCount, maxWorkers, count)
     if workers <= 1 || cost < 32_768 {
         body(0..<count)
         return

@@ -6,6 +6,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case notAnEngine(file: String)
     case formatVersion(file: String, found: Int, supported: Int)
     case backend(file: String, built: String, requested: String)
+    case device(file: String, built: String, available: [String])
     case truncated(file: String, expectedBytes: Int, actualBytes: Int)
     case checksum(file: String)
     case cannotWrite(file: String, reason: String)
@@ -22,6 +23,9 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
             "\(file): engine format \(found), this Kiln reads format \(supported); \(Self.rebuild)"
         case .backend(let file, let built, let requested):
             "\(file): the engine was built for the \(built) backend, not \(requested); \(Self.rebuild) --backend \(requested)"
+        case .device(let file, let built, let available):
+            "\(file): the engine's kernels were chosen for \(built); this machine runs \(available.joined(separator: ", ")) — "
+                + "\(Self.rebuild) on this machine"
         case .truncated(let file, let expected, let actual):
             "\(file) holds \(actual) bytes, the engine needs \(expected): it is truncated — \(Self.rebuild)"
         case .checksum(let file): "\(file): checksum mismatch, the weights are corrupt — \(Self.rebuild) or refit it"

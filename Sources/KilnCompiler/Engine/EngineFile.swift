@@ -13,7 +13,7 @@ import Darwin
 
 /// A built model as it is saved and loaded.
 public struct Engine {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     public static let headerFile = "engine.json"
     public static let weightsFile = "weights.bin"
 
@@ -49,9 +49,10 @@ public struct Engine {
         }
     }
 
-    /// Reads an engine, refusing another format version, another backend, a truncated or
+    /// Reads an engine, refusing another format version, another backend, a device
+    /// architecture not among `architectures` (those this machine runs), a truncated or
     /// corrupt weights file. Weights stay memory-mapped.
-    public static func load(from directory: String, backend: String) throws(EngineError) -> Engine {
+    public static func load(from directory: String, backend: String, architectures: [String]) throws(EngineError) -> Engine {
         let headerPath = directory + "/" + headerFile
         guard FileManager.default.fileExists(atPath: headerPath) else { throw .missing(file: headerPath) }
         guard let data = FileManager.default.contents(atPath: headerPath) else { throw .unreadable(file: headerPath, reason: "permission denied") }
@@ -66,6 +67,9 @@ public struct Engine {
         let header: EngineHeader
         do { header = try JSONDecoder().decode(EngineHeader.self, from: data) } catch { throw .notAnEngine(file: headerPath) }
         guard header.backend == backend else { throw .backend(file: headerPath, built: header.backend, requested: backend) }
+        guard architectures.contains(header.architecture) else {
+            throw .device(file: headerPath, built: header.architecture, available: architectures)
+        }
         guard let generate = header.graphs["generate"]?.validGraph, let logits = header.graphs["prompt_logits"]?.validGraph else {
             throw .notAnEngine(file: headerPath)
         }
@@ -92,8 +96,8 @@ public struct Engine {
     /// Replaces the weights of the engine in `directory` with those made from `base` (the
     /// checkpoint's tensors; derived ones are rebuilt), which must have the same names,
     /// shapes and dtypes (the first mismatches are listed otherwise).
-    public static func refit(_ directory: String, with base: [String: HostTensor], backend: String = "cpu") throws(EngineError) {
-        var engine = try load(from: directory, backend: backend)
+    public static func refit(_ directory: String, with base: [String: HostTensor], backend: String, architectures: [String]) throws(EngineError) {
+        var engine = try load(from: directory, backend: backend, architectures: architectures)
         let weights = DerivedWeight.materialize(engine.header.weights.map(\.name), from: base)
         var mismatches: [String] = []
         for entry in engine.header.weights {
@@ -155,12 +159,21 @@ public struct EngineHeader: Codable, Sendable {
     public var formatVersion = Engine.formatVersion
     public var kilnVersion: String
     public var backend: String
-    /// What the building machine's CPU offered (informational: kernels dispatch at load).
+    /// The device architecture the kernels were chosen for (e.g. `x86_64-simd512`); loading
+    /// on a machine that cannot run it is refused.
+    public var architecture: String
+    /// The building machine, in words.
     public var device: String
     public var source: String
     public var disabledFusions: [String]
+    /// The type float weights were stored in; nil kept the checkpoint's.
+    public var weightType: DType?
     public var maxSequenceLength: Int
     public var tokensPerBlock: Int
+    /// The largest step the activation arena is planned for.
+    public var limits: StepLimits
+    /// The kernels measured fastest on the building machine.
+    public var kernels: KernelSelection
     public var numLayers: Int
     public var numKVHeads: Int
     public var headDim: Int
@@ -171,15 +184,20 @@ public struct EngineHeader: Codable, Sendable {
     public var weightsBytes = 0
     public var weightsChecksum: UInt64 = 0
 
-    public init(kilnVersion: String, backend: String, device: String, source: String, disabledFusions: [String], maxSequenceLength: Int,
-                tokensPerBlock: Int, numLayers: Int, numKVHeads: Int, headDim: Int, eosTokenIds: [Int], report: String) {
+    public init(kilnVersion: String, backend: String, architecture: String, device: String, source: String, disabledFusions: [String],
+                weightType: DType?, maxSequenceLength: Int, tokensPerBlock: Int, limits: StepLimits, kernels: KernelSelection,
+                numLayers: Int, numKVHeads: Int, headDim: Int, eosTokenIds: [Int], report: String) {
         self.kilnVersion = kilnVersion
         self.backend = backend
+        self.architecture = architecture
         self.device = device
         self.source = source
         self.disabledFusions = disabledFusions
+        self.weightType = weightType
         self.maxSequenceLength = maxSequenceLength
         self.tokensPerBlock = tokensPerBlock
+        self.limits = limits
+        self.kernels = kernels
         self.numLayers = numLayers
         self.numKVHeads = numKVHeads
         self.headDim = headDim
@@ -188,8 +206,9 @@ public struct EngineHeader: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, formatVersion = "format_version", kilnVersion = "kiln_version", backend, device, source
-        case disabledFusions = "disabled_fusions", maxSequenceLength = "max_seq_len", tokensPerBlock = "tokens_per_block"
+        case format, formatVersion = "format_version", kilnVersion = "kiln_version", backend, architecture, device, source
+        case disabledFusions = "disabled_fusions", weightType = "weight_type", maxSequenceLength = "max_seq_len"
+        case tokensPerBlock = "tokens_per_block", limits, kernels
         case numLayers = "num_layers", numKVHeads = "num_kv_heads", headDim = "head_dim", eosTokenIds = "eos_token_ids"
         case report, graphs, weights, weightsBytes = "weights_bytes", weightsChecksum = "weights_checksum"
     }

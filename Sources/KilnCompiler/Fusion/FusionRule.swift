@@ -12,14 +12,9 @@ public protocol FusionRule: Pass {
 /// The rules, in the order they run: projections of one input merge first (while they are
 /// still plain matmuls), then epilogues claim `matmul → +bias → activation` before the
 /// elementwise chains would take the bias add.
-public let fusionRules: [any FusionRule] = [ProjectionConcatFusion(), RopeIntoAttention(), MatmulEpilogueFusion(), ElementwiseChainFusion()]
-
-/// Rewrites `graph` by replacing the nodes in `replacements` (each reads only nodes earlier
-/// than itself), then drops what became unread.
-func rewrite(_ graph: Graph, replacing replacements: [Int: Node]) throws(CompileError) -> Graph {
-    let nodes = graph.nodes.enumerated().map { id, node in replacements[id] ?? node }
-    return try DeadCodeElimination().run(Graph(nodes: nodes, outputs: graph.outputs)).graph
-}
+public let fusionRules: [any FusionRule] = [
+    ProjectionConcatFusion(), RopeIntoAttention(), ResidualRMSNormFusion(), MatmulEpilogueFusion(), ElementwiseChainFusion(),
+]
 
 /// Rules the CPU backend leaves out unless asked: merged projections save kernel launches,
 /// which the CPU's spinning workers make cheap, but they copy the weights they merge, so

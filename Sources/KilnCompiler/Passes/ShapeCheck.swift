@@ -1,7 +1,9 @@
-// Re-derives every node's shape from its operands, so a graph built or rewritten wrongly
-// fails at build time with the node and op named, not at run time.
+// Re-derives every node's shape and dtype from its operands, so a graph built or rewritten
+// wrongly fails at build time naming the node, its op and the model code that recorded it,
+// not at run time.
 
 import KilnGraph
+import KilnTensor
 
 public struct ShapeCheck: Pass {
     public let name = "shape-check"
@@ -10,7 +12,7 @@ public struct ShapeCheck: Pass {
     public func run(_ graph: Graph) throws(CompileError) -> (graph: Graph, counts: [String: Int]) {
         for (id, node) in graph.nodes.enumerated() {
             let shapes = node.inputs.map { graph.nodes[$0].shape }
-            func fail(_ detail: String) -> CompileError { .shapeMismatch(node: id, op: "\(node.op)", detail: detail) }
+            func fail(_ detail: String) -> CompileError { .shapeMismatch(node: node.citation(id), detail: detail) }
             func broadcasts(_ operand: [Dim]) -> Bool { operand == node.shape || (operand.count == 1 && operand.first == node.shape.last) }
             switch node.op {
             case .matmul(let transposeB), .matmulEpilogue(let transposeB, _, _):
@@ -28,14 +30,26 @@ public struct ShapeCheck: Pass {
                 }
             case .rmsNorm:
                 guard shapes.count == 2, shapes[0] == node.shape, let width = node.shape.last, shapes[1] == [width] else { throw fail("weight does not match the rows") }
-            case .attention(let a):
-                guard shapes.count == (a.rotary == nil ? 3 : 4), shapes[0] == node.shape,
-                      shapes[1] == [.numTokens, .fixed(a.numKVHeads * a.headDim)], shapes[2] == shapes[1] else {
-                    throw fail("q, k, v shapes \(shapes.map(\.shapeDescription)) do not fit \(a.numHeads)×\(a.headDim) heads")
+            case .residualRMSNorm:
+                guard shapes.count == 3, shapes[0] == shapes[1], node.shape == [.fixed(2)] + shapes[0], let width = shapes[0].last,
+                      shapes[2] == [width] else {
+                    throw fail("x \(shapes[0].shapeDescription), residual and weight \(shapes.dropFirst().map(\.shapeDescription)) do not fit")
+                }
+            case .select(let index):
+                guard let input = shapes.first, let entries = input.first?.fixedSize, (0..<entries).contains(index),
+                      node.shape == Array(input.dropFirst()) else { throw fail("cannot take entry \(index) of \(shapes.first?.shapeDescription ?? "nothing")") }
+            case .plugin(let call):
+                let operands = node.inputs.map { ValueType(graph.nodes[$0].dtype, graph.nodes[$0].shape) }
+                switch call.plugin.result(operands: operands) {
+                case .success(let result) where result.shape != node.shape:
+                    throw fail("the plugin gives \(result.shape.shapeDescription), the node says \(node.shape.shapeDescription)")
+                case .success: break
+                case .failure(let error): throw fail(error.description)
                 }
             default:
                 break
             }
+            if node.inputs.contains(where: { $0 >= id }) { throw fail("reads a later node") }
         }
         return (graph, [:])
     }

@@ -9,12 +9,24 @@ public struct Node: Hashable, Sendable, Codable {
     public let inputs: [Int]
     public let dtype: DType
     public let shape: [Dim]
+    /// Where model code recorded it (`File.swift:line`), for errors; not part of its identity.
+    public let origin: String?
 
-    public init(op: Op, inputs: [Int], dtype: DType, shape: [Dim]) {
+    public init(op: Op, inputs: [Int], dtype: DType, shape: [Dim], origin: String? = nil) {
         self.op = op
         self.inputs = inputs
         self.dtype = dtype
         self.shape = shape
+        self.origin = origin
+    }
+
+    public static func == (a: Node, b: Node) -> Bool { a.op == b.op && a.inputs == b.inputs && a.dtype == b.dtype && a.shape == b.shape }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(op)
+        hasher.combine(inputs)
+        hasher.combine(dtype)
+        hasher.combine(shape)
     }
 }
 
@@ -46,11 +58,11 @@ public final class Graph {
     }
 
     /// Appends a node and returns its value. Shape rules are checked by the caller.
-    func append(_ op: Op, _ inputs: [Tensor], dtype: DType, shape: [Dim]) -> Tensor {
+    func append(_ op: Op, _ inputs: [Tensor], dtype: DType, shape: [Dim], origin: String? = nil) -> Tensor {
         for input in inputs {
             precondition(input.graph === self, "operands of \(op) come from different graphs")
         }
-        nodes.append(Node(op: op, inputs: inputs.map(\.id), dtype: dtype, shape: shape))
+        nodes.append(Node(op: op, inputs: inputs.map(\.id), dtype: dtype, shape: shape, origin: origin))
         return Tensor(graph: self, id: nodes.count - 1)
     }
 
@@ -83,6 +95,16 @@ public final class Graph {
     }
 }
 
+extension Op {
+    /// Ops whose result is their operand's storage seen another way (no kernel runs).
+    public var isView: Bool {
+        switch self {
+        case .reshape, .select: true
+        default: false
+        }
+    }
+}
+
 /// A symbolic value in a graph: what model code computes with.
 public struct Tensor {
     public let graph: Graph
@@ -96,8 +118,8 @@ public struct Tensor {
 
 /// How long each value's storage is needed: what buffer reuse and memory planning read.
 public struct ValueLifetimes: Sendable {
-    /// Whose storage each node's output is: the node itself, or for a reshape (an alias, not
-    /// a reader) its source's owner.
+    /// Whose storage each node's output is: the node itself, or for a view (reshape,
+    /// select: an alias, not a reader) its source's owner.
     public let owner: [Int]
     /// The last node reading each owner's storage: `nodes.count` for graph outputs, -1 for a
     /// value nothing reads.
@@ -109,7 +131,7 @@ extension Graph {
         var owner = Array(nodes.indices)
         var last = Array(repeating: -1, count: nodes.count)
         for (id, node) in nodes.enumerated() {
-            if case .reshape = node.op {
+            if node.op.isView {
                 owner[id] = owner[node.inputs[0]]
                 continue
             }

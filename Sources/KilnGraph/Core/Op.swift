@@ -15,32 +15,6 @@ public enum StepInputName: String, Hashable, Sendable, Codable {
     case positions
 }
 
-/// What the attention op needs to know beyond its q, k and v inputs.
-public struct AttentionAttributes: Hashable, Sendable, Codable {
-    /// Which layer's slice of the KV-cache pool this op reads and writes.
-    public var layer: Int
-    public var numHeads: Int
-    public var numKVHeads: Int
-    public var headDim: Int
-    /// Multiplies q·k before the softmax (usually headDim^-0.5).
-    public var scale: Float
-    /// Tokens a query may look back, itself included; `nil` attends to the whole prefix.
-    public var slidingWindow: Int?
-    /// Set by the builder when it moves the rotary embedding of q and k into the attention
-    /// op (which then takes the positions as a fourth operand): k is rotated as it is
-    /// written to the cache.
-    public var rotary: RotaryEmbedding?
-
-    public init(layer: Int, numHeads: Int, numKVHeads: Int, headDim: Int, scale: Float, slidingWindow: Int? = nil) {
-        self.layer = layer
-        self.numHeads = numHeads
-        self.numKVHeads = numKVHeads
-        self.headDim = headDim
-        self.scale = scale
-        self.slidingWindow = slidingWindow
-    }
-}
-
 /// A graph operation. Inputs are listed in the node, in the order documented per case.
 public enum Op: Hashable, Sendable, Codable {
     /// A per-step input (no operands).
@@ -60,14 +34,15 @@ public enum Op: Hashable, Sendable, Codable {
     case embedding
     /// Rotary position embedding over heads of `headDim`. Operands: x `[n, heads·headDim]`, positions `[n]`.
     case rope(RotaryEmbedding)
-    /// Causal attention over the paged KV cache; writes this step's k and v into the cache
-    /// first. Operands: q `[numTokens, heads·headDim]`, k and v `[numTokens, kvHeads·headDim]`,
-    /// and the positions when the attributes carry a rotary embedding.
-    case attention(AttentionAttributes)
+    /// A hand-written kernel (attention, dequantize, …), by its registered name; its
+    /// operands are documented with the plugin.
+    case plugin(PluginCall)
     /// The last token's row of each sequence: `[numTokens, d]` → `[numSeqs, d]`.
     case gatherLastTokens
-    /// Same elements, new shape (the node's output shape).
+    /// Same elements, new shape (the node's output shape): a view, not a copy.
     case reshape
+    /// Entry `index` of the leading axis, without that axis: a view, not a copy.
+    case select(Int)
     /// `length` entries of `axis` starting at `start`.
     case slice(axis: Int, start: Int, length: Int)
     /// Operands joined along `axis`.
@@ -81,6 +56,10 @@ public enum Op: Hashable, Sendable, Codable {
     /// `a · bᵀ` (or `a · b`) with a bias vector added and an activation applied as each output
     /// row is written. Operands: a, b, then the bias when `bias`.
     case matmulEpilogue(transposeB: Bool, bias: Bool, activation: Activation?)
+    /// The residual stream's add and the RMSNorm that reads it, in one pass: operands x,
+    /// residual, weight; the result `[2, …x]` holds `x + residual` at entry 0 and
+    /// `rmsNorm(x + residual) · weight` at entry 1 (read through `select`).
+    case residualRMSNorm(eps: Float)
 }
 
 /// The body of a fused elementwise kernel: steps in order, each reading inputs or earlier
@@ -123,16 +102,16 @@ extension Op: CustomStringConvertible {
         case .rmsNorm(let eps): "rms_norm(eps: \(eps))"
         case .embedding: "embedding"
         case .rope(let rope): "rope(\(rope))"
-        case .attention(let a):
-            "attention(layer: \(a.layer), heads: \(a.numHeads), kv_heads: \(a.numKVHeads), head_dim: \(a.headDim)"
-                + (a.slidingWindow.map { ", window: \($0)" } ?? "") + (a.rotary.map { ", rope: \($0)" } ?? "") + ")"
+        case .plugin(let call): "plugin.\(call)"
         case .gatherLastTokens: "gather_last_tokens"
         case .reshape: "reshape"
+        case .select(let index): "select(\(index))"
         case .slice(let axis, let start, let length): "slice(axis: \(axis), start: \(start), length: \(length))"
         case .concat(let axis): "concat(axis: \(axis))"
         case .fusedElementwise(let program): "fused[\(program)]"
         case .matmulEpilogue(let transposeB, let bias, let activation):
             (transposeB ? "matmul_nt" : "matmul") + (bias ? "+bias" : "") + (activation.map { "+\($0.rawValue)" } ?? "")
+        case .residualRMSNorm(let eps): "add+rms_norm(eps: \(eps))"
         }
     }
 }

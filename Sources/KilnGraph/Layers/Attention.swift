@@ -31,7 +31,7 @@ public final class Attention: Module {
     public let kProj: ColumnLinear
     public let vProj: ColumnLinear
     public let oProj: RowLinear
-    private let attributes: AttentionAttributes
+    private let attributes: AttentionPlugin
     private let rotary: RotaryEmbedding
 
     public init(_ name: String, _ config: AttentionConfig, layer: Int, mapping: Mapping, dtype: DType = .f32) {
@@ -42,7 +42,7 @@ public final class Attention: Module {
         kProj = ColumnLinear(name / "k_proj", inFeatures: c.hiddenSize, outFeatures: c.numKVHeads * c.headDim, bias: c.qkvBias, mapping: mapping, dtype: dtype)
         vProj = ColumnLinear(name / "v_proj", inFeatures: c.hiddenSize, outFeatures: c.numKVHeads * c.headDim, bias: c.qkvBias, mapping: mapping, dtype: dtype)
         oProj = RowLinear(name / "o_proj", inFeatures: c.numHeads * c.headDim, outFeatures: c.hiddenSize, bias: c.outputBias, mapping: mapping, dtype: dtype)
-        attributes = AttentionAttributes(layer: layer, numHeads: c.numHeads / mapping.tpSize, numKVHeads: c.numKVHeads / mapping.tpSize,
+        attributes = AttentionPlugin(layer: layer, numHeads: c.numHeads / mapping.tpSize, numKVHeads: c.numKVHeads / mapping.tpSize,
                                          headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(), slidingWindow: c.slidingWindow)
         rotary = c.rotary
     }

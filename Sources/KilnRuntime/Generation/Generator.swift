@@ -84,11 +84,19 @@ public final class Generator {
         var pending = prompt
         var firstTokenAt = start
         var finish = FinishReason.length
-        while output.count < params.maxTokens {
+        func step(_ tokens: ArraySlice<Int32>) -> StepInputs {
             let cached = prompt.count + output.count - pending.count
-            let step = StepInputs(sequences: [(pending, SequenceStep(cachedTokens: cached, newTokens: pending.count, blockTable: blocks))],
-                                  tokensPerBlock: layout.tokensPerBlock)
-            let logits = try executable.forward(step)
+            return StepInputs(sequences: [(Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: blocks))],
+                              tokensPerBlock: layout.tokensPerBlock)
+        }
+        // a prompt longer than a step may hold is prefilled in chunks; only the last one's logits count
+        let chunk = executable.limits.maxNumTokens
+        while pending.count > chunk {
+            _ = try executable.forward(step(pending.prefix(chunk)))
+            pending.removeFirst(chunk)
+        }
+        while output.count < params.maxTokens {
+            let logits = try executable.forward(step(pending[...]))
             let token = logits.withUnsafeBytes { bytes in
                 bytes.withMemoryRebound(to: Float.self) { sampler.sample(UnsafeBufferPointer(rebasing: $0.prefix(executable.vocabularySize))) }
             }

@@ -1,0 +1,35 @@
+// How a model is built into an engine: the knobs of `kiln build`, also taken by `LLM`.
+
+import KilnGraph
+import KilnTensor
+
+/// Build settings for an engine (and for models built in memory).
+public struct BuildOptions: Sendable {
+    /// Tokens the KV cache holds per run; nil: the model's context, at most 8192 (for an
+    /// engine: as built).
+    public var maxSequenceLength: Int?
+    /// Tokens per KV-cache block.
+    public var tokensPerBlock: Int
+    /// The largest step (tokens, sequences) the activation arena is planned for; longer
+    /// prompts are prefilled in chunks.
+    public var limits: StepLimits
+    /// Fusion rules left out, by name; nil: those the backend leaves out by default.
+    public var disabledFusions: Set<String>?
+    /// The type float weights are stored in (f32, bf16 or f16); nil keeps the checkpoint's.
+    public var weightType: DType?
+    /// Whether kernel variants are measured (results are cached on disk per machine).
+    public var autotune: Bool
+
+    public init(maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, limits: StepLimits = StepLimits(),
+                disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = true) {
+        self.maxSequenceLength = maxSequenceLength
+        self.tokensPerBlock = tokensPerBlock
+        self.limits = limits
+        self.disabledFusions = disabledFusions
+        self.weightType = weightType
+        self.autotune = autotune
+    }
+}
+
+/// Where a build is: the stage's name and how much of the whole build is done (0...1).
+public typealias BuildProgress = @Sendable (_ stage: String, _ fraction: Double) -> Void

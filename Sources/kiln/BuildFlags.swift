@@ -1,0 +1,63 @@
+// The builder's options, shared by `build` and by the commands that build in memory, and the
+// progress bar a build draws on stderr.
+
+import ArgumentParser
+import Kiln
+import KilnCompiler
+import KilnGraph
+import KilnTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct BuildFlags: ParsableArguments {
+    @Option(name: .customLong("max-seq-len"), help: "Tokens the KV cache holds per run (default: the model's context, at most 8192).")
+    var maxSequenceLength: Int?
+    @Option(name: .customLong("tokens-per-block"), help: "Tokens per KV-cache block.")
+    var tokensPerBlock = 32
+    @Option(name: .customLong("max-num-tokens"), help: "Tokens one step holds at most; the activation arena is planned for it and longer prompts prefill in chunks.")
+    var maxNumTokens = StepLimits().maxNumTokens
+    @Option(name: .customLong("max-batch-size"), help: "Sequences one step holds at most.")
+    var maxBatchSize = StepLimits().maxBatchSize
+    @Option(help: "Store the weights as auto (as the checkpoint has them), f32, bf16 or f16.")
+    var dtype = "auto"
+    @Option(name: .customLong("no-fuse"), help: "Fusion rules to leave out, comma separated: \(fusionRules.map(\.name).joined(separator: ", ")) (default: \(cpuDisabledFusions.sorted().joined(separator: ", ")); an empty list runs them all).")
+    var noFuse: String?
+    @Flag(name: .customLong("no-autotune"), help: "Skip measuring kernel variants (use the widest vectors on every thread).")
+    var noAutotune = false
+
+    func validate() throws {
+        guard ["auto", "f32", "bf16", "f16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected auto, f32, bf16 or f16") }
+        guard tokensPerBlock > 0, maxNumTokens > 0, maxBatchSize > 0, maxSequenceLength.map({ $0 > 0 }) ?? true else {
+            throw ValidationError("--max-seq-len, --tokens-per-block, --max-num-tokens and --max-batch-size must be positive")
+        }
+        guard maxBatchSize <= maxNumTokens else { throw ValidationError("--max-batch-size \(maxBatchSize) exceeds --max-num-tokens \(maxNumTokens)") }
+    }
+
+    var options: BuildOptions {
+        BuildOptions(maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
+                     limits: StepLimits(maxNumTokens: maxNumTokens, maxBatchSize: maxBatchSize),
+                     disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) },
+                     weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()), autotune: !noAutotune)
+    }
+}
+
+/// A build's progress on stderr: a bar redrawn in place on a terminal, one line a stage
+/// otherwise (logs stay readable).
+func buildProgressBar() -> BuildProgress {
+    let terminal = isatty(2) != 0
+    return { stage, fraction in
+        let percent = Int((fraction * 100).rounded())
+        guard terminal else {
+            printError("build \(percent)%: \(stage)")
+            return
+        }
+        let width = 30, filled = Int((fraction * Double(width)).rounded())
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let line = "\r\u{1B}[2K[\(bar)] \(percent)% \(stage)" + (fraction >= 1 ? "\n" : "")
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
