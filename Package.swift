@@ -34,6 +34,6 @@ let package = Package(
         .testTarget(name: "KilnCPUTests", dependencies: ["KilnCPU", "KilnGraph"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(name: "KilnTokenizersTests", dependencies: ["KilnTokenizers"]),
-        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCPU", "KilnGraph"]),
     ]
 )

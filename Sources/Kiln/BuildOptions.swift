@@ -17,11 +17,14 @@ public struct BuildOptions: Sendable {
     public var disabledFusions: Set<String>?
     /// The type float weights are stored in (f32, bf16 or f16); nil keeps the checkpoint's.
     public var weightType: DType?
-    /// Whether kernel variants are measured (results are cached on disk per machine).
+    /// Whether kernel variants are measured at build time (about a second per new model in
+    /// a release build, then cached on disk per machine). The CLI measures by default; the
+    /// library leaves it to the caller, since measurements taken while other work shares
+    /// the cores (tests, a busy server) mislead.
     public var autotune: Bool
 
     public init(maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, limits: StepLimits = StepLimits(),
-                disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = true) {
+                disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = false) {
         self.maxSequenceLength = maxSequenceLength
         self.tokensPerBlock = tokensPerBlock
         self.limits = limits

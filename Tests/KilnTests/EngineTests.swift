@@ -5,6 +5,7 @@ import Foundation
 import Kiln
 import KilnCheckpoint
 import KilnCompiler
+import KilnCPU
 import KilnRuntime
 import KilnTensor
 import Testing
@@ -15,7 +16,7 @@ func temporaryDirectory() -> String { NSTemporaryDirectory() + "kiln-engine-\(UU
 /// engine; returns the folder.
 func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws -> String {
     let directory = temporaryDirectory()
-    try LLM(model: fixturesDirectory + "/" + fixture, disabledFusions: disabledFusions).save(engine: directory)
+    try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(disabledFusions: disabledFusions)).save(engine: directory)
     return directory
 }
 
@@ -79,7 +80,7 @@ func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws 
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try damage(directory)
         do {
-            _ = try Engine.load(from: directory, backend: "cpu")
+            _ = try Engine.load(from: directory, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
             Issue.record("expected an error")
         } catch {
             #expect(expected(error), "\(error)")
@@ -97,8 +98,12 @@ func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws 
     @Test func damagedEnginesAreRefused() throws {
         try expectDamaged({ try FileManager.default.removeItem(atPath: $0 + "/engine.json") }) { if case .missing = $0 { true } else { false } }
         try expectDamaged({ try Data("{\"hello\": 1}".utf8).write(to: URL(fileURLWithPath: $0 + "/engine.json")) }) { if case .notAnEngine = $0 { true } else { false } }
-        try expectDamaged({ try self.editHeader($0) { $0["format_version"] = 99 } }) { if case .formatVersion(_, 99, 1) = $0 { true } else { false } }
+        try expectDamaged({ try self.editHeader($0) { $0["format_version"] = 99 } }) { if case .formatVersion(_, 99, Engine.formatVersion) = $0 { true } else { false } }
         try expectDamaged({ try self.editHeader($0) { $0["backend"] = "cuda" } }) { if case .backend(_, "cuda", "cpu") = $0 { true } else { false } }
+        // kernels chosen for vectors wider than this CPU has
+        try expectDamaged({ try self.editHeader($0) { $0["architecture"] = "x86_64-simd1024" } }) {
+            if case .device(_, "x86_64-simd1024", CPUExecutable.runnableArchitectures) = $0 { true } else { false }
+        }
         try expectDamaged({ directory in
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: directory + "/weights.bin"))
             try handle.seek(toOffset: 4100)
@@ -123,7 +128,7 @@ func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws 
         guard let path = smolLM2Path else { return }  // covered when Scripts/smollm2.sh has run
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try LLM(model: path, maxSequenceLength: 256).save(engine: directory)
+        try LLM(model: path, options: BuildOptions(maxSequenceLength: 256)).save(engine: directory)
         let engine = try LLM(model: directory)
         let reference = try SmolLM2Reference.load()
         let chat = reference.chats[0]
@@ -140,8 +145,10 @@ func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws 
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let run = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--dtype", "bf16"])
         #expect(run.status == 0, "\(run.stderr)")
-        let engine = try Engine.load(from: directory, backend: "cpu")
-        #expect(engine.header.weights.allSatisfy { $0.dtype == .bf16 })
+        let engine = try Engine.load(from: directory, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
+        // matrices stay bf16; norm scales (read as f32 by their kernels) are widened from the rounded values
+        #expect(engine.header.weights.allSatisfy { $0.dtype == .bf16 || ($0.dtype == .f32 && $0.name.hasPrefix("f32(bf16(")) })
+        #expect(engine.header.weights.contains { $0.dtype == .f32 })
         let llm = try LLM(model: directory)
         let (reference, tensors) = try Reference.load("llama-gqa-bf16")
         for (i, prompt) in reference.prompts.enumerated() {

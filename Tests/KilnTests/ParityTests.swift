@@ -67,7 +67,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
     /// and out of order, as they are once the pool has been used.
     @Test(arguments: parityFixtures)
     func finalLogitsAfterDecodeMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture, maxSequenceLength: 256, tokensPerBlock: 4)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(maxSequenceLength: 256, tokensPerBlock: 4))
         let executable = llm.generator.executable
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let (reference, tensors) = try Reference.load(fixture)
@@ -90,7 +90,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
     /// Two sequences in one step (one prefilling, one decoding) give each the logits it
     /// gets alone: the packed layout is what in-flight batching will rely on.
     @Test func packedSequencesMatchSeparateRuns() throws {
-        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", maxSequenceLength: 256, tokensPerBlock: 8)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 256, tokensPerBlock: 8))
         let executable = llm.generator.executable
         let (reference, tensors) = try Reference.load("llama-gqa")
         let a = reference.prompts[0].input_ids, b = reference.prompts[1].input_ids

@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func promptLongerThanTheCacheIsRefused() throws {
-        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", maxSequenceLength: 16)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 16))
         #expect(throws: GenerationError.contextTooLong(promptTokens: 6, maxTokens: 32, capacity: 32)) {
             try llm.generate(prompt: prompt, .greedy(maxTokens: 32))
         }

@@ -46,7 +46,7 @@ struct SmolLM2Reference: Decodable {
 
 /// One model for the suite: loading it is the slow part. The suite is serialized, so the
 /// model (which runs one request at a time) is never used from two tests at once.
-nonisolated(unsafe) let smolLM2: LLM? = smolLM2Path.flatMap { try? LLM(model: $0, maxSequenceLength: 512) }
+nonisolated(unsafe) let smolLM2: LLM? = smolLM2Path.flatMap { try? LLM(model: $0, options: BuildOptions(maxSequenceLength: 512)) }
 
 @Suite(.enabled(if: smolLM2Path != nil, "SmolLM2's GGUF is not in the cache: run Scripts/smollm2.sh"), .serialized)
 struct SmolLM2Tests {

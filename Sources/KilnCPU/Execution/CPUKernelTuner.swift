@@ -57,7 +57,9 @@ public enum CPUKernelTuner {
         a.withUnsafeBufferPointer { a in
             c.withUnsafeMutableBufferPointer { c in
                 for variant in GemmVariant.candidates {
-                    gemmTransposedB(a: a.baseAddress!, m: tokens, b: matrix, c: c.baseAddress!, variant: variant)  // warm up
+                    let warmUp = clock.now
+                    gemmTransposedB(a: a.baseAddress!, m: tokens, b: matrix, c: c.baseAddress!, variant: variant)
+                    if clock.now - warmUp > best.time * 3 { continue }  // far behind already: not worth measuring
                     var fastest = Duration.seconds(1_000), spent = Duration.zero, runs = 0
                     // at least 3 runs, more while they are cheap (at most 20 ms a candidate)
                     while runs < 3 || (runs < 20 && spent < .milliseconds(20)) {
