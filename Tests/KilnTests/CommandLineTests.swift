@@ -56,7 +56,7 @@ func runKiln(_ arguments: [String]) throws -> (status: Int32, stdout: String, st
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("model: Qwen2ForCausalLM"))
         #expect(run.stdout.contains("weight model.layers.1.self_attn.q_proj.bias"))
-        #expect(run.stdout.contains("attention(layer: 1, heads: 4, kv_heads: 2, head_dim: 16)"))
+        #expect(run.stdout.contains("plugin.attention(layer: 1, heads: 4, kv_heads: 2, head_dim: 16)"))
         #expect(run.stdout.contains("gather_last_tokens"))
     }
 
