@@ -48,8 +48,10 @@ public enum CPUKernelTuner {
         }
     }
 
-    /// Times every candidate on `matrix` with `tokens` rows of activations.
-    private static func fastest(_ matrix: WeightMatrix, tokens: Int) -> GemmVariant {
+    /// Times every candidate on `matrix` with `tokens` rows of activations (fewer for large
+    /// matrices: about 50 M multiply-adds a run keeps a model's measurements near a second).
+    private static func fastest(_ matrix: WeightMatrix, tokens requested: Int) -> GemmVariant {
+        let tokens = requested == 1 ? 1 : max(2, min(requested, 50_000_000 / (matrix.rows * matrix.columns)))
         let a = (0..<(tokens * matrix.columns)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
         var c = [Float](repeating: 0, count: tokens * matrix.rows)
         let clock = ContinuousClock()

@@ -10,8 +10,8 @@ public protocol FusionRule: Pass {
 }
 
 /// The rules, in the order they run: projections of one input merge first (while they are
-/// still plain matmuls), then epilogues claim `matmul → +bias → activation` before the
-/// elementwise chains would take the bias add.
+/// still plain matmuls), residual adds pair with the norms that read them, then epilogues
+/// claim `matmul → +bias → activation` before the elementwise chains would take the bias add.
 public let fusionRules: [any FusionRule] = [
     ProjectionConcatFusion(), RopeIntoAttention(), ResidualRMSNormFusion(), MatmulEpilogueFusion(), ElementwiseChainFusion(),
 ]
