@@ -90,6 +90,18 @@ extension Tensor {
         #expect(DerivedWeight.baseNames(of: "concat_rows(a,f32(b))") == ["a", "b"])
     }
 
+    @Test func shapeCheckCatchesAMissingCast() throws {
+        let nodes = [
+            Node(op: .input(.tokenIds), inputs: [], dtype: .i32, shape: [.numTokens]),
+            Node(op: .weight("embed"), inputs: [], dtype: .f32, shape: [8, 4]),
+            Node(op: .embedding, inputs: [1, 0], dtype: .bf16, shape: [.numTokens, 4]),
+            Node(op: .add, inputs: [2, 2], dtype: .f32, shape: [.numTokens, 4]),
+        ]
+        #expect(throws: CompileError.shapeMismatch(node: "node %3 (add)", detail: "operand %2 is BF16, the result F32: a cast is missing")) {
+            try ShapeCheck().run(Graph(nodes: nodes, outputs: [3]))
+        }
+    }
+
     @Test func activationTypesFollowThePolicyAndTheLogitsStayF32() throws {
         let (graph, _) = normGraph(.f32)
         let (assigned, counts) = try PrecisionAssignment(PrecisionPolicy(activationType: .bf16)).run(graph)

@@ -50,6 +50,15 @@ public struct ShapeCheck: Pass {
                 break
             }
             if node.inputs.contains(where: { $0 >= id }) { throw fail("reads a later node") }
+            // ops that move or combine values elementwise keep their operands' element type
+            let keepsType: Bool
+            switch node.op {
+            case .add, .mul, .activation, .fusedElementwise, .reshape, .select, .slice, .concat, .gatherLastTokens: keepsType = true
+            default: keepsType = false
+            }
+            if keepsType, let other = node.inputs.first(where: { !graph.nodes[$0].isWeight && graph.nodes[$0].dtype != node.dtype }) {
+                throw fail("operand %\(other) is \(graph.nodes[other].dtype), the result \(node.dtype): a cast is missing")
+            }
         }
         return (graph, [:])
     }
