@@ -45,9 +45,11 @@ struct BuildFlags: ParsableArguments {
 }
 
 /// A build's progress on stderr: a bar redrawn in place on a terminal, one line a stage
-/// otherwise (logs stay readable).
-func buildProgressBar() -> BuildProgress {
+/// otherwise (logs stay readable) — or, unless `offTerminal`, nothing off a terminal (for
+/// commands whose build is a side matter).
+func buildProgressBar(offTerminal: Bool = true) -> BuildProgress? {
     let terminal = isatty(2) != 0
+    guard terminal || offTerminal else { return nil }
     return { stage, fraction in
         let percent = Int((fraction * 100).rounded())
         guard terminal else {

@@ -28,7 +28,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens)
-        let llm = try LLM(model: modelOptions.model, options: build.options)
+        let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
         let tokenizer = try llm.requireTokenizer()
         var conversation = Conversation(system: system)
         if let question {

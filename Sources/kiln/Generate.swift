@@ -37,7 +37,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS)
-        let llm = try LLM(model: modelOptions.model, options: build.options)
+        let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
         let ids = try promptTokens(llm)
         // text output streams as tokens arrive; ids-only prompts print ids
         var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil
