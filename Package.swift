@@ -20,11 +20,12 @@ let package = Package(
         .target(name: "CKilnCPU"),
         .target(name: "KilnCompiler", dependencies: ["KilnGraph", "KilnTensor", "KilnCheckpoint"]),
         .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
+        .target(name: "KilnCUDA"),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
         .target(name: "KilnTokenizers"),
         .target(name: "Kiln", dependencies: ["KilnModels", "KilnCompiler", "KilnCPU", "KilnRuntime", "KilnCheckpoint", "KilnTokenizers"]),
         .executableTarget(name: "kiln", dependencies: [
-            "Kiln", "KilnCompiler", "KilnCPU", "KilnGraph", "KilnTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Kiln", "KilnCompiler", "KilnCPU", "KilnCUDA", "KilnGraph", "KilnTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KilnTensorTests", dependencies: ["KilnTensor"]),
         .testTarget(name: "KilnCheckpointTests", dependencies: ["KilnCheckpoint"]),

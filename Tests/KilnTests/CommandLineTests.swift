@@ -74,3 +74,13 @@ func runKiln(_ arguments: [String]) throws -> (status: Int32, stdout: String, st
 }
 
 import KilnCheckpoint
+
+@Suite struct DoctorTests {
+    /// Without a GPU the doctor says so and succeeds; with one it lists it (the GPU machine).
+    @Test func doctorReportsTheMachine() throws {
+        let run = try runKiln(["doctor"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("-bit SIMD kernels"))
+        #expect(run.stdout.contains("gpu: none") || run.stdout.contains(", sm_"))
+    }
+}
