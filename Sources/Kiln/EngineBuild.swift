@@ -47,13 +47,12 @@ func buildEngine(model path: String, options: BuildOptions, progress: BuildProgr
         let clock = ContinuousClock(), start = clock.now
         let cache = KernelCache(deviceKey: CPUExecutable.tuningKey)
         let known = cache.load()
-        let tuned = CPUKernelTuner.tune(graphs: [generate, promptLogits], weights: weights, known: known)
-        if tuned != known { cache.store(tuned) }
-        // the engine keeps the choices its graphs use
-        let used = CPUKernelTuner.signatures(graphs: [generate, promptLogits], weights: weights)
-        kernels = KernelSelection(choices: tuned.choices.filter { used.contains($0.key) })
+        // the engine keeps the choices its graphs use; the cache keeps every one measured here
+        kernels = CPUKernelTuner.tune(graphs: [generate, promptLogits], weights: weights, known: known)
+        let measured = kernels.choices.keys.filter { known.choices[$0] == nil }.count
+        if measured > 0 { cache.store(KernelSelection(choices: known.choices.merging(kernels.choices) { stored, _ in stored })) }
         buildReport.record("kernel-selection", nodes: generate.nodes.count, time: clock.now - start,
-                           counts: ["signatures": used.count, "measured": tuned.choices.count - known.choices.count].filter { $0.value > 0 })
+                           counts: ["signatures": kernels.choices.count, "measured": measured].filter { $0.value > 0 })
     }
     report("done", 1)
     let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", architecture: CPUExecutable.architecture,

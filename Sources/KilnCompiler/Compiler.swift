@@ -50,7 +50,7 @@ public struct Compiler: Sendable {
         let plan = MemoryPlan(current, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
         entries.append(BuildReport.PassEntry(name: "memory-plan", nodesBefore: current.nodes.count, nodesAfter: current.nodes.count,
                                              counts: [:], time: clock.now - start))
-        let unplanned = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize).unplannedBytes
+        let unplanned = MemoryPlan.unplannedBytes(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
         return (current, BuildReport(passes: entries, nodesBefore: graph.nodes.count, nodesAfter: current.nodes.count,
                                      limits: limits, activationBytes: (unplanned, plan.arenaBytes)))
     }

@@ -88,25 +88,3 @@ public enum DerivedWeight {
         return HostTensor(dtype: first.dtype, shape: [parts.reduce(0) { $0 + $1.shape[0] }, first.shape[1]], storage: storage)
     }
 }
-
-extension HostTensor {
-    /// The tensor stored as `dtype`: f32 (from any float or block format), or bf16 / f16
-    /// (from f32, bf16 or f16, rounding to nearest). Other tensors are returned unchanged.
-    public func converted(to dtype: DType) -> HostTensor {
-        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self }
-        switch dtype {
-        case .f32: return HostTensor(floats(), shape: shape)
-        case .bf16 where self.dtype.isPlainFloat:
-            return floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
-        case .f16 where self.dtype.isPlainFloat:
-            return floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
-        default: return self
-        }
-    }
-}
-
-extension DType {
-    /// f32, bf16 and f16: the types `--dtype` converts between (block formats and fp8 keep
-    /// their own encodings).
-    public var isPlainFloat: Bool { self == .f32 || self == .bf16 || self == .f16 }
-}

@@ -43,6 +43,10 @@ public enum DType: String, Sendable, Hashable, Codable, CaseIterable, CustomStri
         return overflow ? nil : bytes
     }
 
+    /// f32, bf16 and f16: the types `--dtype` converts between (block formats and fp8 keep
+    /// their own encodings).
+    public var isPlainFloat: Bool { self == .f32 || self == .bf16 || self == .f16 }
+
     /// Whether values of this type can be widened to `Float` for computation.
     public var isFloatingPoint: Bool {
         switch self {

@@ -66,3 +66,19 @@ public struct HostTensor: Sendable {
         }
     }
 }
+
+extension HostTensor {
+    /// The tensor stored as `dtype`: f32 (from any float or block format), or bf16 / f16
+    /// (from f32, bf16 or f16, rounding to nearest). Other tensors are returned unchanged.
+    public func converted(to dtype: DType) -> HostTensor {
+        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self }
+        switch dtype {
+        case .f32: return HostTensor(floats(), shape: shape)
+        case .bf16 where self.dtype.isPlainFloat:
+            return floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
+        case .f16 where self.dtype.isPlainFloat:
+            return floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
+        default: return self
+        }
+    }
+}

@@ -2,11 +2,7 @@
 // without rebuilding, and new weights swapped into it.
 
 import ArgumentParser
-import FoundationEssentials
 import Kiln
-import KilnCompiler
-import KilnModels
-import KilnTensor
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Build a model into an engine folder and print the build report.")

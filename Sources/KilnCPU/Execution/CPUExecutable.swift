@@ -88,7 +88,7 @@ public final class CPUExecutable: Executable {
 
     /// Every target this machine runs: its own vector width and the narrower ones.
     public static var runnableArchitectures: [String] {
-        ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }.map(architecture(vectorBits:))
+        supportedVectorWidths.map(architecture(vectorBits:))
     }
 
     private static func architecture(vectorBits: Int32) -> String {

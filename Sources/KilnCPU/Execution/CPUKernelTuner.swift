@@ -15,21 +15,14 @@ public enum CPUKernelTuner {
         "gemm_nt \(matrix.format.rawValue.lowercased()) \(matrix.rows)x\(matrix.columns) m=\(tokens == 1 ? 1 : stepSizes[1])"
     }
 
-    /// The selection for `graphs` with `weights` (by name): `known` choices are kept, every
-    /// other signature is measured.
+    /// A choice for every GEMM signature `graphs` use with `weights` (by name): taken from
+    /// `known` where it has one, measured otherwise.
     public static func tune(graphs: [Graph], weights: [String: HostTensor], known: KernelSelection = KernelSelection()) -> KernelSelection {
-        var selection = known
+        var selection = KernelSelection()
         forEachGemm(graphs: graphs, weights: weights) { matrix, tokens, key in
-            if selection.choices[key] == nil { selection.choices[key] = fastest(matrix, tokens: tokens).parameters }
+            if selection.choices[key] == nil { selection.choices[key] = known.choices[key] ?? fastest(matrix, tokens: tokens).parameters }
         }
         return selection
-    }
-
-    /// The signatures of every GEMM call `graphs` make.
-    public static func signatures(graphs: [Graph], weights: [String: HostTensor]) -> Set<String> {
-        var keys = Set<String>()
-        forEachGemm(graphs: graphs, weights: weights) { _, _, key in keys.insert(key) }
-        return keys
     }
 
     /// Calls `body` for each weight matrix a graph multiplies by and each measured step size.

@@ -45,7 +45,7 @@ struct CPUWeight: @unchecked Sendable {
 extension Graph {
     /// Weight nodes that only matmul (as B), embedding (as the table) and dequantize read.
     var matrixOnlyWeights: Set<Int> {
-        var weights = Set(nodes.indices.filter { if case .weight = nodes[$0].op { true } else { false } })
+        var weights = Set(nodes.indices.filter { nodes[$0].isWeight })
         for node in nodes {
             for (position, input) in node.inputs.enumerated() where weights.contains(input) {
                 switch (node.op, position) {

@@ -16,6 +16,9 @@ let cpuVectorBits: Int32 = {
     return supported
 }()
 
+/// The vector widths this CPU's kernels run, widest first.
+let supportedVectorWidths: [Int32] = ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }
+
 /// One way to run a GEMM: the vector width of the inner kernel and how many threads share
 /// it. The builder measures the candidates per weight shape (CPUKernelTuner).
 struct GemmVariant: Hashable, Sendable {
@@ -27,9 +30,8 @@ struct GemmVariant: Hashable, Sendable {
 
     /// Every variant this CPU can run.
     static var candidates: [GemmVariant] {
-        let widths = ([512, 256, 128] as [Int32]).filter { $0 <= cpuVectorBits }
         let threadCounts = workerCount > 1 ? [workerCount, 1] : [1]
-        return widths.flatMap { width in threadCounts.map { GemmVariant(vectorBits: width, threads: $0) } }
+        return supportedVectorWidths.flatMap { width in threadCounts.map { GemmVariant(vectorBits: width, threads: $0) } }
     }
 
     init(vectorBits: Int32, threads: Int) {

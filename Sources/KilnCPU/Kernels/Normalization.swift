@@ -8,9 +8,7 @@ func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePoi
             let row = x + r * width
             var sum: Float = 0
             for i in 0..<width { sum += row[i] * row[i] }
-            let scale = 1 / (sum / Float(width) + eps).squareRoot()
-            let o = out + r * width
-            for i in 0..<width { o[i] = weight[i] * (row[i] * scale) }
+            writeNormalized(row, sumOfSquares: sum, width: width, weight: weight, eps: eps, out + r * width)
         }
     }
 }
@@ -28,9 +26,16 @@ func residualRMSNorm(_ x: UnsafePointer<Float>, _ residual: UnsafePointer<Float>
                 s[i] = value
                 squares += value * value
             }
-            let scale = 1 / (squares / Float(width) + eps).squareRoot()
-            let o = normed + r * width
-            for i in 0..<width { o[i] = weight[i] * (s[i] * scale) }
+            writeNormalized(s, sumOfSquares: squares, width: width, weight: weight, eps: eps, normed + r * width)
         }
     }
+}
+
+/// `out = row / sqrt(sumOfSquares / width + eps) · weight`: the end both norms share, so
+/// fused and unfused give the same bits.
+@inline(__always)
+private func writeNormalized(_ row: UnsafePointer<Float>, sumOfSquares: Float, width: Int, weight: UnsafePointer<Float>, eps: Float,
+                             _ out: UnsafeMutablePointer<Float>) {
+    let scale = 1 / (sumOfSquares / Float(width) + eps).squareRoot()
+    for i in 0..<width { out[i] = weight[i] * (row[i] * scale) }
 }

@@ -51,8 +51,7 @@ public struct PrecisionAssignment: Pass {
         }
         let counts = ["weights converted": converted, "weights widened": widened, "values retyped": retyped].filter { $0.value > 0 }
         guard !counts.isEmpty else { return (graph, [:]) }
-        let changed = Dictionary(uniqueKeysWithValues: nodes.indices.filter { nodes[$0] != graph.nodes[$0] || nodes[$0].dtype != graph.nodes[$0].dtype }
-            .map { ($0, nodes[$0]) })
+        let changed = Dictionary(uniqueKeysWithValues: nodes.indices.filter { nodes[$0] != graph.nodes[$0] }.map { ($0, nodes[$0]) })
         return (try rewrite(graph, replacing: changed, adding: added), counts)
     }
 
@@ -69,8 +68,4 @@ public struct PrecisionAssignment: Pass {
             format == .f32
         }
     }
-}
-
-extension Node {
-    var isWeight: Bool { if case .weight = op { true } else { false } }
 }

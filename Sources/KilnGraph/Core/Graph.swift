@@ -95,6 +95,11 @@ public final class Graph {
     }
 }
 
+extension Node {
+    /// Whether the node is a model weight (bound memory, not computed).
+    public var isWeight: Bool { if case .weight = op { true } else { false } }
+}
+
 extension Op {
     /// Ops whose result is their operand's storage seen another way (no kernel runs).
     public var isView: Bool {

@@ -41,15 +41,10 @@ public struct MemoryPlan: Sendable, Equatable {
         let lifetimes = graph.lifetimes
         // a value nothing reads still occupies its bytes while it is written
         let lastUse = nodes.indices.map { max(lifetimes.lastUse[$0], $0) }
-        let values = nodes.indices.filter { nodes[$0].ownsActivationStorage }
-        let size = Dictionary(uniqueKeysWithValues: values.map { id in
-            let elements = nodes[id].shape.map { $0.resolved(numTokens: numTokens, numSeqs: numSeqs) }.reduce(1, *)
-            let bytes = nodes[id].dtype.byteCount(elements: elements) ?? elements * 4
-            return (id, (bytes + Self.alignment - 1) / Self.alignment * Self.alignment)
-        })
+        let size = Self.valueBytes(graph, numTokens: numTokens, numSeqs: numSeqs)
         var placed: [(id: Int, offset: Int)] = []
         var offsets: [Int: Int] = [:]
-        for id in values.sorted(by: { (size[$0]!, $1) > (size[$1]!, $0) }) {
+        for id in size.keys.sorted(by: { (size[$0]!, $1) > (size[$1]!, $0) }) {
             // bytes taken, during this value's lifetime, by values placed before it
             let busy = placed.filter { other in !(lastUse[other.id] < id || lastUse[id] < other.id) }
                 .map { ($0.offset, $0.offset + size[$0.id]!) }.sorted { $0.0 < $1.0 }
@@ -63,6 +58,21 @@ public struct MemoryPlan: Sendable, Equatable {
         self.offsets = offsets
         arenaBytes = placed.map { $0.offset + size[$0.id]! }.max() ?? 0
         unplannedBytes = size.values.reduce(0, +)
+    }
+
+    /// The aligned bytes of each value that needs arena storage, for a step of that size.
+    static func valueBytes(_ graph: Graph, numTokens: Int, numSeqs: Int) -> [Int: Int] {
+        let nodes = graph.nodes
+        return Dictionary(uniqueKeysWithValues: nodes.indices.filter { nodes[$0].ownsActivationStorage }.map { id in
+            let elements = nodes[id].shape.map { $0.resolved(numTokens: numTokens, numSeqs: numSeqs) }.reduce(1, *)
+            let bytes = nodes[id].dtype.byteCount(elements: elements) ?? elements * 4
+            return (id, (bytes + alignment - 1) / alignment * alignment)
+        })
+    }
+
+    /// What giving every value of `graph` its own buffer takes, without planning it.
+    public static func unplannedBytes(_ graph: Graph, numTokens: Int, numSeqs: Int) -> Int {
+        valueBytes(graph, numTokens: numTokens, numSeqs: numSeqs).values.reduce(0, +)
     }
 }
 
