@@ -20,10 +20,13 @@ let package = Package(
         .target(name: "CKilnCPU"),
         .target(name: "KilnCompiler", dependencies: ["KilnGraph", "KilnTensor", "KilnCheckpoint"]),
         .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
-        .target(name: "KilnCUDA"),
+        .target(name: "KilnCUDA", dependencies: ["KilnGraph", "KilnTensor"], resources: [
+            .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/layers.cu"),
+            .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/sampling.cu"),
+        ]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
         .target(name: "KilnTokenizers"),
-        .target(name: "Kiln", dependencies: ["KilnModels", "KilnCompiler", "KilnCPU", "KilnRuntime", "KilnCheckpoint", "KilnTokenizers"]),
+        .target(name: "Kiln", dependencies: ["KilnModels", "KilnCompiler", "KilnCPU", "KilnCUDA", "KilnRuntime", "KilnCheckpoint", "KilnTokenizers"]),
         .executableTarget(name: "kiln", dependencies: [
             "Kiln", "KilnCompiler", "KilnCPU", "KilnCUDA", "KilnGraph", "KilnTensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -35,6 +38,6 @@ let package = Package(
         .testTarget(name: "KilnCPUTests", dependencies: ["KilnCPU", "KilnGraph"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(name: "KilnTokenizersTests", dependencies: ["KilnTokenizers"]),
-        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCPU", "KilnGraph"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCPU", "KilnCUDA", "KilnGraph"]),
     ]
 )

@@ -22,9 +22,20 @@ public struct BuildOptions: Sendable {
     /// library leaves it to the caller, since measurements taken while other work shares
     /// the cores (tests, a busy server) mislead.
     public var autotune: Bool
+    /// The backend the model is built for (an engine runs on the one it was built for).
+    public var backend: Backend
+    /// CUDA: the share of the GPU memory left after weights and activations that the KV
+    /// cache takes; nil sizes it for one sequence of `maxSequenceLength`.
+    public var kvCacheFraction: Double?
+    /// CUDA: whether decode steps are captured and replayed as CUDA graphs.
+    public var cudaGraphs: Bool
 
     public init(maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, limits: StepLimits = StepLimits(),
-                disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = false) {
+                disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = false,
+                backend: Backend = .cpu, kvCacheFraction: Double? = 0.9, cudaGraphs: Bool = true) {
+        self.backend = backend
+        self.kvCacheFraction = kvCacheFraction
+        self.cudaGraphs = cudaGraphs
         self.maxSequenceLength = maxSequenceLength
         self.tokensPerBlock = tokensPerBlock
         self.limits = limits

@@ -11,11 +11,13 @@ import KilnTensor
 import KilnTokenizers
 
 /// Records, builds, binds and tunes the model at `path` (a Hugging Face folder or GGUF file)
-/// for the CPU backend.
+/// for `options.backend`.
 func buildEngine(model path: String, options: BuildOptions, progress: BuildProgress?) throws -> (Engine, TokenizerSource?) {
     let report = progress ?? { _, _ in }
-    let disabled = options.disabledFusions ?? cpuDisabledFusions
-    let compiler = try Compiler(disabledRules: disabled, precision: CPUExecutable.precision(weightType: options.weightType),
+    let backend = options.backend
+    let disabled = options.disabledFusions ?? backend.defaultDisabledFusions
+    let target = try backend.target()
+    let compiler = try Compiler(disabledRules: disabled, precision: backend.precision(weightType: options.weightType),
                                 limits: options.limits)
     report("loading \(path)", 0)
     let spec: LlamaModelSpec, network: LlamaForCausalLM, tokenizer: TokenizerSource?, eos: [Int]
@@ -42,7 +44,8 @@ func buildEngine(model path: String, options: BuildOptions, progress: BuildProgr
     if let missing = names.first(where: { weights[$0] == nil }) { throw CPUBackendError.unboundWeight(name: missing) }
 
     var kernels = KernelSelection()
-    if options.autotune {
+    // the GPU measures its GEMMs when the executable is made, on the device's memory
+    if options.autotune && backend == .cpu {
         report("measuring kernels", 0.7)
         let clock = ContinuousClock(), start = clock.now
         let cache = KernelCache(deviceKey: CPUExecutable.tuningKey)
@@ -55,9 +58,9 @@ func buildEngine(model path: String, options: BuildOptions, progress: BuildProgr
                            counts: ["signatures": kernels.choices.count, "measured": measured].filter { $0.value > 0 })
     }
     report("done", 1)
-    let header = EngineHeader(kilnVersion: kilnVersion, backend: "cpu", architecture: CPUExecutable.architecture,
-                              device: CPUExecutable.deviceDescription, source: path, disabledFusions: disabled.sorted(),
-                              weightType: options.weightType,
+    let header = EngineHeader(kilnVersion: kilnVersion, backend: backend.rawValue, architecture: target.architecture,
+                              device: target.device, source: path, disabledFusions: disabled.sorted(),
+                              weightType: backend.precision(weightType: options.weightType).weightType,
                               maxSequenceLength: options.maxSequenceLength ?? min(spec.maxPositionEmbeddings, 8192),
                               tokensPerBlock: options.tokensPerBlock, limits: options.limits, kernels: kernels,
                               numLayers: spec.numLayers, numKVHeads: spec.numKVHeads, headDim: spec.headDim,

@@ -15,10 +15,14 @@ struct KernelCache {
     let file: String
 
     init(deviceKey: String) {
+        file = Self.root + "/kernels/" + deviceKey + ".json"
+    }
+
+    /// Kiln's cache folder; compiled GPU kernels go under `cuda/` in it.
+    static var root: String {
         let environment = ProcessInfo.processInfo.environment
-        let root = environment["KILN_CACHE_DIR"] ?? environment["XDG_CACHE_HOME"].map { $0 + "/kiln" }
+        return environment["KILN_CACHE_DIR"] ?? environment["XDG_CACHE_HOME"].map { $0 + "/kiln" }
             ?? (environment["HOME"] ?? ".") + "/.cache/kiln"
-        file = root + "/kernels/" + deviceKey + ".json"
     }
 
     /// The stored choices; an unreadable or damaged cache counts as empty (it is rebuilt).

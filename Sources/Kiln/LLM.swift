@@ -4,6 +4,7 @@ import FoundationEssentials
 import KilnCheckpoint
 import KilnCompiler
 import KilnCPU
+import KilnCUDA
 import KilnGraph
 import KilnModels
 import KilnRuntime
@@ -13,7 +14,7 @@ import KilnTokenizers
 /// The Kiln release that builds and reads engines.
 public let kilnVersion = "0.1.0"
 
-/// A loaded model ready to generate, on the CPU backend.
+/// A loaded model ready to generate, on the CPU or CUDA backend.
 public final class LLM {
     /// The Hugging Face folder, GGUF file or engine folder the model came from.
     public let source: String
@@ -25,33 +26,42 @@ public final class LLM {
     private let engine: Engine
     private let tokenizerSource: TokenizerSource?
     private let kvCache: KVCacheLayout
-    private var promptScorer: CPUExecutable?
+    private let backend: Backend
+    private let options: BuildOptions
+    private var promptScorer: (any Executable)?
 
     /// Loads `model` — a Hugging Face folder, a `.gguf` file, or an engine folder from
-    /// `kiln build` — for the CPU backend. Models are built in memory with `options`; an
-    /// engine keeps the options it was built with, except `maxSequenceLength` when given.
-    /// `progress` hears the build's stages.
+    /// `kiln build` — for `options.backend`. Models are built in memory with `options`; an
+    /// engine runs on the backend it was built for and keeps the options it was built with,
+    /// except `maxSequenceLength` and the CUDA run settings when given. `progress` hears the
+    /// build's stages.
     public convenience init(model path: String, options: BuildOptions = BuildOptions(), progress: BuildProgress? = nil) throws {
         if isEngineFolder(path) {
-            let engine = try Engine.load(from: path, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
-            try self.init(engine: engine, source: path, tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: options.maxSequenceLength)
+            let backend = Engine.backend(of: path).flatMap(Backend.init(rawValue:)) ?? .cpu
+            let engine = try Engine.load(from: path, backend: backend.rawValue, architectures: try backend.runnableArchitectures())
+            var options = options
+            options.backend = backend
+            try self.init(engine: engine, source: path, tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: options.maxSequenceLength,
+                          options: options)
         } else {
             let (engine, tokenizer) = try buildEngine(model: path, options: options, progress: progress)
-            try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil)
+            try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil, options: options)
         }
     }
 
-    private init(engine: Engine, source: String, tokenizer tokenizerSource: TokenizerSource?, maxSequenceLength: Int?) throws {
+    private init(engine: Engine, source: String, tokenizer tokenizerSource: TokenizerSource?, maxSequenceLength: Int?,
+                 options: BuildOptions) throws {
         self.engine = engine
         self.source = source
         self.tokenizerSource = tokenizerSource
+        self.backend = options.backend
+        self.options = options
         tokenizer = try tokenizerSource?.load()
         let h = engine.header
         let capacity = maxSequenceLength ?? h.maxSequenceLength
         kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
                                 tokensPerBlock: h.tokensPerBlock, numBlocks: (capacity + h.tokensPerBlock - 1) / h.tokensPerBlock)
-        let executable = try CPUExecutable(graph: engine.generateGraph, weights: engine.weights, kvCache: kvCache, limits: h.limits,
-                                           kernels: h.kernels)
+        let executable = try Self.executable(engine.generateGraph, engine: engine, kvCache: kvCache, options: options, ownsKVPool: true)
         // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
         let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
@@ -64,7 +74,8 @@ public final class LLM {
     @discardableResult
     public static func refit(engine: String, weights folder: String) throws -> Int {
         let tensors = try HuggingFaceModel.load(directory: folder).model.boundWeights()
-        try Engine.refit(engine, with: tensors, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
+        let backend = Engine.backend(of: engine).flatMap(Backend.init(rawValue:)) ?? .cpu
+        try Engine.refit(engine, with: tensors, backend: backend.rawValue, architectures: try backend.runnableArchitectures())
         return tensors.count
     }
 
@@ -73,12 +84,42 @@ public final class LLM {
     public func save(engine directory: String) throws {
         var engine = engine
         engine.header.eosTokenIds = generator.eosTokenIds.map(Int.init).sorted()
+        // the GPU's GEMM algorithm choices, measured when the executable was made
+        if let cuda = generator.executable as? CUDAExecutable, !cuda.kernelSelection.choices.isEmpty {
+            engine.header.kernels = cuda.kernelSelection
+        }
         try engine.save(to: directory)
         try tokenizerSource?.save(into: directory)
     }
 
+    /// Makes `graph` of `engine` runnable on the options' backend. On the GPU the generation
+    /// executable's KV pool takes `kvCacheFraction` of the free memory (`ownsKVPool`); a
+    /// second one (prompt scoring) gets a pool for one sequence.
+    private static func executable(_ graph: Graph, engine: Engine, kvCache: KVCacheLayout, options: BuildOptions,
+                                   ownsKVPool: Bool) throws -> any Executable {
+        let h = engine.header
+        switch options.backend {
+        case .cpu:
+            return try CPUExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels)
+        case .cuda:
+            let cuda = CUDAOptions(kvCacheFraction: ownsKVPool ? options.kvCacheFraction : nil, cudaGraphs: options.cudaGraphs,
+                                   autotune: options.autotune, cacheDirectory: KernelCache.root + "/cuda")
+            return try CUDAExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels,
+                                      options: cuda, device: CUDAContext.shared().device)
+        }
+    }
+
+    /// The device the model runs on, as its engine header names it.
+    public var deviceDescription: String { engine.header.device }
+
     /// Bytes of the generation graph's activation arena (planned for the largest step).
-    public var activationBytes: Int { (generator.executable as? CPUExecutable)?.activationBytes ?? 0 }
+    public var activationBytes: Int {
+        switch generator.executable {
+        case let cpu as CPUExecutable: cpu.activationBytes
+        case let cuda as CUDAExecutable: cuda.memory.activations
+        default: 0
+        }
+    }
 
     /// The tokenizer, or an error saying the folder has none (text needs one; ids do not).
     public func requireTokenizer() throws(TokenizerError) -> Tokenizer {
@@ -98,8 +139,8 @@ public final class LLM {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: 0, capacity: kvCache.capacityTokens)
         }
         let h = engine.header
-        let scorer = try promptScorer ?? CPUExecutable(graph: engine.promptLogitsGraph, weights: engine.weights, kvCache: kvCache,
-                                                       limits: h.limits, kernels: h.kernels)
+        let scorer = try promptScorer ?? Self.executable(engine.promptLogitsGraph, engine: engine, kvCache: kvCache, options: options,
+                                                         ownsKVPool: false)
         promptScorer = scorer
         let blocks = (0..<Int32((prompt.count + kvCache.tokensPerBlock - 1) / kvCache.tokensPerBlock)).map { $0 }
         // steps of at most the engine's token limit, each appending its rows of logits

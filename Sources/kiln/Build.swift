@@ -11,15 +11,7 @@ struct Build: ParsableCommand {
     var model: String
     @Option(help: "The engine folder to write.")
     var output: String
-    @Option(help: "The backend the engine runs on: cpu (cuda arrives with the CUDA backend).")
-    var backend = "cpu"
     @OptionGroup var flags: BuildFlags
-
-    func validate() throws {
-        guard backend == "cpu" else {
-            throw ValidationError("--backend \(backend): this Kiln has the cpu backend only; the CUDA backend is not part of this build yet")
-        }
-    }
 
     func run() throws {
         let clock = ContinuousClock()

@@ -13,6 +13,12 @@ import Darwin
 #endif
 
 struct BuildFlags: ParsableArguments {
+    @Option(help: "The backend to build for: cpu or cuda (an engine folder runs on the backend it was built for).")
+    var backend = "cpu"
+    @Option(name: .customLong("kv-cache-fraction"), help: "CUDA: share of the GPU memory left after weights and activations that the KV cache takes.")
+    var kvCacheFraction = 0.9
+    @Flag(name: .customLong("no-cuda-graphs"), help: "CUDA: launch decode steps kernel by kernel instead of replaying captured CUDA graphs.")
+    var noCUDAGraphs = false
     @Option(name: .customLong("max-seq-len"), help: "Tokens the KV cache holds per run (default: the model's context, at most 8192).")
     var maxSequenceLength: Int?
     @Option(name: .customLong("tokens-per-block"), help: "Tokens per KV-cache block.")
@@ -29,6 +35,10 @@ struct BuildFlags: ParsableArguments {
     var noAutotune = false
 
     func validate() throws {
+        guard Backend(rawValue: backend) != nil else {
+            throw ValidationError("--backend \(backend): expected \(Backend.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        guard kvCacheFraction > 0 && kvCacheFraction <= 1 else { throw ValidationError("--kv-cache-fraction \(kvCacheFraction): expected a share in (0, 1]") }
         guard ["auto", "f32", "bf16", "f16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected auto, f32, bf16 or f16") }
         guard tokensPerBlock > 0, maxNumTokens > 0, maxBatchSize > 0, maxSequenceLength.map({ $0 > 0 }) ?? true else {
             throw ValidationError("--max-seq-len, --tokens-per-block, --max-num-tokens and --max-batch-size must be positive")
@@ -40,7 +50,8 @@ struct BuildFlags: ParsableArguments {
         BuildOptions(maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
                      limits: StepLimits(maxNumTokens: maxNumTokens, maxBatchSize: maxBatchSize),
                      disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) },
-                     weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()), autotune: !noAutotune)
+                     weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()), autotune: !noAutotune,
+                     backend: Backend(rawValue: backend) ?? .cpu, kvCacheFraction: kvCacheFraction, cudaGraphs: !noCUDAGraphs)
     }
 }
 

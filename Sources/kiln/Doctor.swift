@@ -1,5 +1,6 @@
 // `kiln doctor`: what this machine offers Kiln — the CPU kernels, and the GPUs and NVIDIA
-// libraries the CUDA backend would use, with what to install when one is missing.
+// libraries the CUDA backend uses, with what to install when one is missing, and a GPU
+// self-test (NVRTC compile + launch, Kiln's kernels, a cuBLASLt GEMM).
 
 import ArgumentParser
 import KilnCPU
@@ -36,5 +37,10 @@ struct Doctor: ParsableCommand {
                 print("\(kind.rawValue): missing (tried \(tried.count) places) — \(kind.installHint)")
             }
         }
+        guard !gpus.isEmpty else { return }
+        let device = try CUDADevice(driver: driver)
+        let checks = CUDASelfTest.run(device: device)
+        for check in checks { print("self-test \(check.name): \(check.passed ? "ok" : "FAILED") — \(check.detail)") }
+        if checks.contains(where: { !$0.passed }) { throw ExitCode(1) }
     }
 }

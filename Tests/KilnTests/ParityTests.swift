@@ -39,7 +39,25 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
 @Suite struct ParityTests {
     @Test(arguments: parityFixtures)
     func greedyTokensMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture)
+        try Self.greedyTokensMatch(fixture: fixture, options: BuildOptions())
+    }
+
+    @Test(arguments: parityFixtures)
+    func promptLogitsMatchHuggingFace(fixture: String) throws {
+        try Self.promptLogitsMatch(fixture: fixture, options: BuildOptions())
+    }
+
+    @Test(arguments: parityFixtures)
+    func finalLogitsAfterDecodeMatchHuggingFace(fixture: String) throws {
+        try Self.finalLogitsAfterDecodeMatch(fixture: fixture, options: BuildOptions())
+    }
+
+    @Test func packedSequencesMatchSeparateRuns() throws {
+        try Self.packedSequencesMatch(options: BuildOptions())
+    }
+
+    static func greedyTokensMatch(fixture: String, options: BuildOptions) throws {
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
         let (reference, _) = try Reference.load(fixture)
         for prompt in reference.prompts {
             var params = SamplingParams.greedy(maxTokens: prompt.greedy_ids.count)
@@ -50,9 +68,8 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
-    @Test(arguments: parityFixtures)
-    func promptLogitsMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture)
+    static func promptLogitsMatch(fixture: String, options: BuildOptions) throws {
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
         let (reference, tensors) = try Reference.load(fixture)
         for (i, prompt) in reference.prompts.enumerated() {
             let logits = try llm.promptLogits(prompt.input_ids)
@@ -65,9 +82,10 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
 
     /// Prefill, then one token per step through a block table whose blocks are scattered
     /// and out of order, as they are once the pool has been used.
-    @Test(arguments: parityFixtures)
-    func finalLogitsAfterDecodeMatchHuggingFace(fixture: String) throws {
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(maxSequenceLength: 256, tokensPerBlock: 4))
+    static func finalLogitsAfterDecodeMatch(fixture: String, options: BuildOptions) throws {
+        var options = options
+        (options.maxSequenceLength, options.tokensPerBlock) = (256, 4)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
         let executable = llm.generator.executable
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let (reference, tensors) = try Reference.load(fixture)
@@ -89,8 +107,10 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
 
     /// Two sequences in one step (one prefilling, one decoding) give each the logits it
     /// gets alone: the packed layout is what in-flight batching will rely on.
-    @Test func packedSequencesMatchSeparateRuns() throws {
-        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 256, tokensPerBlock: 8))
+    static func packedSequencesMatch(options: BuildOptions) throws {
+        var options = options
+        (options.maxSequenceLength, options.tokensPerBlock) = (256, 8)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
         let executable = llm.generator.executable
         let (reference, tensors) = try Reference.load("llama-gqa")
         let a = reference.prompts[0].input_ids, b = reference.prompts[1].input_ids

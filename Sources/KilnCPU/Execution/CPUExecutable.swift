@@ -231,27 +231,7 @@ public final class CPUExecutable: Executable {
 
     /// Checks that a step is self-consistent and fits the KV pool before any kernel runs.
     private func validate(_ step: StepInputs) throws(CPUBackendError) {
-        guard step.numTokens > 0 else { throw .invalidStep("no tokens") }
-        guard step.numTokens <= limits.maxNumTokens, step.numSeqs <= limits.maxBatchSize else {
-            throw .invalidStep("\(step.numTokens) tokens in \(step.numSeqs) sequences exceed the engine's limit of \(limits) a step; "
-                + "split the step, or rebuild with a larger --max-num-tokens / --max-batch-size")
-        }
-        guard step.positions.count == step.numTokens, step.slotMapping.count == step.numTokens else {
-            throw .invalidStep("\(step.numTokens) tokens but \(step.positions.count) positions and \(step.slotMapping.count) slots")
-        }
-        guard step.sequences.reduce(0, { $0 + $1.newTokens }) == step.numTokens, step.sequences.allSatisfy({ $0.newTokens > 0 }) else {
-            throw .invalidStep("the sequences' new tokens do not add up to the step's \(step.numTokens) tokens")
-        }
-        let layout = kvCacheLayout
-        for slot in step.slotMapping where slot < 0 || Int(slot) >= layout.capacityTokens {
-            throw .invalidStep("KV slot \(slot) is outside the pool of \(layout.capacityTokens) slots")
-        }
-        for sequence in step.sequences {
-            let needed = (sequence.cachedTokens + sequence.newTokens + layout.tokensPerBlock - 1) / layout.tokensPerBlock
-            guard sequence.blockTable.count >= needed, sequence.blockTable.allSatisfy({ $0 >= 0 && Int($0) < layout.numBlocks }) else {
-                throw .invalidStep("a block table covers \(sequence.blockTable.count) of the \(needed) blocks its sequence needs")
-            }
-        }
+        if let problem = step.problem(limits: limits, layout: kvCacheLayout) { throw .invalidStep(problem) }
         if let vocabulary = nodes.first(where: { if case .embedding = $0.op { true } else { false } })
             .flatMap({ nodes[$0.inputs[0]].shape.first?.fixedSize }) {
             for token in step.tokenIds where token < 0 || Int(token) >= vocabulary {

@@ -49,6 +49,13 @@ public struct Engine {
         }
     }
 
+    /// The backend an engine folder was built for, or nil when its header cannot be read
+    /// (`load` then says why).
+    public static func backend(of directory: String) -> String? {
+        struct Probe: Decodable { var backend: String }
+        return FileManager.default.contents(atPath: directory + "/" + headerFile).flatMap { try? JSONDecoder().decode(Probe.self, from: $0).backend }
+    }
+
     /// Reads an engine, refusing another format version, another backend, a device
     /// architecture not among `architectures` (those this machine runs), a truncated or
     /// corrupt weights file. Weights stay memory-mapped.

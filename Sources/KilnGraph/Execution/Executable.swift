@@ -13,4 +13,23 @@ public protocol Executable: AnyObject, Sendable {
     /// Runs one step and returns the graph's output: F32 logits, one row per sequence (or
     /// per token for graphs recorded with all-token logits).
     func forward(_ step: StepInputs) throws -> HostTensor
+
+    /// Runs one step and returns each output row's most likely token (the first on ties);
+    /// a GPU picks them on the device, so only the ids cross to the host.
+    func forwardGreedy(_ step: StepInputs) throws -> [Int32]
+}
+
+extension Executable {
+    public func forwardGreedy(_ step: StepInputs) throws -> [Int32] {
+        let logits = try forward(step)
+        let width = logits.shape.last ?? 1
+        return logits.withUnsafeBytes { bytes in
+            let values = bytes.assumingMemoryBound(to: Float.self)
+            return (0..<(values.count / width)).map { row in
+                var best = row * width
+                for i in (row * width)..<((row + 1) * width) where values[i] > values[best] { best = i }
+                return Int32(best - row * width)
+            }
+        }
+    }
 }

@@ -72,3 +72,35 @@ public struct KVCacheLayout: Hashable, Sendable {
     public var elementsPerBlock: Int { 2 * numKVHeads * tokensPerBlock * headDim }
     public var capacityTokens: Int { numBlocks * tokensPerBlock }
 }
+
+extension StepInputs {
+    /// What makes this step unrunnable on an executable with `limits` and `layout` (sequences
+    /// of at most `maxBlocksPerSequence` blocks), or nil when it is self-consistent and fits.
+    public func problem(limits: StepLimits, layout: KVCacheLayout, maxBlocksPerSequence: Int = .max) -> String? {
+        guard numTokens > 0 else { return "no tokens" }
+        guard numTokens <= limits.maxNumTokens, numSeqs <= limits.maxBatchSize else {
+            return "\(numTokens) tokens in \(numSeqs) sequences exceed the engine's limit of \(limits) a step; "
+                + "split the step, or rebuild with a larger --max-num-tokens / --max-batch-size"
+        }
+        guard positions.count == numTokens, slotMapping.count == numTokens else {
+            return "\(numTokens) tokens but \(positions.count) positions and \(slotMapping.count) slots"
+        }
+        guard sequences.reduce(0, { $0 + $1.newTokens }) == numTokens, sequences.allSatisfy({ $0.newTokens > 0 }) else {
+            return "the sequences' new tokens do not add up to the step's \(numTokens) tokens"
+        }
+        if let slot = slotMapping.first(where: { $0 < 0 || Int($0) >= layout.capacityTokens }) {
+            return "KV slot \(slot) is outside the pool of \(layout.capacityTokens) slots"
+        }
+        for sequence in sequences {
+            let needed = (sequence.cachedTokens + sequence.newTokens + layout.tokensPerBlock - 1) / layout.tokensPerBlock
+            guard sequence.blockTable.count >= needed, sequence.blockTable.allSatisfy({ $0 >= 0 && Int($0) < layout.numBlocks }) else {
+                return "a block table covers \(sequence.blockTable.count) of the \(needed) blocks its sequence needs"
+            }
+            guard needed <= maxBlocksPerSequence else {
+                return "a sequence of \(sequence.cachedTokens + sequence.newTokens) tokens is longer than this executable's "
+                    + "\(maxBlocksPerSequence * layout.tokensPerBlock); raise --max-seq-len"
+            }
+        }
+        return nil
+    }
+}

@@ -96,9 +96,15 @@ public final class Generator {
             pending.removeFirst(chunk)
         }
         while output.count < params.maxTokens {
-            let logits = try executable.forward(step(pending[...]))
-            let token = logits.withUnsafeBytes { bytes in
-                bytes.withMemoryRebound(to: Float.self) { sampler.sample(UnsafeBufferPointer(rebasing: $0.prefix(executable.vocabularySize))) }
+            let token: Int32
+            if params.isGreedy {
+                // the backend picks it (on a GPU, only the id crosses to the host)
+                token = try executable.forwardGreedy(step(pending[...]))[0]
+            } else {
+                let logits = try executable.forward(step(pending[...]))
+                token = logits.withUnsafeBytes { bytes in
+                    bytes.withMemoryRebound(to: Float.self) { sampler.sample(UnsafeBufferPointer(rebasing: $0.prefix(executable.vocabularySize))) }
+                }
             }
             if output.isEmpty { firstTokenAt = clock.now }
             output.append(token)

@@ -1,0 +1,230 @@
+// One GPU with its primary context and the stream every Kiln kernel runs on: device memory,
+// copies, kernel launches, timing events and CUDA graphs, each checked and turned into a
+// Swift error that names the call.
+
+/// Device memory owned by Swift: freed when the last reference goes.
+public final class DeviceBuffer: @unchecked Sendable {
+    public let address: UInt64
+    public let byteCount: Int
+    private let device: CUDADevice
+
+    fileprivate init(address: UInt64, byteCount: Int, device: CUDADevice) {
+        self.address = address
+        self.byteCount = byteCount
+        self.device = device
+    }
+
+    deinit { _ = device.driver.api.memFree(address) }
+}
+
+/// Host memory the GPU copies from and to at full speed (page-locked).
+final class PinnedBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+    private let device: CUDADevice
+
+    init(byteCount: Int, device: CUDADevice) throws(CUDAError) {
+        var pointer: UnsafeMutableRawPointer?
+        try device.checked(device.driver.api.memAllocHost(&pointer, max(byteCount, 64)), "cuMemAllocHost(\(byteCount) bytes)")
+        base = pointer!
+        self.byteCount = byteCount
+        self.device = device
+    }
+
+    deinit { _ = device.driver.api.memFreeHost(base) }
+}
+
+/// A kernel argument as the launch passes it: by value, 8 bytes at most.
+public enum KernelArgument: Sendable {
+    case pointer(UInt64)
+    case int(Int32)
+    case float(Float)
+}
+
+/// A compiled kernel ready to launch.
+public struct KernelFunction: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let name: String
+}
+
+/// A GPU, its primary context and Kiln's stream on it.
+///
+/// Invariant: every call makes the context current on the calling thread first, so a
+/// device may be used from any thread (one at a time: callers serialize their steps).
+public final class CUDADevice: @unchecked Sendable {
+    public let driver: CUDADriver
+    public let info: GPUInfo
+    private let context: OpaquePointer
+    let stream: OpaquePointer
+
+    /// Opens GPU `index` (0: the first visible one).
+    public init(driver: CUDADriver? = nil, index: Int = 0) throws(CUDAError) {
+        let opened: CUDADriver
+        if let driver { opened = driver } else { opened = try CUDADriver() }
+        let driver = opened
+        let devices = try driver.devices()
+        guard index < devices.count else { throw .driver(call: "cuDeviceGet(\(index))", code: 100, name: "CUDA_ERROR_NO_DEVICE") }
+        self.driver = driver
+        info = devices[index]
+        var device: Int32 = 0
+        try driver.check(driver.api.deviceGet(&device, Int32(index)), "cuDeviceGet")
+        var context: Handle?
+        try driver.check(driver.api.primaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain")
+        try driver.check(driver.api.ctxSetCurrent(context), "cuCtxSetCurrent")
+        var stream: Handle?
+        try driver.check(driver.api.streamCreate(&stream, 1), "cuStreamCreate")  // non-blocking
+        self.context = context!
+        self.stream = stream!
+    }
+
+    func checked(_ code: Int32, _ call: @autoclosure () -> String) throws(CUDAError) {
+        try driver.check(code, call())
+    }
+
+    /// Makes this device's context current on the calling thread.
+    public func makeCurrent() throws(CUDAError) {
+        try checked(driver.api.ctxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    /// Free and total bytes of device memory.
+    public func memoryInfo() throws(CUDAError) -> (free: Int, total: Int) {
+        try makeCurrent()
+        var free = 0, total = 0
+        try checked(driver.api.memGetInfo(&free, &total), "cuMemGetInfo")
+        return (free, total)
+    }
+
+    /// `byteCount` bytes of device memory, or an out-of-memory error with the numbers.
+    public func allocate(_ byteCount: Int, purpose: String) throws(CUDAError) -> DeviceBuffer {
+        try makeCurrent()
+        var address: CUdeviceptr = 0
+        let code = driver.api.memAlloc(&address, max(byteCount, 256))
+        if code == 2 {  // CUDA_ERROR_OUT_OF_MEMORY
+            let free = (try? memoryInfo().free) ?? 0
+            throw .outOfMemory(purpose: purpose, requested: byteCount, free: free)
+        }
+        try checked(code, "cuMemAlloc(\(byteCount) bytes for \(purpose))")
+        return DeviceBuffer(address: address, byteCount: byteCount, device: self)
+    }
+
+    /// Copies host bytes to device memory (ordered on the stream; the source must stay
+    /// alive until the stream reaches the copy: call `synchronize` before freeing it).
+    public func upload(_ bytes: UnsafeRawBufferPointer, to address: UInt64) throws(CUDAError) {
+        guard bytes.count > 0 else { return }
+        try checked(driver.api.memcpyHtoDAsync(address, bytes.baseAddress, bytes.count, stream), "cuMemcpyHtoDAsync(\(bytes.count) bytes)")
+    }
+
+    /// Copies device bytes into host memory and waits for them.
+    public func download(from address: UInt64, into bytes: UnsafeMutableRawBufferPointer) throws(CUDAError) {
+        guard bytes.count > 0 else { return }
+        try checked(driver.api.memcpyDtoHAsync(bytes.baseAddress, address, bytes.count, stream), "cuMemcpyDtoHAsync(\(bytes.count) bytes)")
+        try synchronize()
+    }
+
+    func downloadAsync(from address: UInt64, into base: UnsafeMutableRawPointer, count: Int) throws(CUDAError) {
+        try checked(driver.api.memcpyDtoHAsync(base, address, count, stream), "cuMemcpyDtoHAsync(\(count) bytes)")
+    }
+
+    public func fill(_ address: UInt64, byte: UInt8, count: Int) throws(CUDAError) {
+        try checked(driver.api.memsetD8Async(address, byte, count, stream), "cuMemsetD8Async(\(count) bytes)")
+    }
+
+    /// Waits until every queued copy and kernel is done; reports a kernel's fault here.
+    public func synchronize() throws(CUDAError) {
+        try checked(driver.api.streamSynchronize(stream), "cuStreamSynchronize (a kernel or copy before it failed)")
+    }
+
+    /// Loads a compiled module (cubin) and looks up `names`.
+    public func loadKernels(cubin: [UInt8], names: [String]) throws(CUDAError) -> [String: KernelFunction] {
+        try makeCurrent()
+        var module: Handle?
+        let loaded = cubin.withUnsafeBytes { driver.api.moduleLoadData(&module, $0.baseAddress) }
+        try checked(loaded, "cuModuleLoadData")
+        var functions: [String: KernelFunction] = [:]
+        for name in names {
+            var function: Handle?
+            try checked(driver.api.moduleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
+            functions[name] = KernelFunction(handle: function!, name: name)
+        }
+        return functions
+    }
+
+    /// Lets `kernel` use up to `bytes` of dynamic shared memory (above the default 48 KiB).
+    public func allowSharedMemory(_ kernel: KernelFunction, bytes: Int) throws(CUDAError) {
+        // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
+        try checked(driver.api.funcSetAttribute(kernel.handle, 8, Int32(bytes)), "cuFuncSetAttribute(\(kernel.name), shared \(bytes))")
+    }
+
+    /// Queues `kernel` on the stream.
+    public func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                       _ arguments: [KernelArgument]) throws(CUDAError) {
+        guard grid.0 > 0 && grid.1 > 0 && grid.2 > 0 else { return }
+        let count = arguments.count
+        let values = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 8)
+        defer { values.deallocate() }
+        let slots = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: max(count, 1))
+        defer { slots.deallocate() }
+        for (i, argument) in arguments.enumerated() {
+            let slot = values + i * 8
+            switch argument {
+            case .pointer(let address): slot.storeBytes(of: address, as: UInt64.self)
+            case .int(let value): slot.storeBytes(of: value, as: Int32.self)
+            case .float(let value): slot.storeBytes(of: value, as: Float.self)
+            }
+            slots[i] = slot
+        }
+        let code = driver.api.launchKernel(kernel.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                           UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), stream, slots, nil)
+        try checked(code, "cuLaunchKernel(\(kernel.name), grid \(grid), block \(block))")
+    }
+
+    /// Milliseconds the GPU spends on `work` (queued on the stream), measured with events.
+    public func time(_ work: () throws -> Void) throws -> Double {
+        try makeCurrent()
+        var start: Handle?, end: Handle?
+        try checked(driver.api.eventCreate(&start, 0), "cuEventCreate")
+        try checked(driver.api.eventCreate(&end, 0), "cuEventCreate")
+        try checked(driver.api.eventRecord(start, stream), "cuEventRecord")
+        try work()
+        try checked(driver.api.eventRecord(end, stream), "cuEventRecord")
+        try checked(driver.api.eventSynchronize(end), "cuEventSynchronize")
+        var milliseconds: Float = 0
+        try checked(driver.api.eventElapsedTime(&milliseconds, start, end), "cuEventElapsedTime")
+        return Double(milliseconds)
+    }
+
+    /// Records what `work` queues on the stream as a CUDA graph instead of running it.
+    public func capture(_ work: () throws -> Void) throws -> CUDAGraph {
+        try makeCurrent()
+        try checked(driver.api.streamBeginCapture(stream, 2), "cuStreamBeginCapture")  // relaxed: other threads may allocate
+        var graph: Handle?
+        do { try work() } catch {
+            _ = driver.api.streamEndCapture(stream, &graph)
+            if graph != nil { _ = driver.api.graphDestroy(graph) }
+            throw error
+        }
+        try checked(driver.api.streamEndCapture(stream, &graph), "cuStreamEndCapture")
+        defer { _ = driver.api.graphDestroy(graph) }
+        var exec: Handle?
+        try checked(driver.api.graphInstantiate(&exec, graph, 0), "cuGraphInstantiateWithFlags")
+        return CUDAGraph(exec: exec!, device: self)
+    }
+}
+
+/// An instantiated CUDA graph: a recorded sequence of launches replayed with one call.
+public final class CUDAGraph: @unchecked Sendable {
+    private let exec: OpaquePointer
+    private let device: CUDADevice
+
+    fileprivate init(exec: OpaquePointer, device: CUDADevice) {
+        self.exec = exec
+        self.device = device
+    }
+
+    /// Queues the whole graph on the device's stream.
+    public func launch() throws(CUDAError) {
+        try device.checked(device.driver.api.graphLaunch(exec, device.stream), "cuGraphLaunch")
+    }
+
+    deinit { _ = device.driver.api.graphExecDestroy(exec) }
+}

@@ -1,0 +1,525 @@
+// The CUDA backend: runs a built graph on one GPU. Weights live in one device allocation,
+// activations in one arena at the builder's planned offsets, the KV cache in one pool sized
+// from the memory left; GEMMs go to cuBLASLt, everything else to Kiln's NVRTC-compiled
+// kernels. Decode steps are captured as CUDA graphs per padded batch size and replayed.
+
+import KilnGraph
+import KilnTensor
+import Synchronization
+
+/// How a graph is placed on the GPU.
+public struct CUDAOptions: Sendable {
+    /// Share of the device memory left after weights and activations that the KV pool takes;
+    /// nil keeps the layout's block count.
+    public var kvCacheFraction: Double?
+    /// Whether decode steps are captured and replayed as CUDA graphs.
+    public var cudaGraphs: Bool
+    /// Whether GEMM algorithms are measured now (else `kernels` or cuBLASLt's first choice).
+    public var autotune: Bool
+    /// Where compiled kernels are kept between runs; nil compiles each time.
+    public var cacheDirectory: String?
+
+    public init(kvCacheFraction: Double? = nil, cudaGraphs: Bool = true, autotune: Bool = false, cacheDirectory: String? = nil) {
+        self.kvCacheFraction = kvCacheFraction
+        self.cudaGraphs = cudaGraphs
+        self.autotune = autotune
+        self.cacheDirectory = cacheDirectory
+    }
+}
+
+/// A graph loaded onto a GPU, with its weights, activation arena and KV-cache pool.
+public final class CUDAExecutable: Executable, @unchecked Sendable {
+    public let kvCacheLayout: KVCacheLayout
+    public let vocabularySize: Int
+    public let limits: StepLimits
+    public let device: CUDADevice
+    /// The GEMM algorithms in use, by shape (measured now or taken from the engine).
+    public private(set) var kernelSelection: KernelSelection
+    /// Bytes on the device: weights, activation arena, KV pool.
+    public let memory: (weights: Int, activations: Int, kvCache: Int)
+
+    private let nodes: [Node]
+    private let output: Int
+    private let activation: DType
+    private let blas: CuBLASLt
+    private let kernels: CUDAKernelLibrary
+    private let elementwise: [Int: ElementwiseKernel]
+    private let plan: MemoryPlan
+    private let maxBlocksPerSequence: Int
+    private let splitCapacity: Int
+    /// Device addresses of weights (by node), epilogue biases (by matmul node), rotary tables
+    /// (by rope or attention node).
+    private let weightAddresses: [Int: UInt64]
+    private let biasAddresses: [Int: UInt64]
+    private let rotaryAddresses: [Int: UInt64]
+    private let weightBuffer: DeviceBuffer
+    private let graphsEnabled: Bool
+    private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
+    private let hostMetadata: PinnedBuffer, hostOutput: PinnedBuffer
+    /// Captured decode graphs by padded batch size; one step runs at a time.
+    private let graphs = Mutex<[Int: CUDAGraph]>([:])
+    private static let graphBatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+    /// What the GPU computes in: bf16 activations and matrices with f32 accumulation, or f32
+    /// throughout for parity runs (`weightType` f32).
+    public static func precision(weightType: DType? = nil) -> PrecisionPolicy {
+        let activation: DType = weightType == .f32 ? .f32 : .bf16
+        return PrecisionPolicy(activationType: activation, matrixWeightFormats: [activation], weightType: weightType ?? .bf16)
+    }
+
+    /// Uploads `graph`'s `weights`, plans its activations for steps up to `limits`, sizes the
+    /// KV pool (`options.kvCacheFraction` of what is left, or `kvCache.numBlocks`), compiles
+    /// the kernels and chooses GEMM algorithms (measured, or as `kernels` recorded).
+    public init(graph: Graph, weights: [String: HostTensor], kvCache: KVCacheLayout, limits: StepLimits = StepLimits(),
+                kernels selection: KernelSelection = KernelSelection(), options: CUDAOptions = CUDAOptions(),
+                device: CUDADevice? = nil) throws {
+        let device = try device ?? CUDADevice()
+        try device.makeCurrent()
+        guard let output = graph.outputs.first, let width = graph.nodes[output].shape.last?.fixedSize else {
+            throw CUDABackendError.unsupportedOp("a graph without a [rows, vocab] output")
+        }
+        let nodes = graph.nodes
+        let activation = nodes.first { !$0.isWeight && $0.dtype != .f32 && $0.dtype != .i32 }?.dtype ?? .f32
+        guard activation == .f32 || activation == .bf16 else {
+            throw CUDABackendError.unsupportedOp("activations in \(activation): the CUDA backend computes in bf16 or f32")
+        }
+
+        // what each weight is on the device: matrices (and epilogue biases) in the activation
+        // type, everything else f32
+        var uploads: [(key: WeightUse, tensor: HostTensor)] = []
+        for (id, node) in nodes.enumerated() {
+            switch node.op {
+            case .weight(let name):
+                guard let tensor = weights[name] else { throw CUDABackendError.unboundWeight(name: name) }
+                let expected = node.shape.compactMap(\.fixedSize)
+                guard tensor.shape == expected else { throw CUDABackendError.weightShapeMismatch(name: name, expected: expected, actual: tensor.shape) }
+                uploads.append((.weight(id), tensor.converted(to: graph.isMatrixOperand(id) ? activation : .f32)))
+            case .input:
+                break
+            default:
+                guard node.dtype == activation || node.dtype == .f32 else {
+                    throw CUDABackendError.unsupportedOp("\(node.op) computing \(node.dtype) in a graph of \(activation) activations")
+                }
+                if case .matmulEpilogue(_, true, _) = node.op, case .weight(let name) = nodes[node.inputs[2]].op, let bias = weights[name] {
+                    uploads.append((.bias(id), bias.converted(to: node.dtype)))
+                }
+                if let rotary = node.rotary { uploads.append((.rotary(id), HostTensor(rotary.inverseFrequencies, shape: [rotary.dimension / 2]))) }
+            }
+        }
+        let aligned = { (bytes: Int) in (bytes + 255) / 256 * 256 }
+        let weightBytes = uploads.reduce(0) { $0 + aligned($1.tensor.byteCount) }
+        let weightBuffer = try device.allocate(weightBytes, purpose: "the weights")
+        var offset = 0
+        var weightAddresses: [Int: UInt64] = [:], biasAddresses: [Int: UInt64] = [:], rotaryAddresses: [Int: UInt64] = [:]
+        for (key, tensor) in uploads {
+            let address = weightBuffer.address + UInt64(offset)
+            try tensor.withUnsafeBytes { bytes in try device.upload(bytes, to: address) }
+            try device.synchronize()  // the converted tensor is freed after this iteration
+            switch key {
+            case .weight(let id): weightAddresses[id] = address
+            case .bias(let id): biasAddresses[id] = address
+            case .rotary(let id): rotaryAddresses[id] = address
+            }
+            offset += aligned(tensor.byteCount)
+        }
+
+        // activations, step metadata, attention's split records, sampled ids, logits on the host
+        let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
+        let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
+        let maxBlocks = max(1, kvCache.numBlocks)
+        let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks)
+        let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
+        let attention = nodes.compactMap { $0.attention }
+        // the attention kernel keeps a GQA group's queries and a head's slice per lane in registers
+        if let wide = attention.first(where: { $0.numHeads / $0.numKVHeads > 8 || $0.headDim > 256 || $0.headDim % 2 != 0 }) {
+            throw CUDABackendError.unsupportedOp("\(wide): the CUDA attention kernel takes up to 8 query heads per KV head and even head sizes up to 256")
+        }
+        let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
+        let splitCapacity = 32
+        let partials = try device.allocate(limits.maxBatchSize * heads * splitCapacity * 4, purpose: "attention split records")
+        let sampled = try device.allocate(limits.maxNumTokens * 4, purpose: "sampled token ids")
+        let outputRows = graph.nodes[output].shape.first?.resolved(numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize) ?? 1
+        hostOutput = try PinnedBuffer(byteCount: outputRows * width * 4, device: device)
+        hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
+
+        // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
+        let elementBytes = activation.byteCount(elements: 1) ?? 4
+        let blockBytes = kvCache.elementsPerBlock * elementBytes
+        var layout = kvCache
+        if let fraction = options.kvCacheFraction {
+            let free = try device.memoryInfo().free - CuBLASLt.workspaceBytes - (64 << 20)
+            layout.numBlocks = Int(Double(max(free, 0)) * fraction) / (blockBytes * kvCache.numLayers) - 1
+            guard layout.numBlocks >= kvCache.numBlocks else {
+                throw CUDABackendError.kvCacheTooSmall(blocks: layout.numBlocks, needed: kvCache.numBlocks, freeBytes: free)
+            }
+        }
+        let poolBytes = (layout.numBlocks + 1) * blockBytes * layout.numLayers
+        pool = try device.allocate(poolBytes, purpose: "the KV cache (\(layout.numBlocks) blocks)")
+
+        blas = try CuBLASLt(device: device)
+        var elementwise: [Int: ElementwiseKernel] = [:]
+        for (id, node) in nodes.enumerated() {
+            let isActivation = { (input: Int) in nodes[input].dtype != .f32 || (activation == .f32 && !nodes[input].isWeight) }
+            if let program = ElementwiseKernel.program(of: node.op, operands: node.inputs.count) {
+                elementwise[id] = ElementwiseKernel(program: program, operandIsActivation: node.inputs.map(isActivation),
+                                                    outputIsActivation: node.dtype != .f32 || activation == .f32)
+            } else if case .matmulEpilogue(_, _, .sigmoid) = node.op {
+                elementwise[id] = ElementwiseKernel(program: ElementwiseProgram(steps: [.input(0), .activation(.sigmoid, 0)]),
+                                                    operandIsActivation: [node.dtype != .f32 || activation == .f32],
+                                                    outputIsActivation: node.dtype != .f32 || activation == .f32)
+            }
+        }
+        let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory)
+        self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: activation == .bf16, elementwise: Array(elementwise.values))
+        self.elementwise = elementwise
+        self.device = device
+        self.nodes = nodes
+        self.output = output
+        self.activation = activation
+        self.vocabularySize = width
+        self.limits = limits
+        self.kvCacheLayout = layout
+        self.plan = plan
+        self.maxBlocksPerSequence = maxBlocks
+        self.splitCapacity = splitCapacity
+        self.weightAddresses = weightAddresses
+        self.biasAddresses = biasAddresses
+        self.rotaryAddresses = rotaryAddresses
+        self.weightBuffer = weightBuffer
+        self.arena = arena
+        self.metadata = metadata
+        self.partials = partials
+        self.sampled = sampled
+        self.kernelSelection = KernelSelection()
+        self.memory = (weightBytes, plan.arenaBytes, poolBytes)
+        self.graphsEnabled = options.cudaGraphs
+        try chooseGemmAlgorithms(selection, measure: options.autotune)
+    }
+
+    private enum WeightUse { case weight(Int), bias(Int), rotary(Int) }
+
+    /// Runs one step and returns its logits.
+    public func forward(_ step: StepInputs) throws -> HostTensor {
+        try graphs.withLock { graphs in
+            let rows = try run(step, graphs: &graphs)
+            let count = rows * vocabularySize
+            let address = try address(of: output, numTokens: 0, numSeqs: 0)
+            try device.downloadAsync(from: address, into: hostOutput.base, count: count * 4)
+            try device.synchronize()
+            return HostTensor(dtype: .f32, shape: [rows, vocabularySize], copying: UnsafeRawBufferPointer(start: hostOutput.base, count: count * 4))
+        }
+    }
+
+    /// Runs one step and returns each row's most likely token, chosen on the GPU (only the
+    /// ids cross to the host).
+    public func forwardGreedy(_ step: StepInputs) throws -> [Int32] {
+        try graphs.withLock { graphs in
+            let rows = try run(step, graphs: &graphs)
+            try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
+                              [.pointer(sampled.address), .pointer(try address(of: output, numTokens: 0, numSeqs: 0)), .int(Int32(vocabularySize))])
+            var ids = [Int32](repeating: 0, count: rows)
+            try ids.withUnsafeMutableBytes { bytes in try device.download(from: sampled.address, into: bytes) }
+            return ids
+        }
+    }
+
+    /// Validates and queues `step` (eagerly or as a graph replay); returns its output rows.
+    private func run(_ step: StepInputs, graphs: inout [Int: CUDAGraph]) throws -> Int {
+        try device.makeCurrent()
+        if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
+            throw CUDABackendError.invalidStep(problem)
+        }
+        if let vocabulary = embeddingRows, let token = step.tokenIds.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw CUDABackendError.tokenOutOfRange(token: token, vocabularySize: vocabulary)
+        }
+        let outputRows = nodes[output].shape.first?.resolved(numTokens: step.numTokens, numSeqs: step.numSeqs) ?? 1
+        let decode = step.sequences.allSatisfy { $0.newTokens == 1 }
+        if graphsEnabled, decode, let padded = Self.graphBatchSizes.first(where: { $0 >= step.numSeqs && $0 <= limits.maxBatchSize }) {
+            try writeMetadata(step, paddedTo: padded)
+            if let graph = graphs[padded] {
+                try graph.launch()
+            } else {
+                // the first step of a size runs eagerly (creating GEMM plans), then is captured
+                try enqueue(numTokens: padded, numSeqs: padded)
+                try device.synchronize()
+                graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded) }
+            }
+        } else {
+            try writeMetadata(step, paddedTo: nil)
+            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs)
+        }
+        return outputRows
+    }
+
+    private var embeddingRows: Int? {
+        nodes.first { if case .embedding = $0.op { true } else { false } }.flatMap { nodes[$0.inputs[0]].shape.first?.fixedSize }
+    }
+
+    // Metadata layout (int32): token ids, positions, slots, token → sequence [maxNumTokens
+    // each], last row of each sequence [maxBatchSize], block tables [maxBatchSize × blocks].
+    private var positionsOffset: Int { limits.maxNumTokens }
+    private var slotsOffset: Int { 2 * limits.maxNumTokens }
+    private var tokenSequenceOffset: Int { 3 * limits.maxNumTokens }
+    private var lastRowsOffset: Int { 4 * limits.maxNumTokens }
+    private var blockTablesOffset: Int { 4 * limits.maxNumTokens + limits.maxBatchSize }
+
+    /// Fills the step's metadata and queues its upload; padded decode rows read and write
+    /// the pool's spare block.
+    private func writeMetadata(_ step: StepInputs, paddedTo padded: Int?) throws {
+        let ints = hostMetadata.base.assumingMemoryBound(to: Int32.self)
+        let tokens = padded ?? step.numTokens, sequences = padded ?? step.numSeqs
+        let spare = Int32(kvCacheLayout.numBlocks)
+        var row = 0
+        for (s, sequence) in step.sequences.enumerated() {
+            for _ in 0..<sequence.newTokens {
+                ints[tokenSequenceOffset + row] = Int32(s)
+                row += 1
+            }
+            ints[lastRowsOffset + s] = Int32(row - 1)
+            let table = ints + blockTablesOffset + s * maxBlocksPerSequence
+            for (b, block) in sequence.blockTable.prefix(maxBlocksPerSequence).enumerated() { table[b] = block }
+        }
+        for t in 0..<step.numTokens {
+            ints[t] = step.tokenIds[t]
+            ints[positionsOffset + t] = step.positions[t]
+            ints[slotsOffset + t] = step.slotMapping[t]
+        }
+        for t in step.numTokens..<tokens {
+            (ints[t], ints[positionsOffset + t], ints[slotsOffset + t], ints[tokenSequenceOffset + t]) = (0, 0, spare * Int32(kvCacheLayout.tokensPerBlock), Int32(t))
+        }
+        for s in step.numSeqs..<sequences {
+            ints[lastRowsOffset + s] = Int32(s)
+            ints[blockTablesOffset + s * maxBlocksPerSequence] = spare
+        }
+        let count = blockTablesOffset + sequences * maxBlocksPerSequence
+        try device.upload(UnsafeRawBufferPointer(start: hostMetadata.base, count: count * 4), to: metadata.address)
+    }
+
+    private func metadataAddress(_ offset: Int) -> UInt64 { metadata.address + UInt64(offset * 4) }
+
+    /// Where node `id`'s value lives for a step of this size.
+    private func address(of id: Int, numTokens: Int, numSeqs: Int) throws -> UInt64 {
+        let node = nodes[id]
+        switch node.op {
+        case .weight: return weightAddresses[id]!
+        case .input(.tokenIds): return metadataAddress(0)
+        case .input(.positions): return metadataAddress(positionsOffset)
+        case .reshape: return try address(of: node.inputs[0], numTokens: numTokens, numSeqs: numSeqs)
+        case .select(let index):
+            return try address(of: node.inputs[0], numTokens: numTokens, numSeqs: numSeqs)
+                + UInt64(index * count(id, numTokens, numSeqs) * elementBytes(id))
+        default: return arena.address + UInt64(plan.offsets[id]!)
+        }
+    }
+
+    private func extent(_ id: Int, _ numTokens: Int, _ numSeqs: Int) -> [Int] {
+        nodes[id].shape.map { $0.resolved(numTokens: numTokens, numSeqs: numSeqs) }
+    }
+
+    private func count(_ id: Int, _ numTokens: Int, _ numSeqs: Int) -> Int { extent(id, numTokens, numSeqs).reduce(1, *) }
+
+    private func elementBytes(_ id: Int) -> Int { nodes[id].dtype.byteCount(elements: 1) ?? 4 }
+
+    private func gemmElement(_ dtype: DType) -> GemmElement { dtype == .bf16 ? .bf16 : dtype == .f16 ? .f16 : .f32 }
+
+    /// Queues every kernel of the graph for a step of `numTokens` tokens in `numSeqs` sequences.
+    private func enqueue(numTokens: Int, numSeqs: Int) throws {
+        func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
+        func rows(_ id: Int) -> Int { let shape = extent(id, numTokens, numSeqs); return shape.dropLast().reduce(1, *) }
+        func width(_ id: Int) -> Int { extent(id, numTokens, numSeqs).last ?? 1 }
+        let normThreads = { (width: Int) in min(1024, max(32, (width / 8 + 31) / 32 * 32)) }
+        for (id, node) in nodes.enumerated() {
+            let inputs = node.inputs
+            switch node.op {
+            case .weight, .input, .reshape, .select:
+                continue
+            case .matmul, .matmulEpilogue:
+                try runGemm(id, numTokens: numTokens, numSeqs: numSeqs)
+                if let kernel = elementwise[id] {
+                    let n = count(id, numTokens, numSeqs)
+                    try launchElementwise(kernel, out: try at(id), operands: [(try at(id), n)], count: n)
+                }
+            case .embedding:
+                try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
+                                  [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id)))])
+            case .rmsNorm(let eps):
+                try device.launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
+                                  [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id))), .float(eps)])
+            case .residualRMSNorm(let eps):
+                let half = UInt64(count(id, numTokens, numSeqs) / 2 * elementBytes(id))
+                let base = try address(of: id, numTokens: numTokens, numSeqs: numSeqs)
+                try device.launch(kernels["residual_rms_norm"], grid: (rows(id) / 2, 1, 1), block: (normThreads(width(id)), 1, 1),
+                                  [.pointer(base), .pointer(base + half), try at(inputs[0]), try at(inputs[1]), try at(inputs[2]),
+                                   .int(Int32(width(id))), .float(eps)])
+            case .rope(let rotary):
+                try device.launch(kernels["rope"], grid: (rows(id), 1, 1), block: (256, 1, 1),
+                                  [try at(id), try at(inputs[0]), try at(inputs[1]), .pointer(rotaryAddresses[id]!),
+                                   .float(rotary.attentionFactor), .int(Int32(width(id))), .int(Int32(rotary.dimension))])
+            case .plugin(let call):
+                guard let attention = call.plugin as? AttentionPlugin else { throw CUDABackendError.unsupportedOp("plugin \(call)") }
+                try runAttention(id, attention, numTokens: numTokens, numSeqs: numSeqs)
+            case .gatherLastTokens:
+                try device.launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
+                                  grid: (numSeqs, 1, 1), block: (256, 1, 1),
+                                  [try at(id), try at(inputs[0]), .pointer(metadataAddress(lastRowsOffset)), .int(Int32(width(id)))])
+            case .slice(let axis, let start, let length):
+                try copyRows(into: id, from: inputs[0], axis: axis, range: start..<(start + length), at: 0, numTokens: numTokens, numSeqs: numSeqs)
+            case .concat(let axis):
+                var offset = 0
+                for input in inputs {
+                    let size = extent(input, numTokens, numSeqs)[axis]
+                    try copyRows(into: id, from: input, axis: axis, range: 0..<size, at: offset, numTokens: numTokens, numSeqs: numSeqs)
+                    offset += size
+                }
+            case .add, .mul, .activation, .fusedElementwise:
+                let n = count(id, numTokens, numSeqs)
+                try launchElementwise(elementwise[id]!, out: try at(id),
+                                      operands: try inputs.map { (try at($0), count($0, numTokens, numSeqs)) }, count: n)
+            }
+        }
+    }
+
+    private func launchElementwise(_ kernel: ElementwiseKernel, out: KernelArgument, operands: [(KernelArgument, Int)], count: Int) throws {
+        let arguments = [out] + operands.flatMap { [$0.0, .int(Int32($0.1))] } + [.int(Int32(count))]
+        try device.launch(kernels[kernel.name], grid: (min((count + 255) / 256, 8192), 1, 1), block: (256, 1, 1), arguments)
+    }
+
+    /// Slice and concat: `range` of `axis` of `source` copied to entry `at` of `id`'s axis.
+    private func copyRows(into id: Int, from source: Int, axis: Int, range: Range<Int>, at: Int, numTokens: Int, numSeqs: Int) throws {
+        guard nodes[id].dtype == activation, nodes[source].dtype == activation else {
+            throw CUDABackendError.unsupportedOp("\(nodes[id].op) of \(nodes[source].dtype) values")
+        }
+        let sourceShape = extent(source, numTokens, numSeqs), shape = extent(id, numTokens, numSeqs)
+        let outer = sourceShape[..<axis].reduce(1, *), inner = sourceShape[(axis + 1)...].reduce(1, *)
+        try device.launch(kernels["copy_rows"], grid: (outer, 1, 1), block: (256, 1, 1), [
+            .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)),
+            .pointer(try address(of: source, numTokens: numTokens, numSeqs: numSeqs)),
+            .int(Int32(range.count * inner)), .int(Int32(sourceShape[axis] * inner)), .int(Int32(range.lowerBound * inner)),
+            .int(Int32(shape[axis] * inner)), .int(Int32(at * inner)),
+        ])
+    }
+
+    private func gemmShape(_ id: Int, numTokens: Int, numSeqs: Int) -> GemmShape? {
+        let node = nodes[id], inputs = node.inputs
+        let transposeB: Bool, bias: Bool, relu: Bool
+        switch node.op {
+        case .matmul(let t): (transposeB, bias, relu) = (t, false, false)
+        case .matmulEpilogue(let t, let b, let activation): (transposeB, bias, relu) = (t, b, activation == .relu)
+        default: return nil
+        }
+        let a = extent(inputs[0], numTokens, numSeqs), b = extent(inputs[1], numTokens, numSeqs)
+        return GemmShape(m: a.dropLast().reduce(1, *), n: transposeB ? b[0] : b[1], k: a.last!, transposeB: transposeB,
+                         input: gemmElement(nodes[inputs[0]].dtype), output: gemmElement(node.dtype), bias: bias, relu: relu)
+    }
+
+    private func runGemm(_ id: Int, numTokens: Int, numSeqs: Int) throws {
+        let inputs = nodes[id].inputs
+        guard let shape = gemmShape(id, numTokens: numTokens, numSeqs: numSeqs) else { return }
+        guard nodes[inputs[1]].isWeight || nodes[inputs[1]].dtype == activation else {
+            throw CUDABackendError.unsupportedOp("\(nodes[id].op) with a \(nodes[inputs[1]].dtype) right operand")
+        }
+        try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
+                     b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
+                     d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
+    }
+
+    private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int) throws {
+        let inputs = nodes[id].inputs
+        func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
+        let layout = kvCacheLayout
+        let layerBytes = UInt64((layout.numBlocks + 1) * layout.elementsPerBlock * (activation.byteCount(elements: 1) ?? 4))
+        let cache = KernelArgument.pointer(pool.address + UInt64(attention.layer) * layerBytes)
+        let rotary = attention.rotary
+        let positions: KernelArgument = rotary == nil ? .pointer(metadataAddress(positionsOffset)) : try at(inputs[3])
+        try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
+            try at(id), cache, try at(inputs[0]), try at(inputs[1]), try at(inputs[2]), positions, .pointer(metadataAddress(slotsOffset)),
+            .pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1),
+            .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)), .int(Int32(layout.tokensPerBlock)),
+        ])
+        // split the keys across blocks only when few query tokens leave the GPU idle
+        let blocks = numTokens * attention.numKVHeads, target = 2 * device.info.multiprocessors
+        let splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
+        try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
+            try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)),
+            .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
+            .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)),
+            .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits)),
+        ])
+        if splits > 1 {
+            try device.launch(kernels["attention_combine"], grid: (numTokens, attention.numHeads, 1), block: (attention.headDim, 1, 1), [
+                try at(id), .pointer(partials.address), .int(Int32(attention.numHeads)), .int(Int32(attention.headDim)), .int(Int32(splits)),
+            ])
+        }
+    }
+
+    /// Takes the recorded GEMM algorithm choices, and measures the others when asked: for
+    /// each weight GEMM at the decode graph sizes and a few prefill sizes.
+    private func chooseGemmAlgorithms(_ recorded: KernelSelection, measure: Bool) throws {
+        var chosen: [String: [String: Int]] = [:]
+        let decodeSizes = Self.graphBatchSizes.filter { $0 <= limits.maxBatchSize }
+        let prefillSizes = [128, 512, 2048].filter { $0 <= limits.maxNumTokens }
+        if measure { try device.fill(arena.address, byte: 0x3c, count: arena.byteCount) }  // small nonzero values, not zeros
+        var seen = Set<GemmShape>()
+        for (id, node) in nodes.enumerated() where node.op.isGemm && nodes[node.inputs[1]].isWeight {
+            for m in decodeSizes + prefillSizes {
+                let tokens = m, sequences = min(m, limits.maxBatchSize)
+                guard let shape = gemmShape(id, numTokens: tokens, numSeqs: sequences), shape.m == m, seen.insert(shape).inserted else { continue }
+                if let index = recorded.choices[shape.description]?["candidate"] {
+                    try blas.choose(index, for: shape)
+                    chosen[shape.description] = ["candidate": index]
+                } else if measure {
+                    // operands in the arena: a at its start, d after it
+                    let aBytes = (shape.m * shape.k * shape.input.byteCount + 255) / 256 * 256
+                    guard aBytes + shape.m * shape.n * shape.output.byteCount <= arena.byteCount else { continue }
+                    let index = try blas.tune(shape, a: arena.address, b: try address(of: node.inputs[1], numTokens: tokens, numSeqs: sequences),
+                                              d: arena.address + UInt64(aBytes), bias: biasAddresses[id] ?? 0)
+                    chosen[shape.description] = ["candidate": index]
+                }
+            }
+        }
+        kernelSelection = KernelSelection(choices: chosen)
+    }
+
+    /// What this GPU gives the kernels, for engine headers and reports.
+    public static func deviceDescription(_ info: GPUInfo) -> String {
+        "cuda: \(info.name), \(info.smArchitecture), \(info.multiprocessors) SMs"
+    }
+}
+
+extension Graph {
+    /// Whether weight `id` is read as a GEMM's matrix or an embedding table.
+    func isMatrixOperand(_ id: Int) -> Bool {
+        nodes.contains { node in
+            node.inputs.enumerated().contains { position, input in
+                guard input == id else { return false }
+                switch (node.op, position) {
+                case (.matmul, 1), (.matmulEpilogue, 1), (.embedding, 0): return true
+                default: return false
+                }
+            }
+        }
+    }
+}
+
+extension Op {
+    var isGemm: Bool {
+        switch self {
+        case .matmul, .matmulEpilogue: true
+        default: false
+        }
+    }
+}
+
+extension Node {
+    var attention: AttentionPlugin? {
+        if case .plugin(let call) = op { call.plugin as? AttentionPlugin } else { nil }
+    }
+
+    /// The rotary embedding whose frequency table this node reads.
+    var rotary: RotaryEmbedding? {
+        switch op {
+        case .rope(let rotary): rotary
+        default: attention?.rotary
+        }
+    }
+}

@@ -1,0 +1,42 @@
+// Kiln's CUDA kernels for one GPU and activation type: the hand-written sources embedded in
+// the binary plus the elementwise kernels generated for a graph, compiled by NVRTC (or read
+// from the disk cache) and loaded.
+
+/// Loaded kernels by name.
+struct CUDAKernelLibrary {
+    let functions: [String: KernelFunction]
+    /// Whether every module came from the disk cache.
+    let cached: Bool
+
+    /// The hand-written kernels, as the sources name them.
+    static let handwrittenNames = [
+        "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
+        "write_kv", "paged_attention", "attention_combine", "argmax_rows",
+    ]
+
+    static var commonSource: String { String(decoding: PackageResources.common_cuh, as: UTF8.self) }
+
+    static var handwrittenSource: String {
+        [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.sampling_cu]
+            .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+    }
+
+    init(device: CUDADevice, compiler: KernelCompiler, bf16: Bool, elementwise: [ElementwiseKernel]) throws(CUDAError) {
+        let options = bf16 ? ["-DKILN_BF16"] : []
+        let prefix = Self.commonSource + "\n"
+        let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
+        var functions = try device.loadKernels(cubin: main, names: Self.handwrittenNames)
+        var cached = mainCached
+        let generated = Array(Set(elementwise)).sorted { $0.name < $1.name }
+        if !generated.isEmpty {
+            let source = prefix + generated.map(\.source).joined(separator: "\n")
+            let (cubin, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
+            functions.merge(try device.loadKernels(cubin: cubin, names: generated.map(\.name))) { a, _ in a }
+            cached = cached && hit
+        }
+        self.functions = functions
+        self.cached = cached
+    }
+
+    subscript(name: String) -> KernelFunction { functions[name]! }
+}

@@ -1,0 +1,57 @@
+// Elementwise ops and the builder's fused chains become CUDA C generated from their
+// program: one kernel per distinct program and operand types, one pass over memory.
+
+import KilnGraph
+import KilnTensor
+
+/// A generated elementwise kernel's source and how to call it.
+struct ElementwiseKernel: Hashable {
+    let program: ElementwiseProgram
+    /// Whether each operand is stored as `act` (else f32).
+    let operandIsActivation: [Bool]
+    let outputIsActivation: Bool
+
+    /// The program an elementwise op computes, if it is one.
+    static func program(of op: Op, operands: Int) -> ElementwiseProgram? {
+        switch op {
+        case .fusedElementwise(let program): program
+        case .add: ElementwiseProgram(steps: [.input(0), .input(1), .add(0, 1)])
+        case .mul: ElementwiseProgram(steps: [.input(0), .input(1), .mul(0, 1)])
+        case .activation(let kind): ElementwiseProgram(steps: [.input(0), .activation(kind, 0)])
+        default: nil
+        }
+    }
+
+    var name: String { "ew_\(String(fnv1a64(body), radix: 16))" }
+
+    /// `out[i] = program(in0[i % n0], in1[i % n1], …)`: operands are full size or vectors
+    /// broadcast over the last dimension.
+    var source: String {
+        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int n\($0)" }
+        return """
+        extern "C" __global__ void \(name)(\(outputIsActivation ? "act" : "float")* out, \(parameters.joined(separator: ", ")), int n) {
+            for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        \(body)
+            }
+        }
+
+        """
+    }
+
+    private var body: String {
+        var lines: [String] = []
+        for (i, step) in program.steps.enumerated() {
+            let value = switch step {
+            case .input(let k): "load(in\(k) + i % n\(k))"
+            case .add(let a, let b): "s\(a) + s\(b)"
+            case .mul(let a, let b): "s\(a) * s\(b)"
+            case .activation(.relu, let a): "fmaxf(s\(a), 0.0f)"
+            case .activation(.sigmoid, let a): "1.0f / (1.0f + expf(-s\(a)))"
+            }
+            lines.append("        float s\(i) = \(value);")
+        }
+        lines.append("        store(out + i, s\(program.steps.count - 1));")
+        // the signature is part of the name's hash: the same program over other types differs
+        return "// \(operandIsActivation) -> \(outputIsActivation)\n" + lines.joined(separator: "\n")
+    }
+}

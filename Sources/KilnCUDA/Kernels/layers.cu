@@ -1,0 +1,68 @@
+// Row kernels: embedding gather, RMSNorm (alone and fused with the residual add), rotary
+// embedding, gathers and copies between activations. One block per token row.
+
+extern "C" __global__ void embedding(act* out, const act* table, const int* ids, int width) {
+    long row = blockIdx.x;
+    const act* source = table + (long)ids[row] * width;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
+}
+
+extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
+    long row = (long)blockIdx.x * width;
+    float squares = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = load(x + row + i); squares += v * v; }
+    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) store(out + row + i, load(x + row + i) * inverse * weight[i]);
+}
+
+// sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight
+extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
+                                             int width, float eps) {
+    long row = (long)blockIdx.x * width;
+    float squares = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        store(sum + row + i, load(x + row + i) + load(residual + row + i));
+        float v = load(sum + row + i);
+        squares += v * v;
+    }
+    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) store(normed + row + i, load(sum + row + i) * inverse * weight[i]);
+}
+
+// "rotate half" pairs (i, i + headDim/2) of every head, by position × inverse frequency
+__device__ __forceinline__ void rotate_pair(const act* in, act* out, int position, const float* inverse_frequencies, float factor,
+                                            int pair, int half) {
+    float a = load(in + pair), b = load(in + pair + half);
+    float angle = (float)position * inverse_frequencies[pair];  // float32 angle, as transformers forms it
+    float c = cosf(angle) * factor, s = sinf(angle) * factor;
+    store(out + pair, a * c - b * s);
+    store(out + pair + half, b * c + a * s);
+}
+
+extern "C" __global__ void rope(act* out, const act* x, const int* positions, const float* inverse_frequencies, float factor,
+                                int width, int head_dim) {
+    long row = (long)blockIdx.x * width;
+    int half = head_dim / 2;
+    for (int i = threadIdx.x; i < width / 2; i += blockDim.x) {
+        int head = i / half, pair = i % half;
+        long base = row + (long)head * head_dim;
+        rotate_pair(x + base, out + base, positions[blockIdx.x], inverse_frequencies, factor, pair, half);
+    }
+}
+
+extern "C" __global__ void gather_rows(act* out, const act* x, const int* rows, int width) {
+    const act* source = x + (long)rows[blockIdx.x] * width;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) out[(long)blockIdx.x * width + i] = source[i];
+}
+
+extern "C" __global__ void gather_rows_f32(float* out, const float* x, const int* rows, int width) {
+    const float* source = x + (long)rows[blockIdx.x] * width;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) out[(long)blockIdx.x * width + i] = source[i];
+}
+
+// row o of out gets `count` elements at out_offset from in's row o at in_offset (slice, concat)
+extern "C" __global__ void copy_rows(act* out, const act* in, int count, int in_stride, int in_offset, int out_stride, int out_offset) {
+    const act* source = in + (long)blockIdx.x * in_stride + in_offset;
+    act* target = out + (long)blockIdx.x * out_stride + out_offset;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) target[i] = source[i];
+}

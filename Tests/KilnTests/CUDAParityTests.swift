@@ -1,0 +1,127 @@
+// The CUDA backend against Hugging Face and against the CPU backend on every fixture. These
+// run where a GPU is visible (the GPU machine) and are skipped elsewhere.
+
+import Foundation
+import Kiln
+import KilnCUDA
+import KilnGraph
+import KilnRuntime
+import Testing
+
+let gpuAvailable = (try? CUDADevice()) != nil
+
+/// The GPU in f32 throughout (parity runs), its KV pool sized for one sequence.
+let cudaF32 = BuildOptions(weightType: .f32, backend: .cuda, kvCacheFraction: nil)
+/// The GPU's fast path: bf16 weights and activations, f32 accumulation.
+let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
+
+@Suite(.enabled(if: gpuAvailable, "no GPU visible"), .serialized) struct CUDAParityTests {
+    @Test(arguments: parityFixtures)
+    func greedyTokensMatchHuggingFaceInF32(fixture: String) throws {
+        try ParityTests.greedyTokensMatch(fixture: fixture, options: cudaF32)
+    }
+
+    @Test(arguments: parityFixtures)
+    func promptLogitsMatchHuggingFaceInF32(fixture: String) throws {
+        try ParityTests.promptLogitsMatch(fixture: fixture, options: cudaF32)
+    }
+
+    @Test(arguments: parityFixtures)
+    func finalLogitsAfterDecodeMatchHuggingFaceInF32(fixture: String) throws {
+        try ParityTests.finalLogitsAfterDecodeMatch(fixture: fixture, options: cudaF32)
+    }
+
+    @Test func packedSequencesMatchSeparateRunsInF32() throws {
+        try ParityTests.packedSequencesMatch(options: cudaF32)
+    }
+
+    /// Both backends in f32 give the same prompt logits and the same greedy tokens.
+    @Test(arguments: parityFixtures)
+    func gpuAgreesWithCPU(fixture: String) throws {
+        let cpu = try LLM(model: fixturesDirectory + "/" + fixture)
+        let gpu = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaF32)
+        let (reference, _) = try Reference.load(fixture)
+        for prompt in reference.prompts {
+            let difference = maxAbsoluteDifference(try cpu.promptLogits(prompt.input_ids).floats(), try gpu.promptLogits(prompt.input_ids).floats())
+            #expect(difference < 1e-3, "\(fixture): max |Δ| = \(difference)")
+            var params = SamplingParams.greedy(maxTokens: 32)
+            params.ignoreEOS = true
+            #expect(try cpu.generate(prompt: prompt.input_ids, params).outputIds == gpu.generate(prompt: prompt.input_ids, params).outputIds)
+        }
+    }
+
+    /// bf16: at least 30 of HF's 32 greedy tokens before the first difference, and the
+    /// prompt logits' argmax at 99% of positions.
+    @Test(arguments: parityFixtures)
+    func bf16StaysWithHuggingFace(fixture: String) throws {
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
+        let (reference, tensors) = try Reference.load(fixture)
+        var positions = 0, agreeing = 0
+        for (i, prompt) in reference.prompts.enumerated() {
+            var params = SamplingParams.greedy(maxTokens: prompt.greedy_ids.count)
+            params.ignoreEOS = true
+            let output = try llm.generate(prompt: prompt.input_ids, params).outputIds
+            let sharedPrefix = zip(output, prompt.greedy_ids).prefix { $0 == $1 }.count
+            #expect(sharedPrefix >= prompt.greedy_ids.count - 2, "\(fixture) prompt \(i): \(sharedPrefix) tokens agree")
+            let logits = try llm.promptLogits(prompt.input_ids).floats(), expected = try tensors.tensor(named: "prompt\(i).logits").floats()
+            let width = expected.count / prompt.input_ids.count
+            for row in 0..<prompt.input_ids.count {
+                positions += 1
+                if rowArgmax(logits, row, width) == rowArgmax(expected, row, width) { agreeing += 1 }
+            }
+        }
+        #expect(Double(agreeing) >= 0.99 * Double(positions), "\(fixture): argmax agrees at \(agreeing) of \(positions) positions")
+    }
+
+    /// Replaying captured decode graphs gives exactly the tokens of launching each kernel.
+    @Test func cudaGraphsMatchEagerLaunches() throws {
+        var eager = cudaBF16
+        eager.cudaGraphs = false
+        let (reference, _) = try Reference.load("llama-gqa")
+        let prompt = reference.prompts[1].input_ids
+        var params = SamplingParams.greedy(maxTokens: 32)
+        params.ignoreEOS = true
+        let replayed = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaBF16).generate(prompt: prompt, params).outputIds
+        #expect(replayed == (try LLM(model: fixturesDirectory + "/llama-gqa", options: eager).generate(prompt: prompt, params).outputIds))
+    }
+
+    /// A batch of sequences decoded together (graphs at padded sizes, split-K attention)
+    /// gives each sequence the tokens it gets alone.
+    @Test func batchedGreedyMatchesSingleRuns() throws {
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 4096, backend: .cuda, kvCacheFraction: nil))
+        let executable = llm.generator.executable
+        let (reference, _) = try Reference.load("llama-gqa")
+        let prompts = (0..<5).map { reference.prompts[$0 % 3].input_ids + [Int32($0)] }
+        let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let tables = (0..<5).map { s in (0..<4).map { Int32(s * 8 + 3 - $0) } }
+        var last = try executable.forwardGreedy(StepInputs(sequences: prompts.indices.map { s in
+            (prompts[s], SequenceStep(cachedTokens: 0, newTokens: prompts[s].count, blockTable: tables[s]))
+        }, tokensPerBlock: tokensPerBlock))
+        var outputs = last.map { [$0] }
+        for step in 0..<15 {
+            last = try executable.forwardGreedy(StepInputs(sequences: prompts.indices.map { s in
+                ([last[s]], SequenceStep(cachedTokens: prompts[s].count + step, newTokens: 1, blockTable: tables[s]))
+            }, tokensPerBlock: tokensPerBlock))
+            for s in 0..<5 { outputs[s].append(last[s]) }
+        }
+        var params = SamplingParams.greedy(maxTokens: 16)
+        params.ignoreEOS = true
+        for s in 0..<5 { #expect(outputs[s] == (try llm.generate(prompt: prompts[s], params).outputIds), "sequence \(s)") }
+    }
+}
+
+private func rowArgmax(_ values: [Float], _ row: Int, _ width: Int) -> Int {
+    var best = row * width
+    for i in (row * width)..<((row + 1) * width) where values[i] > values[best] { best = i }
+    return best - row * width
+}
+
+/// Without a GPU, the CUDA backend is refused with what to install.
+@Suite(.enabled(if: !gpuAvailable, "a GPU is visible")) struct NoGPUTests {
+    @Test func cudaBackendWithoutAGPUSaysWhy() throws {
+        #expect { try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaF32) } throws: { error in
+            let text = "\(error)"
+            return text.contains("NVIDIA driver") || text.contains("no GPU")
+        }
+    }
+}
