@@ -121,6 +121,18 @@ extension LLM {
                                peakMemoryBytes: try peakMemory())
     }
 
+    /// Where the GPU's time goes in one decode step of `batch` sequences with `context`
+    /// tokens cached each; nil on the CPU.
+    public func profileDecode(batch: Int, context: Int) throws -> [(kernel: String, milliseconds: Double, launches: Int)]? {
+        guard let cuda = generator.executable as? CUDAExecutable else { return nil }
+        let layout = cuda.kvCacheLayout
+        let blocks = (context + 1 + layout.tokensPerBlock - 1) / layout.tokensPerBlock
+        let step = StepInputs(sequences: (0..<batch).map { s in
+            ([Int32(s)], SequenceStep(cachedTokens: context, newTokens: 1, blockTable: (0..<blocks).map { Int32(s * blocks + $0) }))
+        }, tokensPerBlock: layout.tokensPerBlock)
+        return try cuda.profile(step)
+    }
+
     private func peakMemory() throws -> Int {
         if let cuda = generator.executable as? CUDAExecutable {
             let (free, total) = try cuda.device.memoryInfo()

@@ -181,16 +181,11 @@ public final class CUDADevice: @unchecked Sendable {
     /// Milliseconds the GPU spends on `work` (queued on the stream), measured with events.
     public func time(_ work: () throws -> Void) throws -> Double {
         try makeCurrent()
-        var start: Handle?, end: Handle?
-        try checked(driver.api.eventCreate(&start, 0), "cuEventCreate")
-        try checked(driver.api.eventCreate(&end, 0), "cuEventCreate")
-        try checked(driver.api.eventRecord(start, stream), "cuEventRecord")
+        let start = try CUDAEvent(device: self), end = try CUDAEvent(device: self)
+        try start.record()
         try work()
-        try checked(driver.api.eventRecord(end, stream), "cuEventRecord")
-        try checked(driver.api.eventSynchronize(end), "cuEventSynchronize")
-        var milliseconds: Float = 0
-        try checked(driver.api.eventElapsedTime(&milliseconds, start, end), "cuEventElapsedTime")
-        return Double(milliseconds)
+        try end.record()
+        return try end.milliseconds(since: start)
     }
 
     /// Records what `work` queues on the stream as a CUDA graph instead of running it.
@@ -227,4 +222,32 @@ public final class CUDAGraph: @unchecked Sendable {
     }
 
     deinit { _ = device.driver.api.graphExecDestroy(exec) }
+}
+
+/// A point in the stream's work, for timing on the GPU's clock.
+public final class CUDAEvent: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let device: CUDADevice
+
+    public init(device: CUDADevice) throws(CUDAError) {
+        var event: Handle?
+        try device.checked(device.driver.api.eventCreate(&event, 0), "cuEventCreate")
+        handle = event!
+        self.device = device
+    }
+
+    /// Marks the point the stream has reached.
+    public func record() throws(CUDAError) {
+        try device.checked(device.driver.api.eventRecord(handle, device.stream), "cuEventRecord")
+    }
+
+    /// Milliseconds from `earlier` to this event (waits for this one).
+    public func milliseconds(since earlier: CUDAEvent) throws(CUDAError) -> Double {
+        try device.checked(device.driver.api.eventSynchronize(handle), "cuEventSynchronize")
+        var milliseconds: Float = 0
+        try device.checked(device.driver.api.eventElapsedTime(&milliseconds, earlier.handle, handle), "cuEventElapsedTime")
+        return Double(milliseconds)
+    }
+
+    deinit { _ = device.driver.api.eventDestroy(handle) }
 }

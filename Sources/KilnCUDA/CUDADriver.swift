@@ -54,6 +54,7 @@ struct DriverFunctions: @unchecked Sendable {
     let eventRecord: @convention(c) (Handle?, Handle?) -> CUresult
     let eventSynchronize: @convention(c) (Handle?) -> CUresult
     let eventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>?, Handle?, Handle?) -> CUresult
+    let eventDestroy: @convention(c) (Handle?) -> CUresult
     let streamBeginCapture: @convention(c) (Handle?, Int32) -> CUresult
     let streamEndCapture: @convention(c) (Handle?, UnsafeMutablePointer<Handle?>?) -> CUresult
     let graphInstantiate: @convention(c) (UnsafeMutablePointer<Handle?>?, Handle?, UInt64) -> CUresult
@@ -91,6 +92,7 @@ struct DriverFunctions: @unchecked Sendable {
         eventRecord = try f("cuEventRecord")
         eventSynchronize = try f("cuEventSynchronize")
         eventElapsedTime = try f("cuEventElapsedTime_v2")
+        eventDestroy = try f("cuEventDestroy_v2")
         streamBeginCapture = try f("cuStreamBeginCapture_v2")
         streamEndCapture = try f("cuStreamEndCapture")
         graphInstantiate = try f("cuGraphInstantiateWithFlags")

@@ -44,6 +44,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let blas: CuBLASLt
     private let kernels: CUDAKernelLibrary
     private let elementwise: [Int: ElementwiseKernel]
+    /// Slices of the last dimension that only attention and elementwise kernels read: those
+    /// read them in place (rows of the source's stride), so no copy is made. Node → (source, start).
+    private let inPlaceSlices: [Int: (source: Int, start: Int)]
     private let plan: MemoryPlan
     private let maxBlocksPerSequence: Int
     private let splitCapacity: Int
@@ -169,6 +172,18 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                                     outputIsActivation: node.dtype != .f32 || activation == .f32)
             }
         }
+        var consumers: [Int: [(node: Int, position: Int)]] = [:]
+        for (id, node) in nodes.enumerated() { for (position, input) in node.inputs.enumerated() { consumers[input, default: []].append((id, position)) } }
+        var inPlaceSlices: [Int: (source: Int, start: Int)] = [:]
+        for (id, node) in nodes.enumerated() {
+            guard case .slice(let axis, let start, _) = node.op, axis == node.shape.count - 1, id != output,
+                  let readers = consumers[id], readers.allSatisfy({ reader in
+                      (nodes[reader.node].attention != nil && reader.position < 3)
+                          || ElementwiseKernel.program(of: nodes[reader.node].op, operands: 0) != nil
+                  }) else { continue }
+            inPlaceSlices[id] = (node.inputs[0], start)
+        }
+        self.inPlaceSlices = inPlaceSlices
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory)
         self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: activation == .bf16, elementwise: Array(elementwise.values))
         self.elementwise = elementwise
@@ -323,7 +338,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private func gemmElement(_ dtype: DType) -> GemmElement { dtype == .bf16 ? .bf16 : dtype == .f16 ? .f16 : .f32 }
 
     /// Queues every kernel of the graph for a step of `numTokens` tokens in `numSeqs` sequences.
-    private func enqueue(numTokens: Int, numSeqs: Int) throws {
+    private func enqueue(numTokens: Int, numSeqs: Int, afterNode: ((Int) throws -> Void)? = nil) throws {
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         func rows(_ id: Int) -> Int { let shape = extent(id, numTokens, numSeqs); return shape.dropLast().reduce(1, *) }
         func width(_ id: Int) -> Int { extent(id, numTokens, numSeqs).last ?? 1 }
@@ -337,7 +352,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 try runGemm(id, numTokens: numTokens, numSeqs: numSeqs)
                 if let kernel = elementwise[id] {
                     let n = count(id, numTokens, numSeqs)
-                    try launchElementwise(kernel, out: try at(id), operands: [(try at(id), n)], count: n)
+                    try launchElementwise(kernel, out: try at(id), operands: [(try address(of: id, numTokens: numTokens, numSeqs: numSeqs), n, 0)], count: n)
                 }
             case .embedding:
                 try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
@@ -362,6 +377,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 try device.launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
                                   grid: (numSeqs, 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), .pointer(metadataAddress(lastRowsOffset)), .int(Int32(width(id)))])
+            case .slice where inPlaceSlices[id] != nil:
+                continue
             case .slice(let axis, let start, let length):
                 try copyRows(into: id, from: inputs[0], axis: axis, range: start..<(start + length), at: 0, numTokens: numTokens, numSeqs: numSeqs)
             case .concat(let axis):
@@ -373,14 +390,68 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 }
             case .add, .mul, .activation, .fusedElementwise:
                 let n = count(id, numTokens, numSeqs)
-                try launchElementwise(elementwise[id]!, out: try at(id),
-                                      operands: try inputs.map { (try at($0), count($0, numTokens, numSeqs)) }, count: n)
+                try launchElementwise(elementwise[id]!, out: try at(id), operands: try inputs.map { try view($0, numTokens, numSeqs) }, count: n)
             }
+            try afterNode?(id)
         }
     }
 
-    private func launchElementwise(_ kernel: ElementwiseKernel, out: KernelArgument, operands: [(KernelArgument, Int)], count: Int) throws {
-        let arguments = [out] + operands.flatMap { [$0.0, .int(Int32($0.1))] } + [.int(Int32(count))]
+    /// GPU time of one step by kind of kernel (GEMMs by shape), launched eagerly: where a
+    /// step's time goes. The step's KV writes happen as in `forward`.
+    public func profile(_ step: StepInputs) throws -> [(kernel: String, milliseconds: Double, launches: Int)] {
+        try graphs.withLock { _ in
+            try device.makeCurrent()
+            if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
+                throw CUDABackendError.invalidStep(problem)
+            }
+            try writeMetadata(step, paddedTo: nil)
+            var marks: [(node: Int, event: CUDAEvent)] = [(-1, try CUDAEvent(device: device))]
+            try marks[0].event.record()
+            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs) { id in
+                let event = try CUDAEvent(device: self.device)
+                try event.record()
+                marks.append((id, event))
+            }
+            var totals: [String: (Double, Int)] = [:]
+            for (previous, mark) in zip(marks, marks.dropFirst()) {
+                let time = try mark.event.milliseconds(since: previous.event)
+                guard time > 0 || launches(mark.node) else { continue }
+                let label = kernelLabel(mark.node, numTokens: step.numTokens, numSeqs: step.numSeqs)
+                totals[label, default: (0, 0)].0 += time
+                totals[label, default: (0, 0)].1 += 1
+            }
+            return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
+        }
+    }
+
+    private func launches(_ id: Int) -> Bool {
+        switch nodes[id].op {
+        case .weight, .input, .reshape, .select: false
+        case .slice: inPlaceSlices[id] == nil
+        default: true
+        }
+    }
+
+    private func kernelLabel(_ id: Int, numTokens: Int, numSeqs: Int) -> String {
+        if let shape = gemmShape(id, numTokens: numTokens, numSeqs: numSeqs) { return shape.description }
+        switch nodes[id].op {
+        case .plugin: return "attention (kv write, attention, combine)"
+        case .add, .mul, .activation, .fusedElementwise: return "elementwise"
+        default: return "\(nodes[id].op)".split(separator: "(").first.map(String.init) ?? "?"
+        }
+    }
+
+    /// Where an elementwise operand's elements are: (address, width, row stride) — stride 0
+    /// for contiguous values (full size or a broadcast vector), the source's row for an
+    /// in-place slice.
+    private func view(_ id: Int, _ numTokens: Int, _ numSeqs: Int) throws -> (UInt64, Int, Int) {
+        guard let (source, start) = inPlaceSlices[id] else { return (try address(of: id, numTokens: numTokens, numSeqs: numSeqs), count(id, numTokens, numSeqs), 0) }
+        return (try address(of: source, numTokens: numTokens, numSeqs: numSeqs) + UInt64(start * elementBytes(id)),
+                extent(id, numTokens, numSeqs).last!, extent(source, numTokens, numSeqs).last!)
+    }
+
+    private func launchElementwise(_ kernel: ElementwiseKernel, out: KernelArgument, operands: [(UInt64, Int, Int)], count: Int) throws {
+        let arguments = [out] + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] } + [.int(Int32(count))]
         try device.launch(kernels[kernel.name], grid: (min((count + 255) / 256, 8192), 1, 1), block: (256, 1, 1), arguments)
     }
 
@@ -431,10 +502,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let cache = KernelArgument.pointer(pool.address + UInt64(attention.layer) * layerBytes)
         let rotary = attention.rotary
         let positions: KernelArgument = rotary == nil ? .pointer(metadataAddress(positionsOffset)) : try at(inputs[3])
+        // q, k, v: in their own rows, or in place inside the fused projection's rows
+        let (q, k, v) = (try view(inputs[0], numTokens, numSeqs), try view(inputs[1], numTokens, numSeqs), try view(inputs[2], numTokens, numSeqs))
+        func stride(_ operand: (UInt64, Int, Int), _ width: Int) -> KernelArgument { .int(Int32(operand.2 == 0 ? width : operand.2)) }
         try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
-            try at(id), cache, try at(inputs[0]), try at(inputs[1]), try at(inputs[2]), positions, .pointer(metadataAddress(slotsOffset)),
+            try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
             .pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1),
             .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)), .int(Int32(layout.tokensPerBlock)),
+            stride(q, attention.numHeads * attention.headDim), stride(k, attention.numKVHeads * attention.headDim),
+            stride(v, attention.numKVHeads * attention.headDim),
         ])
         // split the keys across blocks only when few query tokens leave the GPU idle
         let blocks = numTokens * attention.numKVHeads, target = 2 * device.info.multiprocessors

@@ -24,10 +24,12 @@ struct ElementwiseKernel: Hashable {
 
     var name: String { "ew_\(String(fnv1a64(body), radix: 16))" }
 
-    /// `out[i] = program(in0[i % n0], in1[i % n1], …)`: operands are full size or vectors
-    /// broadcast over the last dimension.
+    /// `out[i] = program(in0[…], in1[…], …)`: operand k's element for `i` sits at
+    /// `(i / wk) · sk + i % wk` — `i` for full-size operands (wk = n, sk = 0), `i % wk` for a
+    /// vector broadcast over the last dimension, and rows of stride sk for a view of wider
+    /// rows (a slice of the last dimension, read in place).
     var source: String {
-        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int n\($0)" }
+        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int w\($0), int s\($0)" }
         return """
         extern "C" __global__ void \(name)(\(outputIsActivation ? "act" : "float")* out, \(parameters.joined(separator: ", ")), int n) {
             for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
@@ -42,7 +44,7 @@ struct ElementwiseKernel: Hashable {
         var lines: [String] = []
         for (i, step) in program.steps.enumerated() {
             let value = switch step {
-            case .input(let k): "load(in\(k) + i % n\(k))"
+            case .input(let k): "load(in\(k) + (i / w\(k)) * s\(k) + i % w\(k))"
             case .add(let a, let b): "s\(a) + s\(b)"
             case .mul(let a, let b): "s\(a) * s\(b)"
             case .activation(.relu, let a): "fmaxf(s\(a), 0.0f)"

@@ -18,6 +18,8 @@ struct Bench: ParsableCommand {
     var osl = 128
     @Flag(help: "Print one JSON object per batch size.")
     var json = false
+    @Flag(help: "CUDA: also print where the GPU's time goes in one decode step of each batch size.")
+    var profile = false
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func validate() throws {
@@ -32,7 +34,10 @@ struct Bench: ParsableCommand {
         // the engine's step limits must hold the largest batch
         options.limits.maxBatchSize = max(options.limits.maxBatchSize, batchSizes.max()!)
         options.limits.maxNumTokens = max(options.limits.maxNumTokens, options.limits.maxBatchSize)
-        if options.maxSequenceLength == nil { options.maxSequenceLength = max(isl + osl, 256) }
+        if options.maxSequenceLength == nil {
+            // the CPU's KV pool holds what the run is built for; the GPU's takes --kv-cache-fraction
+            options.maxSequenceLength = options.backend == .cpu ? batchSizes.max()! * (isl + osl) : max(isl + osl, 256)
+        }
         let llm = try LLM(model: modelOptions.model, options: options, progress: buildProgressBar(offTerminal: false))
         if !json {
             print("\(llm.deviceDescription), isl \(isl), osl \(osl)")
@@ -49,6 +54,13 @@ struct Bench: ParsableCommand {
                                result.interTokenLatencyP50Ms.rounded(toPlaces: 2), result.interTokenLatencyP99Ms.rounded(toPlaces: 2),
                                (Double(result.peakMemoryBytes) / 1_073_741_824).rounded(toPlaces: 2)]
                 print(zip(columns, [5, 12, 7, 10, 10, 10]).map { pad($0.description, $1) }.joined(separator: "  "))
+            }
+            if profile, let kernels = try llm.profileDecode(batch: size, context: isl + osl / 2) {
+                let total = kernels.reduce(0) { $0 + $1.milliseconds }
+                print("  decode step, batch \(size): \(total.rounded(toPlaces: 3)) ms of kernels")
+                for kernel in kernels.prefix(12) {
+                    print("    \(pad(kernel.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(kernel.launches.description, 4))×  \(kernel.kernel)")
+                }
             }
         }
     }

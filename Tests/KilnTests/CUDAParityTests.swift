@@ -50,27 +50,30 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         }
     }
 
-    /// bf16: at least 30 of HF's 32 greedy tokens before the first difference, and the
-    /// prompt logits' argmax at 99% of positions.
+    /// bf16 against Hugging Face's f32 reference, token by token: fed HF's greedy tokens
+    /// (teacher forcing, so one early difference does not decide the rest), Kiln's argmax is
+    /// HF's next token for at least 30 of 32; over the prompts, the logits' argmax agrees at
+    /// 99% of positions.
     @Test(arguments: parityFixtures)
     func bf16StaysWithHuggingFace(fixture: String) throws {
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
         let (reference, tensors) = try Reference.load(fixture)
-        var positions = 0, agreeing = 0
+        var positions = 0, agreeing = 0, gaps: [Float] = []
         for (i, prompt) in reference.prompts.enumerated() {
-            var params = SamplingParams.greedy(maxTokens: prompt.greedy_ids.count)
-            params.ignoreEOS = true
-            let output = try llm.generate(prompt: prompt.input_ids, params).outputIds
-            let sharedPrefix = zip(output, prompt.greedy_ids).prefix { $0 == $1 }.count
-            #expect(sharedPrefix >= prompt.greedy_ids.count - 2, "\(fixture) prompt \(i): \(sharedPrefix) tokens agree")
-            let logits = try llm.promptLogits(prompt.input_ids).floats(), expected = try tensors.tensor(named: "prompt\(i).logits").floats()
+            let tokens = prompt.input_ids + prompt.greedy_ids
+            let logits = try llm.promptLogits(tokens).floats(), expected = try tensors.tensor(named: "prompt\(i).logits").floats()
             let width = expected.count / prompt.input_ids.count
+            let next = prompt.greedy_ids.indices.filter { rowArgmax(logits, prompt.input_ids.count - 1 + $0, width) == prompt.greedy_ids[$0] }
+            #expect(next.count >= prompt.greedy_ids.count - 2, "\(fixture) prompt \(i): \(next.count) of \(prompt.greedy_ids.count) next tokens agree")
             for row in 0..<prompt.input_ids.count {
                 positions += 1
-                if rowArgmax(logits, row, width) == rowArgmax(expected, row, width) { agreeing += 1 }
+                let ours = rowArgmax(logits, row, width), theirs = rowArgmax(expected, row, width)
+                if ours == theirs { agreeing += 1 } else { gaps.append(expected[row * width + theirs] - expected[row * width + ours]) }
+                if ours != theirs { print("bf16 \(fixture) prompt \(i) row \(row): HF \(theirs) \(expected[row * width + theirs]), Kiln \(ours) HF logit \(expected[row * width + ours]), Kiln logits \(logits[row * width + theirs]) \(logits[row * width + ours])") }
             }
         }
-        #expect(Double(agreeing) >= 0.99 * Double(positions), "\(fixture): argmax agrees at \(agreeing) of \(positions) positions")
+        #expect(Double(agreeing) >= 0.99 * Double(positions),
+                "\(fixture): argmax agrees at \(agreeing) of \(positions) positions; HF's logit gaps where not: \(gaps)")
     }
 
     /// Replaying captured decode graphs gives exactly the tokens of launching each kernel.

@@ -10,27 +10,29 @@
 #define WARPS 4
 
 // Rotates q (into q_out) and k by their positions when `rotary`, and writes k and v into the
-// cache slot of each token.
+// cache slot of each token. q, k and v rows may sit inside wider rows (the fused q|k|v
+// projection's output): their strides are given.
 extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const act* k, const act* v,
                                     const int* positions, const int* slots, const float* inverse_frequencies, float factor,
-                                    int rotary, int num_heads, int num_kv_heads, int head_dim, int tokens_per_block) {
+                                    int rotary, int num_heads, int num_kv_heads, int head_dim, int tokens_per_block,
+                                    int q_stride, int k_stride, int v_stride) {
     int t = blockIdx.x, position = positions[t], slot = slots[t], half = head_dim / 2;
     long block = slot / tokens_per_block, offset = slot % tokens_per_block;
     for (int i = threadIdx.x; i < num_heads * half; i += blockDim.x) {
         int head = i / half, pair = i % half;
-        long base = ((long)t * num_heads + head) * head_dim;
-        if (rotary) rotate_pair(q + base, q_out + base, position, inverse_frequencies, factor, pair, half);
-        else { q_out[base + pair] = q[base + pair]; q_out[base + pair + half] = q[base + pair + half]; }
+        long base = ((long)t * num_heads + head) * head_dim, source = (long)t * q_stride + head * head_dim;
+        if (rotary) rotate_pair(q + source, q_out + base, position, inverse_frequencies, factor, pair, half);
+        else { q_out[base + pair] = q[source + pair]; q_out[base + pair + half] = q[source + pair + half]; }
     }
     for (int i = threadIdx.x; i < num_kv_heads * half; i += blockDim.x) {
         int head = i / half, pair = i % half;
-        long source = ((long)t * num_kv_heads + head) * head_dim;
+        long source = (long)t * k_stride + head * head_dim, v_source = (long)t * v_stride + head * head_dim;
         act* k_slot = cache + (((block * 2) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
         act* v_slot = cache + (((block * 2 + 1) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
         if (rotary) rotate_pair(k + source, k_slot, position, inverse_frequencies, factor, pair, half);
         else { k_slot[pair] = k[source + pair]; k_slot[pair + half] = k[source + pair + half]; }
-        v_slot[pair] = v[source + pair];
-        v_slot[pair + half] = v[source + pair + half];
+        v_slot[pair] = v[v_source + pair];
+        v_slot[pair + half] = v[v_source + pair + half];
     }
 }
 
