@@ -489,6 +489,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         guard nodes[inputs[1]].isWeight || nodes[inputs[1]].dtype == activation else {
             throw CUDABackendError.unsupportedOp("\(nodes[id].op) with a \(nodes[inputs[1]].dtype) right operand")
         }
+        if shape.runsAsGemv {
+            try device.launch(kernels["gemv_bf16"], grid: ((shape.n + 7) / 8, 1, 1), block: (256, 1, 1), [
+                .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
+                .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
+                .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),
+                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)),
+            ])
+            return
+        }
         try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
                      b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
                      d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
@@ -539,7 +548,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         for (id, node) in nodes.enumerated() where node.op.isGemm && nodes[node.inputs[1]].isWeight {
             for m in decodeSizes + prefillSizes {
                 let tokens = m, sequences = min(m, limits.maxBatchSize)
-                guard let shape = gemmShape(id, numTokens: tokens, numSeqs: sequences), shape.m == m, seen.insert(shape).inserted else { continue }
+                guard let shape = gemmShape(id, numTokens: tokens, numSeqs: sequences), shape.m == m, !shape.runsAsGemv,
+                      seen.insert(shape).inserted else { continue }
                 if let index = recorded.choices[shape.description]?["candidate"] {
                     try blas.choose(index, for: shape)
                     chosen[shape.description] = ["candidate": index]
@@ -575,6 +585,12 @@ extension Graph {
             }
         }
     }
+}
+
+extension GemmShape {
+    /// A few bf16 rows times a weight matrix: Kiln's bandwidth-bound GEMV beats cuBLASLt's
+    /// tiles there (bias and ReLU epilogues stay with cuBLASLt).
+    var runsAsGemv: Bool { m <= 8 && transposeB && !bias && !relu && input == .bf16 && k % 8 == 0 }
 }
 
 extension Op {

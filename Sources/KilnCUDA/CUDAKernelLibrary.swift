@@ -11,13 +11,13 @@ struct CUDAKernelLibrary {
     /// The hand-written kernels, as the sources name them.
     static let handwrittenNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
-        "write_kv", "paged_attention", "attention_combine", "argmax_rows",
+        "write_kv", "paged_attention", "attention_combine", "argmax_rows", "gemv_bf16",
     ]
 
     static var commonSource: String { String(decoding: PackageResources.common_cuh, as: UTF8.self) }
 
     static var handwrittenSource: String {
-        [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.sampling_cu]
+        [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.sampling_cu, PackageResources.gemv_cu]
             .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
     }
 

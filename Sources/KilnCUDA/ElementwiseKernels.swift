@@ -25,11 +25,11 @@ struct ElementwiseKernel: Hashable {
     var name: String { "ew_\(String(fnv1a64(body), radix: 16))" }
 
     /// `out[i] = program(in0[…], in1[…], …)`: operand k's element for `i` sits at
-    /// `(i / wk) · sk + i % wk` — `i` for full-size operands (wk = n, sk = 0), `i % wk` for a
-    /// vector broadcast over the last dimension, and rows of stride sk for a view of wider
-    /// rows (a slice of the last dimension, read in place).
+    /// `(i / wk) · rk + i % wk` — `i` for full-size operands (wk = n, rk = 0), `i % wk` for a
+    /// vector broadcast over the last dimension, and rows of stride rk for a view of wider
+    /// rows (a slice of the last dimension, read in place). Step j's value is vj.
     var source: String {
-        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int w\($0), int s\($0)" }
+        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int w\($0), int r\($0)" }
         return """
         extern "C" __global__ void \(name)(\(outputIsActivation ? "act" : "float")* out, \(parameters.joined(separator: ", ")), int n) {
             for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
@@ -44,15 +44,15 @@ struct ElementwiseKernel: Hashable {
         var lines: [String] = []
         for (i, step) in program.steps.enumerated() {
             let value = switch step {
-            case .input(let k): "load(in\(k) + (i / w\(k)) * s\(k) + i % w\(k))"
-            case .add(let a, let b): "s\(a) + s\(b)"
-            case .mul(let a, let b): "s\(a) * s\(b)"
-            case .activation(.relu, let a): "fmaxf(s\(a), 0.0f)"
-            case .activation(.sigmoid, let a): "1.0f / (1.0f + expf(-s\(a)))"
+            case .input(let k): "load(in\(k) + (i / w\(k)) * r\(k) + i % w\(k))"
+            case .add(let a, let b): "v\(a) + v\(b)"
+            case .mul(let a, let b): "v\(a) * v\(b)"
+            case .activation(.relu, let a): "fmaxf(v\(a), 0.0f)"
+            case .activation(.sigmoid, let a): "1.0f / (1.0f + expf(-v\(a)))"
             }
-            lines.append("        float s\(i) = \(value);")
+            lines.append("        float v\(i) = \(value);")
         }
-        lines.append("        store(out + i, s\(program.steps.count - 1));")
+        lines.append("        store(out + i, v\(program.steps.count - 1));")
         // the signature is part of the name's hash: the same program over other types differs
         return "// \(operandIsActivation) -> \(outputIsActivation)\n" + lines.joined(separator: "\n")
     }
