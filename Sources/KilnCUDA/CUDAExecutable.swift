@@ -127,7 +127,19 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
 
         // activations, step metadata, attention's split records, sampled ids, logits on the host
-        let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize)
+        var consumers: [Int: [(node: Int, position: Int)]] = [:]
+        for (id, node) in nodes.enumerated() { for (position, input) in node.inputs.enumerated() { consumers[input, default: []].append((id, position)) } }
+        var inPlaceSlices: [Int: (source: Int, start: Int)] = [:]
+        for (id, node) in nodes.enumerated() {
+            guard case .slice(let axis, let start, _) = node.op, axis == node.shape.count - 1, id != output,
+                  let readers = consumers[id], readers.allSatisfy({ reader in
+                      (nodes[reader.node].attention != nil && reader.position < 3)
+                          || ElementwiseKernel.program(of: nodes[reader.node].op, operands: 0) != nil
+                  }) else { continue }
+            inPlaceSlices[id] = (node.inputs[0], start)
+        }
+        // in-place slices take no bytes, and their readers keep the sliced value alive
+        let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize, readInPlace: Set(inPlaceSlices.keys))
         let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
         let maxBlocks = max(1, kvCache.numBlocks)
         let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks)
@@ -172,21 +184,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                                     outputIsActivation: node.dtype != .f32 || activation == .f32)
             }
         }
-        var consumers: [Int: [(node: Int, position: Int)]] = [:]
-        for (id, node) in nodes.enumerated() { for (position, input) in node.inputs.enumerated() { consumers[input, default: []].append((id, position)) } }
-        var inPlaceSlices: [Int: (source: Int, start: Int)] = [:]
-        for (id, node) in nodes.enumerated() {
-            guard case .slice(let axis, let start, _) = node.op, axis == node.shape.count - 1, id != output,
-                  let readers = consumers[id], readers.allSatisfy({ reader in
-                      (nodes[reader.node].attention != nil && reader.position < 3)
-                          || ElementwiseKernel.program(of: nodes[reader.node].op, operands: 0) != nil
-                  }) else { continue }
-            inPlaceSlices[id] = (node.inputs[0], start)
-        }
-        self.inPlaceSlices = inPlaceSlices
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory)
         self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: activation == .bf16, elementwise: Array(elementwise.values))
         self.elementwise = elementwise
+        self.inPlaceSlices = inPlaceSlices
         self.device = device
         self.nodes = nodes
         self.output = output
@@ -320,6 +321,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         case .input(.tokenIds): return metadataAddress(0)
         case .input(.positions): return metadataAddress(positionsOffset)
         case .reshape: return try address(of: node.inputs[0], numTokens: numTokens, numSeqs: numSeqs)
+        case .slice where inPlaceSlices[id] != nil:
+            // its first row; readers take the rows' stride from `view`
+            return try view(id, numTokens, numSeqs).0
         case .select(let index):
             return try address(of: node.inputs[0], numTokens: numTokens, numSeqs: numSeqs)
                 + UInt64(index * count(id, numTokens, numSeqs) * elementBytes(id))
@@ -396,8 +400,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
     }
 
-    /// GPU time of one step by kind of kernel (GEMMs by shape), launched eagerly: where a
-    /// step's time goes. The step's KV writes happen as in `forward`.
+    /// GPU time of one step by kind of kernel (GEMMs by shape): where a step's time goes.
+    /// The step's KV writes happen as in `forward`.
     public func profile(_ step: StepInputs) throws -> [(kernel: String, milliseconds: Double, launches: Int)] {
         try graphs.withLock { _ in
             try device.makeCurrent()
@@ -405,13 +409,22 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 throw CUDABackendError.invalidStep(problem)
             }
             try writeMetadata(step, paddedTo: nil)
+            // once eagerly (GEMM plans), then captured with an event after each node and
+            // replayed, so the times are the GPU's alone, without the host's launch gaps
+            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs)
+            try device.synchronize()
             var marks: [(node: Int, event: CUDAEvent)] = [(-1, try CUDAEvent(device: device))]
-            try marks[0].event.record()
-            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs) { id in
-                let event = try CUDAEvent(device: self.device)
-                try event.record()
-                marks.append((id, event))
+            let graph = try device.capture {
+                try marks[0].event.record()
+                try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs) { id in
+                    let event = try CUDAEvent(device: self.device)
+                    try event.record()
+                    marks.append((id, event))
+                }
             }
+            try graph.launch()
+            try graph.launch()
+            try device.synchronize()
             var totals: [String: (Double, Int)] = [:]
             for (previous, mark) in zip(marks, marks.dropFirst()) {
                 let time = try mark.event.milliseconds(since: previous.event)
@@ -490,11 +503,14 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             throw CUDABackendError.unsupportedOp("\(nodes[id].op) with a \(nodes[inputs[1]].dtype) right operand")
         }
         if shape.runsAsGemv {
-            try device.launch(kernels["gemv_bf16"], grid: ((shape.n + 7) / 8, 1, 1), block: (256, 1, 1), [
+            // enough warps for every SM's loads (about 64 each), while each still reads 32 chunks or more
+            var split = 1
+            while split < 8 && shape.n * split < 64 * device.info.multiprocessors && shape.k / 8 >= 64 * split { split *= 2 }
+            try device.launch(kernels["gemv_bf16"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
                 .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
                 .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
                 .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),
-                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)),
+                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split)),
             ])
             return
         }

@@ -132,11 +132,16 @@ public struct ValueLifetimes: Sendable {
 }
 
 extension Graph {
-    public var lifetimes: ValueLifetimes {
+    public var lifetimes: ValueLifetimes { lifetimes(readInPlace: []) }
+
+    /// Lifetimes when the nodes of `readInPlace` are also views of their first operand (a
+    /// backend whose readers take their elements in place, e.g. strided slices): their
+    /// readers keep the source alive.
+    public func lifetimes(readInPlace: Set<Int>) -> ValueLifetimes {
         var owner = Array(nodes.indices)
         var last = Array(repeating: -1, count: nodes.count)
         for (id, node) in nodes.enumerated() {
-            if node.op.isView {
+            if node.op.isView || readInPlace.contains(id) {
                 owner[id] = owner[node.inputs[0]]
                 continue
             }

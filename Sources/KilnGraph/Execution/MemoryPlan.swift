@@ -35,13 +35,14 @@ public struct MemoryPlan: Sendable, Equatable {
     public let unplannedBytes: Int
 
     /// Plans `graph` for a step of `numTokens` tokens in `numSeqs` sequences: values are
-    /// placed largest first at the lowest offset free during their whole lifetime.
-    public init(_ graph: Graph, numTokens: Int, numSeqs: Int) {
+    /// placed largest first at the lowest offset free during their whole lifetime. Nodes of
+    /// `readInPlace` get no bytes: the backend reads them inside their first operand.
+    public init(_ graph: Graph, numTokens: Int, numSeqs: Int, readInPlace: Set<Int> = []) {
         let nodes = graph.nodes
-        let lifetimes = graph.lifetimes
+        let lifetimes = graph.lifetimes(readInPlace: readInPlace)
         // a value nothing reads still occupies its bytes while it is written
         let lastUse = nodes.indices.map { max(lifetimes.lastUse[$0], $0) }
-        let size = Self.valueBytes(graph, numTokens: numTokens, numSeqs: numSeqs)
+        let size = Self.valueBytes(graph, numTokens: numTokens, numSeqs: numSeqs).filter { !readInPlace.contains($0.key) }
         var placed: [(id: Int, offset: Int)] = []
         var offsets: [Int: Int] = [:]
         for id in size.keys.sorted(by: { (size[$0]!, $1) > (size[$1]!, $0) }) {
