@@ -236,9 +236,10 @@ public final class CUDAEvent: @unchecked Sendable {
         self.device = device
     }
 
-    /// Marks the point the stream has reached.
-    public func record() throws(CUDAError) {
-        try device.checked(device.driver.api.eventRecord(handle, device.stream), "cuEventRecord")
+    /// Marks the point the stream has reached. While the stream is captured, `inGraph`
+    /// makes the mark a node of the graph (CU_EVENT_RECORD_EXTERNAL), timed at each replay.
+    public func record(inGraph: Bool = false) throws(CUDAError) {
+        try device.checked(device.driver.api.eventRecordWithFlags(handle, device.stream, inGraph ? 1 : 0), "cuEventRecordWithFlags")
     }
 
     /// Milliseconds from `earlier` to this event (waits for this one).

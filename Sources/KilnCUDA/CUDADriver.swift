@@ -52,6 +52,7 @@ struct DriverFunctions: @unchecked Sendable {
     let streamSynchronize: @convention(c) (Handle?) -> CUresult
     let eventCreate: @convention(c) (UnsafeMutablePointer<Handle?>?, UInt32) -> CUresult
     let eventRecord: @convention(c) (Handle?, Handle?) -> CUresult
+    let eventRecordWithFlags: @convention(c) (Handle?, Handle?, UInt32) -> CUresult
     let eventSynchronize: @convention(c) (Handle?) -> CUresult
     let eventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>?, Handle?, Handle?) -> CUresult
     let eventDestroy: @convention(c) (Handle?) -> CUresult
@@ -90,6 +91,7 @@ struct DriverFunctions: @unchecked Sendable {
         streamSynchronize = try f("cuStreamSynchronize")
         eventCreate = try f("cuEventCreate")
         eventRecord = try f("cuEventRecord")
+        eventRecordWithFlags = try f("cuEventRecordWithFlags")
         eventSynchronize = try f("cuEventSynchronize")
         eventElapsedTime = try f("cuEventElapsedTime_v2")
         eventDestroy = try f("cuEventDestroy_v2")

@@ -58,7 +58,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let weightBuffer: DeviceBuffer
     private let graphsEnabled: Bool
     private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
-    private let hostMetadata: PinnedBuffer, hostOutput: PinnedBuffer
+    private let hostMetadata: PinnedBuffer, hostOutput: PinnedBuffer, hostChoices: PinnedBuffer
     /// Captured decode graphs by padded batch size; one step runs at a time.
     private let graphs = Mutex<[Int: CUDAGraph]>([:])
     private static let graphBatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -152,7 +152,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32
         let partials = try device.allocate(limits.maxBatchSize * heads * splitCapacity * 4, purpose: "attention split records")
-        let sampled = try device.allocate(limits.maxNumTokens * 4, purpose: "sampled token ids")
+        // chosen ids, then each row's TokenChoice (16 bytes)
+        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16), purpose: "sampled token ids")
+        hostChoices = try PinnedBuffer(byteCount: limits.maxNumTokens * 16, device: device)
         let outputRows = graph.nodes[output].shape.first?.resolved(numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize) ?? 1
         hostOutput = try PinnedBuffer(byteCount: outputRows * width * 4, device: device)
         hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
@@ -226,13 +228,28 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
     }
 
-    /// Runs one step and returns each row's most likely token, chosen on the GPU (only the
-    /// ids cross to the host).
-    public func forwardGreedy(_ step: StepInputs) throws -> [Int32] {
+    /// Runs one step and picks each row's token on the GPU (only the ids cross to the host).
+    public func forward(_ step: StepInputs, choices: [TokenChoice]) throws -> [Int32] {
         try graphs.withLock { graphs in
             let rows = try run(step, graphs: &graphs)
-            try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
-                              [.pointer(sampled.address), .pointer(try address(of: output, numTokens: 0, numSeqs: 0)), .int(Int32(vocabularySize))])
+            let logits = KernelArgument.pointer(try address(of: output, numTokens: 0, numSeqs: 0))
+            if choices.allSatisfy({ $0.temperature <= 0 }) {
+                try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
+                                  [.pointer(sampled.address), logits, .int(Int32(vocabularySize))])
+            } else {
+                // TokenChoice as the kernel reads it: temperature, top_k, top_p, uniform
+                let record = hostChoices.base
+                for row in 0..<rows {
+                    let choice = row < choices.count ? choices[row] : .greedy
+                    (record + row * 16).storeBytes(of: choice.temperature, as: Float.self)
+                    (record + row * 16 + 4).storeBytes(of: Int32(clamping: choice.topK), as: Int32.self)
+                    (record + row * 16 + 8).storeBytes(of: choice.topP, as: Float.self)
+                    (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
+                }
+                try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
+                try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
+                                  [.pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4))])
+            }
             var ids = [Int32](repeating: 0, count: rows)
             try ids.withUnsafeMutableBytes { bytes in try device.download(from: sampled.address, into: bytes) }
             return ids
@@ -415,10 +432,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try device.synchronize()
             var marks: [(node: Int, event: CUDAEvent)] = [(-1, try CUDAEvent(device: device))]
             let graph = try device.capture {
-                try marks[0].event.record()
+                try marks[0].event.record(inGraph: true)
                 try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs) { id in
                     let event = try CUDAEvent(device: self.device)
-                    try event.record()
+                    try event.record(inGraph: true)
                     marks.append((id, event))
                 }
             }

@@ -76,6 +76,35 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
                 "\(fixture): argmax agrees at \(agreeing) of \(positions) positions; HF's logit gaps where not: \(gaps)")
     }
 
+    /// The GPU's sampling kernel picks what `TokenChoice.pick` picks on the host for the
+    /// same logits and draw: temperature, top-k, top-p and their mix.
+    @Test func gpuSamplingPicksWhatTheHostPicks() throws {
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaF32)
+        let executable = llm.generator.executable
+        let (reference, _) = try Reference.load("llama-gqa")
+        let prompt = reference.prompts[0].input_ids
+        let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: [0]))],
+                              tokensPerBlock: executable.kvCacheLayout.tokensPerBlock)
+        let logits = try executable.forward(step).floats()
+        let choices = [TokenChoice(temperature: 0.7, uniform: 0.3), TokenChoice(temperature: 1, topK: 5, uniform: 0.9),
+                       TokenChoice(temperature: 1.3, topP: 0.8, uniform: 0.55), TokenChoice(temperature: 0.9, topK: 50, topP: 0.9, uniform: 0.01),
+                       TokenChoice(temperature: 2, uniform: 0.999)]
+        for choice in choices {
+            let host = logits.withUnsafeBufferPointer { choice.pick($0) }
+            #expect(try executable.forward(step, choices: [choice]) == [host], "\(choice)")
+        }
+    }
+
+    /// A seeded sampled generation gives the same tokens on the GPU and the CPU (f32).
+    @Test func seededSamplingMatchesTheCPU() throws {
+        let (reference, _) = try Reference.load("qwen2-tied")
+        var params = SamplingParams(temperature: 0.8, topK: 40, topP: 0.9, seed: 7, maxTokens: 24)
+        params.ignoreEOS = true
+        let prompt = reference.prompts[1].input_ids
+        let cpu = try LLM(model: fixturesDirectory + "/qwen2-tied").generate(prompt: prompt, params).outputIds
+        #expect(try LLM(model: fixturesDirectory + "/qwen2-tied", options: cudaF32).generate(prompt: prompt, params).outputIds == cpu)
+    }
+
     /// Replaying captured decode graphs gives exactly the tokens of launching each kernel.
     @Test func cudaGraphsMatchEagerLaunches() throws {
         var eager = cudaBF16

@@ -1,8 +1,30 @@
-// Token choice on the GPU, so only the chosen ids cross to the host.
+// Token choice on the GPU, so only the chosen ids cross to the host. The same algorithm as
+// TokenChoice.pick on the host: thresholds found by bisection (no sort), then a draw in
+// vocabulary order with the caller's uniform number.
 
-// the index of each row's largest logit (the first one on ties, as the host sampler picks)
-extern "C" __global__ void argmax_rows(int* out, const float* logits, int width) {
-    const float* row = logits + (long)blockIdx.x * width;
+struct TokenChoice { float temperature; int top_k; float top_p; float uniform; };
+
+#define SAMPLE_BISECTIONS 32
+
+__device__ float block_max(float v) {
+    __shared__ float partial[32];
+    __shared__ float total;
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float w = threadIdx.x < (blockDim.x + 31) / 32 ? partial[threadIdx.x] : NEG_INF;
+        for (int offset = 16; offset > 0; offset >>= 1) w = fmaxf(w, __shfl_xor_sync(0xffffffffu, w, offset));
+        if (threadIdx.x == 0) total = w;
+    }
+    __syncthreads();
+    float result = total;
+    __syncthreads();
+    return result;
+}
+
+// the index of the row's largest value (the first on ties) and the value
+__device__ int block_argmax(const float* row, int width, float* best_value) {
     float best = NEG_INF;
     int index = 0x7fffffff;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
@@ -16,11 +38,109 @@ extern "C" __global__ void argmax_rows(int* out, const float* logits, int width)
     }
     __shared__ float values[32];
     __shared__ int indices[32];
+    __shared__ float final_value;
+    __shared__ int final_index;
     if ((threadIdx.x & 31) == 0) { values[threadIdx.x >> 5] = best; indices[threadIdx.x >> 5] = index; }
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < (blockDim.x + 31) / 32; w++)
             if (values[w] > best || (values[w] == best && indices[w] < index)) { best = values[w]; index = indices[w]; }
-        out[blockIdx.x] = index;
+        final_value = best;
+        final_index = index;
     }
+    __syncthreads();
+    *best_value = final_value;
+    int result = final_index;
+    __syncthreads();
+    return result;
+}
+
+extern "C" __global__ void argmax_rows(int* out, const float* logits, int width) {
+    float best;
+    int index = block_argmax(logits + (long)blockIdx.x * width, width, &best);
+    if (threadIdx.x == 0) out[blockIdx.x] = index;
+}
+
+// exclusive prefix sum over the block's threads, in thread order
+__device__ float block_exclusive_scan(float v) {
+    __shared__ float totals[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float inclusive = v;
+    for (int offset = 1; offset < 32; offset <<= 1) {
+        float other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+        if (lane >= offset) inclusive += other;
+    }
+    if (lane == 31) totals[warp] = inclusive;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < (blockDim.x + 31) / 32 ? totals[lane] : 0.0f;
+        for (int offset = 1; offset < 32; offset <<= 1) {
+            float other = __shfl_up_sync(0xffffffffu, t, offset);
+            if (lane >= offset) t += other;
+        }
+        totals[lane] = t;
+    }
+    __syncthreads();
+    float result = inclusive - v + (warp > 0 ? totals[warp - 1] : 0.0f);
+    __syncthreads();
+    return result;
+}
+
+extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices) {
+    const float* row = logits + (long)blockIdx.x * width;
+    TokenChoice choice = choices[blockIdx.x];
+    float best;
+    int index = block_argmax(row, width, &best);
+    if (choice.temperature <= 0.0f) {
+        if (threadIdx.x == 0) out[blockIdx.x] = index;
+        return;
+    }
+    float t = choice.temperature, top = best / t;
+    float lowest = top;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) lowest = fminf(lowest, row[i] / t);
+    float floor = -block_max(-lowest);
+    // top-k: the largest threshold with at least k scaled logits at or above it
+    float keep_from = floor;
+    if (choice.top_k > 0 && choice.top_k < width) {
+        float low = floor, high = top + 1.0f;
+        for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
+            float middle = (low + high) / 2, count = 0.0f;
+            for (int i = threadIdx.x; i < width; i += blockDim.x) count += row[i] / t >= middle ? 1.0f : 0.0f;
+            if (block_sum(count) >= (float)choice.top_k) low = middle; else high = middle;
+        }
+        keep_from = low;
+    }
+#define WEIGHT(i) (row[i] / t >= keep_from ? expf(row[i] / t - top) : 0.0f)
+    float mass = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) mass += WEIGHT(i);
+    float total = block_sum(mass);
+    // top-p: the largest weight threshold whose kept mass still reaches p
+    float minimum = 0.0f;
+    if (choice.top_p < 1.0f) {
+        float low = 0.0f, high = 1.0000001f;
+        for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
+            float middle = (low + high) / 2, kept = 0.0f;
+            for (int i = threadIdx.x; i < width; i += blockDim.x) { float w = WEIGHT(i); kept += w >= middle ? w : 0.0f; }
+            if (block_sum(kept) >= choice.top_p * total) low = middle; else high = middle;
+        }
+        minimum = low;
+    }
+    // the draw: each thread owns a contiguous run of the vocabulary
+    int run = (width + blockDim.x - 1) / blockDim.x, begin = threadIdx.x * run, end = min(width, begin + run);
+    float local = 0.0f;
+    for (int i = begin; i < end; i++) { float w = WEIGHT(i); local += w >= minimum ? w : 0.0f; }
+    float before = block_exclusive_scan(local);
+    float target = choice.uniform * block_sum(local);
+    if (threadIdx.x == 0) out[blockIdx.x] = index;  // if rounding leaves the target past the end
+    __syncthreads();
+    if (target >= before && target < before + local) {
+        float running = before;
+        for (int i = begin; i < end; i++) {
+            float w = WEIGHT(i);
+            if (w < minimum || w <= 0.0f) continue;
+            running += w;
+            if (target < running) { out[blockIdx.x] = i; break; }
+        }
+    }
+#undef WEIGHT
 }

@@ -14,22 +14,24 @@ public protocol Executable: AnyObject, Sendable {
     /// per token for graphs recorded with all-token logits).
     func forward(_ step: StepInputs) throws -> HostTensor
 
-    /// Runs one step and returns each output row's most likely token (the first on ties);
-    /// a GPU picks them on the device, so only the ids cross to the host.
-    func forwardGreedy(_ step: StepInputs) throws -> [Int32]
+    /// Runs one step and returns each output row's token, picked as `choices` say (rows past
+    /// its end take the most likely token); a GPU picks them on the device, so only the ids
+    /// cross to the host.
+    func forward(_ step: StepInputs, choices: [TokenChoice]) throws -> [Int32]
 }
 
 extension Executable {
-    public func forwardGreedy(_ step: StepInputs) throws -> [Int32] {
+    public func forward(_ step: StepInputs, choices: [TokenChoice]) throws -> [Int32] {
         let logits = try forward(step)
         let width = logits.shape.last ?? 1
         return logits.withUnsafeBytes { bytes in
             let values = bytes.assumingMemoryBound(to: Float.self)
             return (0..<(values.count / width)).map { row in
-                var best = row * width
-                for i in (row * width)..<((row + 1) * width) where values[i] > values[best] { best = i }
-                return Int32(best - row * width)
+                (row < choices.count ? choices[row] : .greedy).pick(UnsafeBufferPointer(rebasing: values[(row * width)..<((row + 1) * width)]))
             }
         }
     }
+
+    /// Each output row's most likely token (the first on ties).
+    public func forwardGreedy(_ step: StepInputs) throws -> [Int32] { try forward(step, choices: []) }
 }

@@ -96,16 +96,8 @@ public final class Generator {
             pending.removeFirst(chunk)
         }
         while output.count < params.maxTokens {
-            let token: Int32
-            if params.isGreedy {
-                // the backend picks it (on a GPU, only the id crosses to the host)
-                token = try executable.forwardGreedy(step(pending[...]))[0]
-            } else {
-                let logits = try executable.forward(step(pending[...]))
-                token = logits.withUnsafeBytes { bytes in
-                    bytes.withMemoryRebound(to: Float.self) { sampler.sample(UnsafeBufferPointer(rebasing: $0.prefix(executable.vocabularySize))) }
-                }
-            }
+            // the backend picks it (on a GPU, only the id crosses to the host)
+            let token = try executable.forward(step(pending[...]), choices: [sampler.nextChoice()])[0]
             if output.isEmpty { firstTokenAt = clock.now }
             output.append(token)
             guard onToken(token) else {
