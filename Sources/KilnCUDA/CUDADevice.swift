@@ -2,6 +2,10 @@
 // copies, kernel launches, timing events and CUDA graphs, each checked and turned into a
 // Swift error that names the call.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Device memory owned by Swift: freed when the last reference goes.
 public final class DeviceBuffer: @unchecked Sendable {
     public let address: UInt64
@@ -45,6 +49,9 @@ public enum KernelArgument: Sendable {
 public struct KernelFunction: @unchecked Sendable {
     let handle: OpaquePointer
     public let name: String
+    /// Whether the kernel waits for the previous kernel's writes itself
+    /// (`griddepcontrol.wait`), so it may be launched before that kernel ends.
+    let waitsForPriorGrid: Bool
 }
 
 /// A GPU, its primary context and Kiln's stream on it.
@@ -135,7 +142,7 @@ public final class CUDADevice: @unchecked Sendable {
     }
 
     /// Loads a compiled module (cubin) and looks up `names`.
-    public func loadKernels(cubin: [UInt8], names: [String]) throws(CUDAError) -> [String: KernelFunction] {
+    public func loadKernels(cubin: [UInt8], names: [String], waitForPriorGrid: Bool = false) throws(CUDAError) -> [String: KernelFunction] {
         try makeCurrent()
         var module: Handle?
         let loaded = cubin.withUnsafeBytes { driver.api.moduleLoadData(&module, $0.baseAddress) }
@@ -144,7 +151,7 @@ public final class CUDADevice: @unchecked Sendable {
         for name in names {
             var function: Handle?
             try checked(driver.api.moduleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
-            functions[name] = KernelFunction(handle: function!, name: name)
+            functions[name] = KernelFunction(handle: function!, name: name, waitsForPriorGrid: waitForPriorGrid)
         }
         return functions
     }
@@ -154,6 +161,12 @@ public final class CUDADevice: @unchecked Sendable {
         // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
         try checked(driver.api.funcSetAttribute(kernel.handle, 8, Int32(bytes)), "cuFuncSetAttribute(\(kernel.name), shared \(bytes))")
     }
+
+    /// Whether Kiln's kernels are launched with programmatic dependent launch: on Hopper and
+    /// later, each is scheduled while the previous one drains (it waits for its inputs in
+    /// the kernel), which hides most of the gap between small kernels.
+    /// `KILN_NO_PDL=1` turns it off (for comparisons).
+    public var programmaticLaunch: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_PDL") == nil }
 
     /// Queues `kernel` on the stream.
     public func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
@@ -173,8 +186,27 @@ public final class CUDADevice: @unchecked Sendable {
             }
             slots[i] = slot
         }
-        let code = driver.api.launchKernel(kernel.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+        let code: Int32
+        if programmaticLaunch && kernel.waitsForPriorGrid {
+            // CUlaunchConfig (56 bytes) with one CUlaunchAttribute (72 bytes):
+            // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1
+            let config = UnsafeMutableRawPointer.allocate(byteCount: 56 + 72, alignment: 8)
+            defer { config.deallocate() }
+            config.initializeMemory(as: UInt8.self, repeating: 0, count: 56 + 72)
+            for (i, value) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
+                config.storeBytes(of: UInt32(value), toByteOffset: i * 4, as: UInt32.self)
+            }
+            let attribute = config + 56
+            config.storeBytes(of: UnsafeRawPointer(stream), toByteOffset: 32, as: UnsafeRawPointer.self)
+            config.storeBytes(of: UnsafeRawPointer(attribute), toByteOffset: 40, as: UnsafeRawPointer.self)
+            config.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
+            attribute.storeBytes(of: UInt32(6), toByteOffset: 0, as: UInt32.self)
+            attribute.storeBytes(of: Int32(1), toByteOffset: 8, as: Int32.self)
+            code = driver.api.launchKernelEx(config, kernel.handle, slots, nil)
+        } else {
+            code = driver.api.launchKernel(kernel.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
                                            UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), stream, slots, nil)
+        }
         try checked(code, "cuLaunchKernel(\(kernel.name), grid \(grid), block \(block))")
     }
 

@@ -48,6 +48,8 @@ struct DriverFunctions: @unchecked Sendable {
     let funcSetAttribute: @convention(c) (Handle?, Int32, Int32) -> CUresult
     let launchKernel: @convention(c) (Handle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle?,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
+    let launchKernelEx: @convention(c) (UnsafeRawPointer?, Handle?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
     let streamCreate: @convention(c) (UnsafeMutablePointer<Handle?>?, UInt32) -> CUresult
     let streamSynchronize: @convention(c) (Handle?) -> CUresult
     let eventCreate: @convention(c) (UnsafeMutablePointer<Handle?>?, UInt32) -> CUresult
@@ -87,6 +89,7 @@ struct DriverFunctions: @unchecked Sendable {
         moduleGetFunction = try f("cuModuleGetFunction")
         funcSetAttribute = try f("cuFuncSetAttribute")
         launchKernel = try f("cuLaunchKernel")
+        launchKernelEx = try f("cuLaunchKernelEx")
         streamCreate = try f("cuStreamCreate")
         streamSynchronize = try f("cuStreamSynchronize")
         eventCreate = try f("cuEventCreate")

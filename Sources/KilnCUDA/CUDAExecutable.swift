@@ -146,8 +146,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
         let attention = nodes.compactMap { $0.attention }
         // the attention kernel keeps a GQA group's queries and a head's slice per lane in registers
-        if let wide = attention.first(where: { $0.numHeads / $0.numKVHeads > 8 || $0.headDim > 256 || $0.headDim % 2 != 0 }) {
-            throw CUDABackendError.unsupportedOp("\(wide): the CUDA attention kernel takes up to 8 query heads per KV head and even head sizes up to 256")
+        if let wide = attention.first(where: { $0.numHeads / $0.numKVHeads > 8 || $0.headDim > 256 || $0.headDim % 8 != 0 }) {
+            throw CUDABackendError.unsupportedOp("\(wide): the CUDA attention kernel takes up to 8 query heads per KV head and head sizes up to 256 in multiples of 8")
         }
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32

@@ -25,13 +25,14 @@ struct CUDAKernelLibrary {
         let options = bf16 ? ["-DKILN_BF16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
-        var functions = try device.loadKernels(cubin: main, names: Self.handwrittenNames)
+        // every Kiln kernel starts with KILN_WAIT_FOR_PRIOR_GRID
+        var functions = try device.loadKernels(cubin: main, names: Self.handwrittenNames, waitForPriorGrid: true)
         var cached = mainCached
         let generated = Array(Set(elementwise)).sorted { $0.name < $1.name }
         if !generated.isEmpty {
             let source = prefix + generated.map(\.source).joined(separator: "\n")
             let (cubin, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
-            functions.merge(try device.loadKernels(cubin: cubin, names: generated.map(\.name))) { a, _ in a }
+            functions.merge(try device.loadKernels(cubin: cubin, names: generated.map(\.name), waitForPriorGrid: true)) { a, _ in a }
             cached = cached && hit
         }
         self.functions = functions

@@ -1,13 +1,11 @@
 // Attention over the paged KV cache. The cache of one layer is [block][k|v][kv head]
 // [token in block][head dim]. One kernel serves prefill and decode: a block takes one query
 // token and one KV head, with all the query heads of that GQA group, so each K and V row is
-// loaded once for the group; its 4 warps split the keys and keep online-softmax state, and
-// with `splits` > 1 (decode: few query tokens) the keys are also split across blocks
-// (flash-decoding), merged by attention_combine.
+// loaded once for the group; with `splits` > 1 (decode: few query tokens) the keys are also
+// split across blocks (flash-decoding), merged by attention_combine.
 
 #define MAX_GROUP 8
-#define MAX_PER_LANE 8  // head_dim up to 256
-#define WARPS 4
+#define MAX_HEAD_DIM 256
 
 // Rotates q (into q_out) and k by their positions when `rotary`, and writes k and v into the
 // cache slot of each token. q, k and v rows may sit inside wider rows (the fused q|k|v
@@ -16,6 +14,7 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
                                     const int* positions, const int* slots, const float* inverse_frequencies, float factor,
                                     int rotary, int num_heads, int num_kv_heads, int head_dim, int tokens_per_block,
                                     int q_stride, int k_stride, int v_stride) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     int t = blockIdx.x, position = positions[t], slot = slots[t], half = head_dim / 2;
     long block = slot / tokens_per_block, offset = slot % tokens_per_block;
     for (int i = threadIdx.x; i < num_heads * half; i += blockDim.x) {
@@ -36,94 +35,118 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
     }
 }
 
-// out (splits == 1) or partial [token][head][split][head_dim + 2] (acc, max, sum)
-extern "C" __global__ void __launch_bounds__(WARPS * 32)
+// out (splits == 1) or partial [token][head][split][head_dim + 2] (acc, max, sum).
+// Keys are taken in tiles of one per thread: a thread reads a whole K row and scores it for
+// every query head of the group (q in shared memory), the tile's softmax is folded into the
+// running max and sum, then each thread accumulates its share of the group's output over the
+// tile's V rows (coalesced across threads). Loads of different keys are independent, so the
+// memory system sees many at once.
+#define ATTN_THREADS 128
+#define MAX_OUTPUTS (MAX_GROUP * MAX_HEAD_DIM / ATTN_THREADS)
+
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
 paged_attention(act* out, float* partial, const act* q, const act* cache, const int* positions, const int* token_seq,
                 const int* block_tables, int max_blocks, int tokens_per_block, int num_heads, int num_kv_heads,
                 int head_dim, float scale, int window, int splits) {
-    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    // lane l holds dims l·per_lane … ; with head_dim < 32 the upper lanes hold none
-    int group = num_heads / num_kv_heads, per_lane = (head_dim + 31) >> 5;
+    KILN_WAIT_FOR_PRIOR_GRID();
+    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
+    int warp = tid >> 5, lane = tid & 31;
+    int group = num_heads / num_kv_heads, outputs = group * head_dim;
     int position = positions[t];
     int first = window > 0 ? max(0, position + 1 - window) : 0;
     int chunk = (position + 1 - first + splits - 1) / splits;
     int begin = first + split * chunk, end = min(position + 1, begin + chunk);
     const int* table = block_tables + (long)token_seq[t] * max_blocks;
-    long kv_stride = (long)num_kv_heads * tokens_per_block * head_dim;
+    long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
 
-    float qv[MAX_GROUP][MAX_PER_LANE], acc[MAX_GROUP][MAX_PER_LANE], m[MAX_GROUP], l[MAX_GROUP];
+    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
+    __shared__ long rows[ATTN_THREADS];
+    __shared__ float m_shared[MAX_GROUP], l_shared[MAX_GROUP], rescale[MAX_GROUP];
+    for (int i = tid; i < outputs; i += ATTN_THREADS) q_shared[i] = load(q + ((long)t * num_heads + kv_head * group) * head_dim + i) * scale;
+    if (tid < group) { m_shared[tid] = NEG_INF; l_shared[tid] = 0.0f; }
+    float acc[MAX_OUTPUTS];
 #pragma unroll
-    for (int g = 0; g < MAX_GROUP; g++) {
-        m[g] = NEG_INF; l[g] = 0.0f;
-#pragma unroll
-        for (int d = 0; d < MAX_PER_LANE; d++) {
-            acc[g][d] = 0.0f;
-            qv[g][d] = (g < group && d < per_lane && lane * per_lane + d < head_dim)
-                ? load(q + ((long)t * num_heads + kv_head * group + g) * head_dim + lane * per_lane + d) * scale : 0.0f;
-        }
-    }
-    for (int j = begin + warp; j < end; j += WARPS) {
-        long block = table[j / tokens_per_block];
-        const act* k_row = cache + (((block * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block) * head_dim
-                           + lane * per_lane;
-        const act* v_row = k_row + kv_stride;
-        float kr[MAX_PER_LANE], vr[MAX_PER_LANE];
-#pragma unroll
-        for (int d = 0; d < MAX_PER_LANE; d++) {
-            bool valid = d < per_lane && lane * per_lane + d < head_dim;
-            kr[d] = valid ? load(k_row + d) : 0.0f;
-            vr[d] = valid ? load(v_row + d) : 0.0f;
-        }
-#pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) {
-            if (g >= group) break;
-            float dot = 0.0f;
-#pragma unroll
-            for (int d = 0; d < MAX_PER_LANE; d++) dot += qv[g][d] * kr[d];
-            float s = warp_sum(dot);
-            float m_new = fmaxf(m[g], s);
-            float correction = expf(m[g] - m_new), p = expf(s - m_new);
-            l[g] = l[g] * correction + p;
-#pragma unroll
-            for (int d = 0; d < MAX_PER_LANE; d++) acc[g][d] = acc[g][d] * correction + p * vr[d];
-            m[g] = m_new;
-        }
-    }
-    __shared__ float shared_m[WARPS][MAX_GROUP], shared_l[WARPS][MAX_GROUP];
-    __shared__ float shared_acc[WARPS][MAX_GROUP][MAX_PER_LANE * 32];
-#pragma unroll
-    for (int g = 0; g < MAX_GROUP; g++) {
-        if (g >= group) break;
-        if (lane == 0) { shared_m[warp][g] = m[g]; shared_l[warp][g] = l[g]; }
-#pragma unroll
-        for (int d = 0; d < MAX_PER_LANE; d++)
-            if (d < per_lane && lane * per_lane + d < head_dim) shared_acc[warp][g][lane * per_lane + d] = acc[g][d];
-    }
+    for (int o = 0; o < MAX_OUTPUTS; o++) acc[o] = 0.0f;
     __syncthreads();
-    for (int i = threadIdx.x; i < group * head_dim; i += blockDim.x) {
-        int g = i / head_dim, d = i % head_dim;
-        float top = NEG_INF;
-        for (int w = 0; w < WARPS; w++) top = fmaxf(top, shared_m[w][g]);
-        float sum = 0.0f, value = 0.0f;
-        for (int w = 0; w < WARPS; w++) {
-            float weight = shared_m[w][g] == NEG_INF ? 0.0f : expf(shared_m[w][g] - top);
-            sum += shared_l[w][g] * weight;
-            value += shared_acc[w][g][d] * weight;
+
+    for (int tile = begin; tile < end; tile += ATTN_THREADS) {
+        int j = tile + tid;
+        long row = -1;
+        float s[MAX_GROUP];
+#pragma unroll
+        for (int g = 0; g < MAX_GROUP; g++) s[g] = 0.0f;
+        if (j < end) {
+            long block = table[j / tokens_per_block];
+            row = ((block * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+            const act* k_row = cache + row * head_dim;
+            for (int d = 0; d < head_dim; d += 8) {
+                float k[8];
+                load8(k_row + d, k);
+#pragma unroll
+                for (int g = 0; g < MAX_GROUP; g++) {
+                    if (g >= group) break;
+#pragma unroll
+                    for (int e = 0; e < 8; e++) s[g] += q_shared[g * head_dim + d + e] * k[e];
+                }
+            }
         }
+#pragma unroll
+        for (int g = 0; g < MAX_GROUP; g++) if (g < group) p_shared[g][tid] = row >= 0 ? s[g] : NEG_INF;
+        rows[tid] = row;
+        __syncthreads();
+        // fold the tile into each head's running max and sum: a warp per head
+        for (int g = warp; g < group; g += ATTN_THREADS / 32) {
+            float top = NEG_INF;
+            for (int i = lane; i < ATTN_THREADS; i += 32) top = fmaxf(top, p_shared[g][i]);
+            for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
+            float previous = m_shared[g], m_new = fmaxf(previous, top), sum = 0.0f;
+            for (int i = lane; i < ATTN_THREADS; i += 32) {
+                float p = p_shared[g][i] == NEG_INF ? 0.0f : expf(p_shared[g][i] - m_new);
+                p_shared[g][i] = p;
+                sum += p;
+            }
+            sum = warp_sum(sum);
+            if (lane == 0) {
+                float correction = previous == NEG_INF ? 0.0f : expf(previous - m_new);
+                rescale[g] = correction;
+                l_shared[g] = l_shared[g] * correction + sum;
+                m_shared[g] = m_new;
+            }
+        }
+        __syncthreads();
+        int keys = min(ATTN_THREADS, end - tile);
+#pragma unroll
+        for (int o = 0; o < MAX_OUTPUTS; o++) {
+            int index = tid + o * ATTN_THREADS;
+            if (index >= outputs) break;
+            int g = index / head_dim, d = index % head_dim;
+            float a = acc[o] * rescale[g];
+#pragma unroll 8
+            for (int i = 0; i < keys; i++) a += p_shared[g][i] * load(cache + rows[i] * head_dim + v_offset + d);
+            acc[o] = a;
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int o = 0; o < MAX_OUTPUTS; o++) {
+        int index = tid + o * ATTN_THREADS;
+        if (index >= outputs) break;
+        int g = index / head_dim, d = index % head_dim;
         long head = (long)t * num_heads + kv_head * group + g;
         if (splits == 1) {
-            store(out + head * head_dim + d, value / sum);
+            store(out + head * head_dim + d, acc[o] / l_shared[g]);
         } else {
             float* record = partial + (head * splits + split) * (head_dim + 2);
-            record[d] = value;
-            if (d == 0) { record[head_dim] = top; record[head_dim + 1] = sum; }
+            record[d] = acc[o];
+            if (d == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
         }
     }
 }
 
 // merges the splits of each (token, head): one thread per head dimension
 extern "C" __global__ void attention_combine(act* out, const float* partial, int num_heads, int head_dim, int splits) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     long head = (long)blockIdx.x * num_heads + blockIdx.y;
     int d = threadIdx.x;
     const float* records = partial + head * splits * (head_dim + 2);

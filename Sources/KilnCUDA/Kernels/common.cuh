@@ -45,3 +45,32 @@ __device__ float block_sum(float v) {
     __syncthreads();
     return result;
 }
+
+// 16-byte loads: 8 bf16 values in four words, first value in the low half
+struct alignas(16) u32x4 { unsigned x, y, z, w; };
+
+__device__ __forceinline__ void unpack_bf16x8(u32x4 v, float* out) {
+    unsigned words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = __uint_as_float(words[i] << 16);
+        out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+    }
+}
+
+// 8 consecutive values (16-byte aligned for bf16, 32-byte for f32)
+__device__ __forceinline__ void load8(const bf16* p, float* out) { unpack_bf16x8(*(const u32x4*)p, out); }
+__device__ __forceinline__ void load8(const float* p, float* out) {
+    const u32x4* words = (const u32x4*)p;
+    u32x4 a = words[0], b = words[1];
+    out[0] = __uint_as_float(a.x); out[1] = __uint_as_float(a.y); out[2] = __uint_as_float(a.z); out[3] = __uint_as_float(a.w);
+    out[4] = __uint_as_float(b.x); out[5] = __uint_as_float(b.y); out[6] = __uint_as_float(b.z); out[7] = __uint_as_float(b.w);
+}
+
+// Kernels launched with programmatic dependent launch (Hopper) are scheduled while the
+// previous kernel drains; each waits here until that kernel's writes are visible.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define KILN_WAIT_FOR_PRIOR_GRID() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define KILN_WAIT_FOR_PRIOR_GRID()
+#endif

@@ -6,19 +6,10 @@
 #define GEMV_MAX_ROWS 8
 #define GEMV_WARPS 8
 
-struct alignas(16) u32x4 { unsigned x, y, z, w; };
-
-__device__ __forceinline__ void unpack_bf16x8(u32x4 v, float* out) {
-    unsigned words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        out[2 * i] = __uint_as_float(words[i] << 16);
-        out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
-    }
-}
 
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int split) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, part = warp % split;
     bool valid = row < n;

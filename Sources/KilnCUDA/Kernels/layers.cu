@@ -2,12 +2,14 @@
 // embedding, gathers and copies between activations. One block per token row.
 
 extern "C" __global__ void embedding(act* out, const act* table, const int* ids, int width) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     long row = blockIdx.x;
     const act* source = table + (long)ids[row] * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
 }
 
 extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     long row = (long)blockIdx.x * width;
     float squares = 0.0f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = load(x + row + i); squares += v * v; }
@@ -18,6 +20,7 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
 // sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight
 extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
                                              int width, float eps) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     long row = (long)blockIdx.x * width;
     float squares = 0.0f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
@@ -41,6 +44,7 @@ __device__ __forceinline__ void rotate_pair(const act* in, act* out, int positio
 
 extern "C" __global__ void rope(act* out, const act* x, const int* positions, const float* inverse_frequencies, float factor,
                                 int width, int head_dim) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     long row = (long)blockIdx.x * width;
     int half = head_dim / 2;
     for (int i = threadIdx.x; i < width / 2; i += blockDim.x) {
@@ -51,17 +55,20 @@ extern "C" __global__ void rope(act* out, const act* x, const int* positions, co
 }
 
 extern "C" __global__ void gather_rows(act* out, const act* x, const int* rows, int width) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     const act* source = x + (long)rows[blockIdx.x] * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[(long)blockIdx.x * width + i] = source[i];
 }
 
 extern "C" __global__ void gather_rows_f32(float* out, const float* x, const int* rows, int width) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     const float* source = x + (long)rows[blockIdx.x] * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[(long)blockIdx.x * width + i] = source[i];
 }
 
 // row o of out gets `count` elements at out_offset from in's row o at in_offset (slice, concat)
 extern "C" __global__ void copy_rows(act* out, const act* in, int count, int in_stride, int in_offset, int out_stride, int out_offset) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     const act* source = in + (long)blockIdx.x * in_stride + in_offset;
     act* target = out + (long)blockIdx.x * out_stride + out_offset;
     for (int i = threadIdx.x; i < count; i += blockDim.x) target[i] = source[i];

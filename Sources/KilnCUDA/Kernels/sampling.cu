@@ -56,6 +56,7 @@ __device__ int block_argmax(const float* row, int width, float* best_value) {
 }
 
 extern "C" __global__ void argmax_rows(int* out, const float* logits, int width) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     float best;
     int index = block_argmax(logits + (long)blockIdx.x * width, width, &best);
     if (threadIdx.x == 0) out[blockIdx.x] = index;
@@ -87,6 +88,7 @@ __device__ float block_exclusive_scan(float v) {
 }
 
 extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices) {
+    KILN_WAIT_FOR_PRIOR_GRID();
     const float* row = logits + (long)blockIdx.x * width;
     TokenChoice choice = choices[blockIdx.x];
     float best;
