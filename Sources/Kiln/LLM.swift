@@ -61,7 +61,8 @@ public final class LLM {
         let capacity = maxSequenceLength ?? h.maxSequenceLength
         kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
                                 tokensPerBlock: h.tokensPerBlock, numBlocks: (capacity + h.tokensPerBlock - 1) / h.tokensPerBlock)
-        let executable = try Self.executable(engine.generateGraph, engine: engine, kvCache: kvCache, options: options, ownsKVPool: true)
+        let executable = try Self.executable(engine.generateGraph, engine: engine, kvCache: kvCache, options: options, ownsKVPool: true,
+                                             engineFolder: isEngineFolder(source) ? source : nil)
         // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
         let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         generator = Generator(executable: executable, eosTokenIds: eos.sorted())
@@ -85,10 +86,18 @@ public final class LLM {
         var engine = engine
         engine.header.eosTokenIds = generator.eosTokenIds.map(Int.init).sorted()
         // the GPU's GEMM algorithm choices, measured when the executable was made
-        if let cuda = generator.executable as? CUDAExecutable, !cuda.kernelSelection.choices.isEmpty {
-            engine.header.kernels = cuda.kernelSelection
-        }
+        let cuda = generator.executable as? CUDAExecutable
+        if let cuda, !cuda.kernelSelection.choices.isEmpty { engine.header.kernels = cuda.kernelSelection }
         try engine.save(to: directory)
+        // and its compiled kernels, so the engine loads without compiling
+        if let cuda {
+            let folder = directory + "/" + Self.cudaKernelFolder
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for module in cuda.compiledKernels where !FileManager.default.createFile(atPath: folder + "/" + module.fileName, contents: Data(module.cubin)) {
+                throw EngineError.cannotWrite(file: folder + "/" + module.fileName, reason: "the folder is not writable")
+            }
+        }
         try tokenizerSource?.save(into: directory)
     }
 
@@ -96,18 +105,22 @@ public final class LLM {
     /// executable's KV pool takes `kvCacheFraction` of the free memory (`ownsKVPool`); a
     /// second one (prompt scoring) gets a pool for one sequence.
     private static func executable(_ graph: Graph, engine: Engine, kvCache: KVCacheLayout, options: BuildOptions,
-                                   ownsKVPool: Bool) throws -> any Executable {
+                                   ownsKVPool: Bool, engineFolder: String?) throws -> any Executable {
         let h = engine.header
         switch options.backend {
         case .cpu:
             return try CPUExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels)
         case .cuda:
-            let cuda = CUDAOptions(kvCacheFraction: ownsKVPool ? options.kvCacheFraction : nil, cudaGraphs: options.cudaGraphs,
+            var cuda = CUDAOptions(kvCacheFraction: ownsKVPool ? options.kvCacheFraction : nil, cudaGraphs: options.cudaGraphs,
                                    autotune: options.autotune, cacheDirectory: KernelCache.root + "/cuda")
+            if let engineFolder { cuda.kernelDirectories = [engineFolder + "/" + Self.cudaKernelFolder] }
             return try CUDAExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels,
                                       options: cuda, device: CUDAContext.shared().device)
         }
     }
+
+    /// Where a CUDA engine keeps its compiled kernels.
+    static let cudaKernelFolder = "cuda"
 
     /// The device the model runs on, as its engine header names it.
     public var deviceDescription: String { engine.header.device }
@@ -140,7 +153,7 @@ public final class LLM {
         }
         let h = engine.header
         let scorer = try promptScorer ?? Self.executable(engine.promptLogitsGraph, engine: engine, kvCache: kvCache, options: options,
-                                                         ownsKVPool: false)
+                                                         ownsKVPool: false, engineFolder: isEngineFolder(source) ? source : nil)
         promptScorer = scorer
         let blocks = (0..<Int32((prompt.count + kvCache.tokensPerBlock - 1) / kvCache.tokensPerBlock)).map { $0 }
         // steps of at most the engine's token limit, each appending its rows of logits

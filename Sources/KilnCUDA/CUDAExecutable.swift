@@ -18,6 +18,8 @@ public struct CUDAOptions: Sendable {
     public var autotune: Bool
     /// Where compiled kernels are kept between runs; nil compiles each time.
     public var cacheDirectory: String?
+    /// Folders of compiled kernels read first (an engine's `cuda/` folder).
+    public var kernelDirectories: [String] = []
 
     public init(kvCacheFraction: Double? = nil, cudaGraphs: Bool = true, autotune: Bool = false, cacheDirectory: String? = nil) {
         self.kvCacheFraction = kvCacheFraction
@@ -35,6 +37,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     public let device: CUDADevice
     /// The GEMM algorithms in use, by shape (measured now or taken from the engine).
     public private(set) var kernelSelection: KernelSelection
+    /// The kernels compiled for this GPU (engines keep them, so they load without NVRTC).
+    public var compiledKernels: [CompiledModule] { kernels.modules }
     /// Bytes on the device: weights, activation arena, KV pool.
     public let memory: (weights: Int, activations: Int, kvCache: Int)
 
@@ -160,6 +164,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
 
         // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
+        // the fused residual norm keeps a row in registers: up to 16 values on each of 1024 threads
+        if let wide = nodes.first(where: { if case .residualRMSNorm = $0.op { ($0.shape.last?.fixedSize ?? 0) > 16 * 1024 } else { false } }) {
+            throw CUDABackendError.unsupportedOp("\(wide.op) over rows wider than 16384; build with --no-fuse residual-rmsnorm")
+        }
         let elementBytes = activation.byteCount(elements: 1) ?? 4
         let blockBytes = kvCache.elementsPerBlock * elementBytes
         var layout = kvCache
@@ -186,7 +194,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                                     outputIsActivation: node.dtype != .f32 || activation == .f32)
             }
         }
-        let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory)
+        let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory,
+                                      prebuiltDirectories: options.kernelDirectories)
         self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: activation == .bf16, elementwise: Array(elementwise.values))
         self.elementwise = elementwise
         self.inPlaceSlices = inPlaceSlices
@@ -555,7 +564,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             stride(v, attention.numKVHeads * attention.headDim),
         ])
         // split the keys across blocks only when few query tokens leave the GPU idle
-        let blocks = numTokens * attention.numKVHeads, target = 2 * device.info.multiprocessors
+        let blocks = numTokens * attention.numKVHeads, target = device.info.multiprocessors
         let splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
         try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
             try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)),

@@ -7,6 +7,8 @@ struct CUDAKernelLibrary {
     let functions: [String: KernelFunction]
     /// Whether every module came from the disk cache.
     let cached: Bool
+    /// The compiled modules, for engines to keep.
+    let modules: [CompiledModule]
 
     /// The hand-written kernels, as the sources name them.
     static let handwrittenNames = [
@@ -25,18 +27,21 @@ struct CUDAKernelLibrary {
         let options = bf16 ? ["-DKILN_BF16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
+        var modules = [main]
         // every Kiln kernel starts with KILN_WAIT_FOR_PRIOR_GRID
-        var functions = try device.loadKernels(cubin: main, names: Self.handwrittenNames, waitForPriorGrid: true)
+        var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames, waitForPriorGrid: true)
         var cached = mainCached
         let generated = Array(Set(elementwise)).sorted { $0.name < $1.name }
         if !generated.isEmpty {
             let source = prefix + generated.map(\.source).joined(separator: "\n")
-            let (cubin, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
-            functions.merge(try device.loadKernels(cubin: cubin, names: generated.map(\.name), waitForPriorGrid: true)) { a, _ in a }
+            let (module, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
+            modules.append(module)
+            functions.merge(try device.loadKernels(cubin: module.cubin, names: generated.map(\.name), waitForPriorGrid: true)) { a, _ in a }
             cached = cached && hit
         }
         self.functions = functions
         self.cached = cached
+        self.modules = modules
     }
 
     subscript(name: String) -> KernelFunction { functions[name]! }

@@ -68,6 +68,12 @@ public final class NVRTC: Sendable {
     }
 }
 
+/// A compiled module and the file name that keys it (source, options, GPU, NVRTC).
+public struct CompiledModule: Sendable {
+    public let fileName: String
+    public let cubin: [UInt8]
+}
+
 /// Compiles kernel sources for one GPU, keeping each cubin on disk under a key of the
 /// source, the options, the GPU architecture and the NVRTC version.
 public struct KernelCompiler: Sendable {
@@ -75,29 +81,35 @@ public struct KernelCompiler: Sendable {
     public let architecture: String
     /// Where cubins are kept; nil compiles every time.
     public let cacheDirectory: String?
+    /// Folders read before the cache and never written (an engine's own kernels).
+    public let prebuiltDirectories: [String]
 
-    public init(nvrtc: NVRTC, architecture: String, cacheDirectory: String?) {
+    public init(nvrtc: NVRTC, architecture: String, cacheDirectory: String?, prebuiltDirectories: [String] = []) {
         self.nvrtc = nvrtc
         self.architecture = architecture
         self.cacheDirectory = cacheDirectory
+        self.prebuiltDirectories = prebuiltDirectories
     }
 
-    /// The cubin of `source`, from the disk cache when this machine compiled it before.
-    public func cubin(_ source: String, name: String, options: [String] = []) throws(CUDAError) -> (cubin: [UInt8], cached: Bool) {
+    /// The cubin of `source`: an engine's, this machine's cached one, or compiled now.
+    public func cubin(_ source: String, name: String, options: [String] = []) throws(CUDAError) -> (module: CompiledModule, cached: Bool) {
         let key = fnv1a64([source, options.joined(separator: " "), architecture, nvrtc.version].joined(separator: "\u{0}"))
-        let file = cacheDirectory.map { "\($0)/\(name)-\(architecture)-\(String(key, radix: 16)).cubin" }
-        if let file, let data = FileManager.default.contents(atPath: file), !data.isEmpty {
-            return ([UInt8](data), true)
+        let fileName = "\(name)-\(architecture)-\(String(key, radix: 16)).cubin"
+        for directory in prebuiltDirectories + (cacheDirectory.map { [$0] } ?? []) {
+            if let data = FileManager.default.contents(atPath: directory + "/" + fileName), !data.isEmpty {
+                return (CompiledModule(fileName: fileName, cubin: [UInt8](data)), true)
+            }
         }
         let cubin = try nvrtc.compile(source, name: name, architecture: architecture, options: options)
-        if let file, let directory = cacheDirectory {
+        if let directory = cacheDirectory {
+            let file = directory + "/" + fileName
             // a failed write only costs a compile next time; written aside and renamed, so a
             // reader never sees half a file
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let temporary = file + ".\(getpid()).tmp"
             if FileManager.default.createFile(atPath: temporary, contents: Data(cubin)) { rename(temporary, file) }
         }
-        return (cubin, false)
+        return (CompiledModule(fileName: fileName, cubin: cubin), false)
     }
 }
 

@@ -67,10 +67,15 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
     out[4] = __uint_as_float(b.x); out[5] = __uint_as_float(b.y); out[6] = __uint_as_float(b.z); out[7] = __uint_as_float(b.w);
 }
 
-// Kernels launched with programmatic dependent launch (Hopper) are scheduled while the
-// previous kernel drains; each waits here until that kernel's writes are visible.
+// Programmatic dependent launch (Hopper): every kernel lets the next one be scheduled as soon
+// as it starts (its blocks then take free SM slots and wait), and waits itself until the
+// previous kernel's writes are visible. Work that reads no earlier result (prefetching
+// weights) goes between the two.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-#define KILN_WAIT_FOR_PRIOR_GRID() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define KILN_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define KILN_WAIT_ONLY() asm volatile("griddepcontrol.wait;" ::: "memory")
 #else
-#define KILN_WAIT_FOR_PRIOR_GRID()
+#define KILN_LAUNCH_DEPENDENTS()
+#define KILN_WAIT_ONLY()
 #endif
+#define KILN_WAIT_FOR_PRIOR_GRID() do { KILN_LAUNCH_DEPENDENTS(); KILN_WAIT_ONLY(); } while (0)

@@ -9,12 +9,17 @@
 
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int split) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_LAUNCH_DEPENDENTS();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, part = warp % split;
     bool valid = row < n;
     int chunks = k / 8;
     const u32x4* __restrict__ weights = (const u32x4*)(w + (long)(valid ? row : 0) * k);
+    // the weights do not depend on the previous kernel: start pulling them into L2 now
+    if (valid)
+        for (int c = part * 32 + lane, i = 0; c < chunks && i < 8; c += 32 * split, i++)
+            asm volatile("prefetch.global.L2 [%0];" :: "l"(weights + c));
+    KILN_WAIT_ONLY();
     const u32x4* __restrict__ inputs = (const u32x4*)x;
     float acc[GEMV_MAX_ROWS];
 #pragma unroll

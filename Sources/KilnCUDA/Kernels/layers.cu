@@ -17,19 +17,32 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
     for (int i = threadIdx.x; i < width; i += blockDim.x) store(out + row + i, load(x + row + i) * inverse * weight[i]);
 }
 
-// sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight
+// sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight;
+// each thread keeps its elements in registers between the passes (rows up to 16 × threads)
+#define NORM_MAX_PER_THREAD 16
 extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
                                              int width, float eps) {
     KILN_WAIT_FOR_PRIOR_GRID();
     long row = (long)blockIdx.x * width;
+    float values[NORM_MAX_PER_THREAD];
     float squares = 0.0f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        store(sum + row + i, load(x + row + i) + load(residual + row + i));
-        float v = load(sum + row + i);
-        squares += v * v;
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i >= width) break;
+        act rounded;
+        store(&rounded, load(x + row + i) + load(residual + row + i));
+        sum[row + i] = rounded;
+        values[k] = load(&rounded);
+        squares += values[k] * values[k];
     }
     float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
-    for (int i = threadIdx.x; i < width; i += blockDim.x) store(normed + row + i, load(sum + row + i) * inverse * weight[i]);
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i >= width) break;
+        store(normed + row + i, values[k] * inverse * weight[i]);
+    }
 }
 
 // "rotate half" pairs (i, i + headDim/2) of every head, by position × inverse frequency
