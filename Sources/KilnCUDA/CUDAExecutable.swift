@@ -532,7 +532,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             // enough warps for every SM's loads (about 64 each), while each still reads 32 chunks or more
             var split = 1
             while split < 8 && shape.n * split < 64 * device.info.multiprocessors && shape.k / 8 >= 64 * split { split *= 2 }
-            try device.launch(kernels["gemv_bf16"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
+            let rows = [1, 2, 4, 8].first { $0 >= shape.m }!
+            try device.launch(kernels["gemv_bf16_m\(rows)"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
                 .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
                 .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
                 .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),

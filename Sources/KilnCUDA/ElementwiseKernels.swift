@@ -32,7 +32,7 @@ struct ElementwiseKernel: Hashable {
         let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int w\($0), int r\($0)" }
         return """
         extern "C" __global__ void \(name)(\(outputIsActivation ? "act" : "float")* out, \(parameters.joined(separator: ", ")), int n) {
-            KILN_WAIT_FOR_PRIOR_GRID();
+            KILN_EARLY_DEPENDENTS();
             for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
         \(body)
             }

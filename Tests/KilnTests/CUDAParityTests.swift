@@ -105,6 +105,24 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(try LLM(model: fixturesDirectory + "/qwen2-tied", options: cudaF32).generate(prompt: prompt, params).outputIds == cpu)
     }
 
+    /// A CUDA engine folder keeps its compiled kernels and GEMM choices: loaded with an empty
+    /// kernel cache it compiles nothing and gives the tokens of the in-memory build.
+    @Test func cudaEngineKeepsItsKernels() throws {
+        let directory = NSTemporaryDirectory() + "kiln-cuda-engine-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let built = try LLM(model: fixturesDirectory + "/qwen2-tied", options: cudaBF16)
+        try built.save(engine: directory)
+        let kernels = try FileManager.default.contentsOfDirectory(atPath: directory + "/cuda")
+        #expect(kernels.contains { $0.hasPrefix("kiln-sm_") } && kernels.contains { $0.hasPrefix("kiln-elementwise-sm_") }, "\(kernels)")
+        let (reference, _) = try Reference.load("qwen2-tied")
+        var params = SamplingParams.greedy(maxTokens: 16)
+        params.ignoreEOS = true
+        let prompt = reference.prompts[0].input_ids
+        let loaded = try LLM(model: directory, options: BuildOptions(kvCacheFraction: nil))
+        #expect(loaded.deviceDescription.hasPrefix("cuda: "))
+        #expect(try loaded.generate(prompt: prompt, params).outputIds == built.generate(prompt: prompt, params).outputIds)
+    }
+
     /// Replaying captured decode graphs gives exactly the tokens of launching each kernel.
     @Test func cudaGraphsMatchEagerLaunches() throws {
         var eager = cudaBF16

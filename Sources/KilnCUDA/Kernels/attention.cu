@@ -48,7 +48,7 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
 paged_attention(act* out, float* partial, const act* q, const act* cache, const int* positions, const int* token_seq,
                 const int* block_tables, int max_blocks, int tokens_per_block, int num_heads, int num_kv_heads,
                 int head_dim, float scale, int window, int splits) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_EARLY_DEPENDENTS();
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
     int warp = tid >> 5, lane = tid & 31;
     int group = num_heads / num_kv_heads, outputs = group * head_dim;
@@ -146,7 +146,7 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
 
 // merges the splits of each (token, head): one thread per head dimension
 extern "C" __global__ void attention_combine(act* out, const float* partial, int num_heads, int head_dim, int splits) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_EARLY_DEPENDENTS();
     long head = (long)blockIdx.x * num_heads + blockIdx.y;
     int d = threadIdx.x;
     const float* records = partial + head * splits * (head_dim + 2);

@@ -67,10 +67,11 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
     out[4] = __uint_as_float(b.x); out[5] = __uint_as_float(b.y); out[6] = __uint_as_float(b.z); out[7] = __uint_as_float(b.w);
 }
 
-// Programmatic dependent launch (Hopper): every kernel lets the next one be scheduled as soon
-// as it starts (its blocks then take free SM slots and wait), and waits itself until the
-// previous kernel's writes are visible. Work that reads no earlier result (prefetching
-// weights) goes between the two.
+// Programmatic dependent launch (Hopper): every kernel waits until the previous kernel's
+// writes are visible (KILN_WAIT_FOR_PRIOR_GRID). Small kernels that a GEMV follows (norms,
+// elementwise, attention) also let it be scheduled as soon as they start
+// (KILN_EARLY_DEPENDENTS): its blocks take the idle SMs and prefetch their weights while the
+// small kernel runs. Large kernels do not, as waiting blocks would take their SM slots.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define KILN_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
 #define KILN_WAIT_ONLY() asm volatile("griddepcontrol.wait;" ::: "memory")
@@ -78,4 +79,5 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
 #define KILN_LAUNCH_DEPENDENTS()
 #define KILN_WAIT_ONLY()
 #endif
-#define KILN_WAIT_FOR_PRIOR_GRID() do { KILN_LAUNCH_DEPENDENTS(); KILN_WAIT_ONLY(); } while (0)
+#define KILN_WAIT_FOR_PRIOR_GRID() KILN_WAIT_ONLY()
+#define KILN_EARLY_DEPENDENTS() do { KILN_LAUNCH_DEPENDENTS(); KILN_WAIT_ONLY(); } while (0)

@@ -2,14 +2,14 @@
 // embedding, gathers and copies between activations. One block per token row.
 
 extern "C" __global__ void embedding(act* out, const act* table, const int* ids, int width) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_EARLY_DEPENDENTS();
     long row = blockIdx.x;
     const act* source = table + (long)ids[row] * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
 }
 
 extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_EARLY_DEPENDENTS();
     long row = (long)blockIdx.x * width;
     float squares = 0.0f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = load(x + row + i); squares += v * v; }
@@ -22,7 +22,7 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
 #define NORM_MAX_PER_THREAD 16
 extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
                                              int width, float eps) {
-    KILN_WAIT_FOR_PRIOR_GRID();
+    KILN_EARLY_DEPENDENTS();
     long row = (long)blockIdx.x * width;
     float values[NORM_MAX_PER_THREAD];
     float squares = 0.0f;
