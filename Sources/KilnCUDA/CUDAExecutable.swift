@@ -51,6 +51,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Slices of the last dimension that only attention and elementwise kernels read: those
     /// read them in place (rows of the source's stride), so no copy is made. Node → (source, start).
     private let inPlaceSlices: [Int: (source: Int, start: Int)]
+    /// Norms whose normalized rows only one GEMM reads: on decode-sized steps that GEMM's
+    /// GEMV normalizes its input itself (norm node → GEMM node, and back).
+    private let normIntoGemm: [Int: Int], gemmNorm: [Int: Int]
     private let plan: MemoryPlan
     private let maxBlocksPerSequence: Int
     private let splitCapacity: Int
@@ -142,6 +145,24 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                   }) else { continue }
             inPlaceSlices[id] = (node.inputs[0], start)
         }
+        var normIntoGemm: [Int: Int] = [:]
+        for (id, node) in nodes.enumerated() where node.op.isGemm && nodes[node.inputs[1]].isWeight && !node.inputs.indices.contains(2) {
+            // the GEMM's input: a plain norm, or the normalized half of a residual norm
+            let input = node.inputs[0]
+            let norm: Int
+            switch nodes[input].op {
+            case .rmsNorm: norm = input
+            case .select(1) where { if case .residualRMSNorm = nodes[nodes[input].inputs[0]].op { true } else { false } }():
+                norm = nodes[input].inputs[0]
+            default: continue
+            }
+            // only this GEMM reads the normalized rows, and nothing reads the sum before it
+            guard consumers[input]?.count == 1, nodes[nodes[norm].inputs.last!].isWeight,
+                  (consumers[norm] ?? []).allSatisfy({ $0.node == input || (consumers[$0.node] ?? []).allSatisfy { $0.node > id } }) else { continue }
+            normIntoGemm[norm] = id
+        }
+        self.normIntoGemm = normIntoGemm
+        gemmNorm = Dictionary(uniqueKeysWithValues: normIntoGemm.map { ($1, $0) })
         // in-place slices take no bytes, and their readers keep the sliced value alive
         let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize, readInPlace: Set(inPlaceSlices.keys))
         let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
@@ -387,6 +408,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             case .embedding:
                 try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id)))])
+            case _ where normFolded(id, numTokens: numTokens, numSeqs: numSeqs):
+                continue  // a norm its GEMM's GEMV computes
             case .rmsNorm(let eps):
                 try device.launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id))), .float(eps)])
@@ -533,17 +556,41 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             var split = 1
             while split < 8 && shape.n * split < 64 * device.info.multiprocessors && shape.k / 8 >= 64 * split { split *= 2 }
             let rows = [1, 2, 4, 8].first { $0 >= shape.m }!
-            try device.launch(kernels["gemv_bf16_m\(rows)"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
-                .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
-                .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
-                .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),
-                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split)),
-            ])
+            let output = try address(of: id, numTokens: numTokens, numSeqs: numSeqs)
+            let weight = try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)
+            let common: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split))]
+            let grid = ((shape.n * split + 7) / 8, 1, 1), block = (256, 1, 1)
+            if let norm = gemmNorm[id], normFolded(norm, numTokens: numTokens, numSeqs: numSeqs) {
+                // x, residual, weight, eps, and where the residual sum goes
+                let operands = nodes[norm].inputs
+                let (eps, residual, sum): (Float, UInt64, UInt64) = switch nodes[norm].op {
+                case .residualRMSNorm(let eps):
+                    (eps, try address(of: operands[1], numTokens: numTokens, numSeqs: numSeqs), try address(of: norm, numTokens: numTokens, numSeqs: numSeqs))
+                case .rmsNorm(let eps): (eps, 0, 0)
+                default: (0, 0, 0)
+                }
+                try device.launch(kernels["gemv_norm_bf16_m\(rows)"], grid: grid, block: block, [.pointer(output), .int(shape.output == .f32 ? 1 : 0), .pointer(weight)] + common + [
+                    .pointer(try address(of: operands[0], numTokens: numTokens, numSeqs: numSeqs)), .pointer(residual),
+                    .pointer(try address(of: operands.last!, numTokens: numTokens, numSeqs: numSeqs)), .float(eps), .pointer(sum),
+                ])
+            } else {
+                try device.launch(kernels["gemv_bf16_m\(rows)"], grid: grid, block: block, [
+                    .pointer(output), .int(shape.output == .f32 ? 1 : 0),
+                    .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)), .pointer(weight),
+                ] + common)
+            }
             return
         }
         try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
                      b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
                      d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
+    }
+
+    /// Whether norm `id` is computed inside its GEMM's GEMV on a step of this size: the GEMM
+    /// runs as a GEMV and its rows fit the GEMV's shared memory.
+    private func normFolded(_ id: Int, numTokens: Int, numSeqs: Int) -> Bool {
+        guard let gemm = normIntoGemm[id], let shape = gemmShape(gemm, numTokens: numTokens, numSeqs: numSeqs) else { return false }
+        return shape.runsAsGemv && shape.m * shape.k <= 16384
     }
 
     private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int) throws {

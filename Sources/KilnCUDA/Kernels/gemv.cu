@@ -7,29 +7,41 @@
 #define GEMV_WARPS 8
 
 
-// M: the rows the loop is unrolled for (1, 2, 4 or 8); m ≤ M are real
+// One warp (or `split` warps) per weight row: the row's place, and an L2 prefetch of its
+// weights, which do not depend on the previous kernel and so start before waiting for it.
+struct GemvRow {
+    int warp, lane, row, part;
+    bool valid;
+    const u32x4* __restrict__ weights;
+};
+
+__device__ __forceinline__ GemvRow gemv_row(const bf16* __restrict__ w, int n, int k, int split) {
+    GemvRow r;
+    r.warp = threadIdx.x >> 5;
+    r.lane = threadIdx.x & 31;
+    r.row = blockIdx.x * (GEMV_WARPS / split) + r.warp / split;
+    r.part = r.warp % split;
+    r.valid = r.row < n;
+    r.weights = (const u32x4*)(w + (long)(r.valid ? r.row : 0) * k);
+    if (r.valid)
+        for (int c = r.part * 32 + r.lane, i = 0; c < k / 8 && i < 8; c += 32 * split, i++)
+            asm volatile("prefetch.global.L2 [%0];" :: "l"(r.weights + c));
+    return r;
+}
+
+// y[r, row] = inputs[r, ·] · weights for r < m; M: the rows the loop is unrolled for (1, 2,
+// 4 or 8), rows past m repeat the last one and are not written
 template <int M>
-__device__ __forceinline__ void gemv(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k,
-                                     int split) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int row = blockIdx.x * (GEMV_WARPS / split) + warp / split, part = warp % split;
-    bool valid = row < n;
+__device__ __forceinline__ void gemv_dot(const GemvRow& g, const u32x4* inputs, void* y, int y_is_f32, int m, int n, int k, int split) {
     int chunks = k / 8;
-    const u32x4* __restrict__ weights = (const u32x4*)(w + (long)(valid ? row : 0) * k);
-    const u32x4* __restrict__ inputs = (const u32x4*)x;
-    // the weights do not depend on the previous kernel: start pulling them into L2 now
-    if (valid)
-        for (int c = part * 32 + lane, i = 0; c < chunks && i < 8; c += 32 * split, i++)
-            asm volatile("prefetch.global.L2 [%0];" :: "l"(weights + c));
-    KILN_WAIT_ONLY();
     float acc[M];
 #pragma unroll
     for (int r = 0; r < M; r++) acc[r] = 0.0f;
-    if (valid) {
+    if (g.valid) {
 #pragma unroll 4
-        for (int c = part * 32 + lane; c < chunks; c += 32 * split) {
+        for (int c = g.part * 32 + g.lane; c < chunks; c += 32 * split) {
             float wf[8], xf[8];
-            unpack_bf16x8(weights[c], wf);
+            unpack_bf16x8(g.weights[c], wf);
 #pragma unroll
             for (int r = 0; r < M; r++) {
                 unpack_bf16x8(inputs[(long)min(r, m - 1) * chunks + c], xf);
@@ -42,22 +54,61 @@ __device__ __forceinline__ void gemv(void* y, int y_is_f32, const bf16* __restri
 #pragma unroll
     for (int r = 0; r < M; r++) {
         float sum = warp_sum(acc[r]);
-        if (lane == 0) partial[warp][r] = sum;
+        if (g.lane == 0) partial[g.warp][r] = sum;
     }
     __syncthreads();
-    if (!valid || part != 0 || lane >= m) return;
+    if (!g.valid || g.part != 0 || g.lane >= m) return;
     float sum = 0.0f;
-    for (int p = 0; p < split; p++) sum += partial[warp + p][lane];
-    if (y_is_f32) ((float*)y)[(long)lane * n + row] = sum;
-    else store((bf16*)y + (long)lane * n + row, sum);
+    for (int p = 0; p < split; p++) sum += partial[g.warp + p][g.lane];
+    if (y_is_f32) ((float*)y)[(long)g.lane * n + g.row] = sum;
+    else store((bf16*)y + (long)g.lane * n + g.row, sum);
 }
 
-#define GEMV_KERNEL(M) \
+// The GEMV with the RMSNorm that feeds it folded in (decode steps): every block normalizes
+// the few input rows itself into shared memory — rows are small, so that costs less than a
+// kernel of its own — and block 0 writes the residual sum that later layers read. x is the
+// norm's input, residual (optional) is added first, exactly as residual_rms_norm does.
+#define GEMV_NORM_MAX_ELEMENTS 16384
+
+__device__ void normalize_rows(bf16* normed, int m, int k, const bf16* x, const bf16* residual, const float* norm_weight, float eps,
+                               bf16* sum_out) {
+    for (int r = 0; r < m; r++) {
+        float squares = 0.0f;
+        for (int i = threadIdx.x; i < k; i += blockDim.x) {
+            long at = (long)r * k + i;
+            bf16 rounded;
+            store(&rounded, residual ? load(x + at) + load(residual + at) : load(x + at));
+            if (sum_out && blockIdx.x == 0) sum_out[at] = rounded;
+            normed[at] = rounded;
+            float v = load(&rounded);
+            squares += v * v;
+        }
+        float inverse = 1.0f / sqrtf(block_sum(squares) / k + eps);
+        for (int i = threadIdx.x; i < k; i += blockDim.x) {
+            long at = (long)r * k + i;
+            store(&normed[at], load(&normed[at]) * inverse * norm_weight[i]);
+        }
+    }
+    __syncthreads();
+}
+
+#define GEMV_KERNELS(M) \
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) \
 gemv_bf16_m##M(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int split) { \
-    gemv<M>(y, y_is_f32, x, w, m, n, k, split); \
+    GemvRow g = gemv_row(w, n, k, split); \
+    KILN_WAIT_ONLY(); \
+    gemv_dot<M>(g, (const u32x4*)x, y, y_is_f32, m, n, k, split); \
+} \
+extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) \
+gemv_norm_bf16_m##M(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int split, \
+                    const bf16* x, const bf16* residual, const float* norm_weight, float eps, bf16* sum_out) { \
+    GemvRow g = gemv_row(w, n, k, split); \
+    KILN_WAIT_ONLY(); \
+    __shared__ alignas(16) bf16 normed[GEMV_NORM_MAX_ELEMENTS]; \
+    normalize_rows(normed, m, k, x, residual, norm_weight, eps, sum_out); \
+    gemv_dot<M>(g, (const u32x4*)normed, y, y_is_f32, m, n, k, split); \
 }
-GEMV_KERNEL(1)
-GEMV_KERNEL(2)
-GEMV_KERNEL(4)
-GEMV_KERNEL(8)
+GEMV_KERNELS(1)
+GEMV_KERNELS(2)
+GEMV_KERNELS(4)
+GEMV_KERNELS(8)
