@@ -51,9 +51,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Slices of the last dimension that only attention and elementwise kernels read: those
     /// read them in place (rows of the source's stride), so no copy is made. Node → (source, start).
     private let inPlaceSlices: [Int: (source: Int, start: Int)]
-    /// Norms whose normalized rows only one GEMM reads: on decode-sized steps that GEMM's
-    /// GEMV normalizes its input itself (norm node → GEMM node, and back).
-    private let normIntoGemm: [Int: Int], gemmNorm: [Int: Int]
     private let plan: MemoryPlan
     private let maxBlocksPerSequence: Int
     private let splitCapacity: Int
@@ -65,6 +62,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let weightBuffer: DeviceBuffer
     private let graphsEnabled: Bool
     private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
+    /// Per (sequence, KV head): how many decode-attention splits have finished (the last resets it).
+    private let arrivals: DeviceBuffer
     private let hostMetadata: PinnedBuffer, hostOutput: PinnedBuffer, hostChoices: PinnedBuffer
     /// Captured decode graphs by padded batch size; one step runs at a time.
     private let graphs = Mutex<[Int: CUDAGraph]>([:])
@@ -145,24 +144,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                   }) else { continue }
             inPlaceSlices[id] = (node.inputs[0], start)
         }
-        var normIntoGemm: [Int: Int] = [:]
-        for (id, node) in nodes.enumerated() where node.op.isGemm && nodes[node.inputs[1]].isWeight && !node.inputs.indices.contains(2) {
-            // the GEMM's input: a plain norm, or the normalized half of a residual norm
-            let input = node.inputs[0]
-            let norm: Int
-            switch nodes[input].op {
-            case .rmsNorm: norm = input
-            case .select(1) where { if case .residualRMSNorm = nodes[nodes[input].inputs[0]].op { true } else { false } }():
-                norm = nodes[input].inputs[0]
-            default: continue
-            }
-            // only this GEMM reads the normalized rows, and nothing reads the sum before it
-            guard consumers[input]?.count == 1, nodes[nodes[norm].inputs.last!].isWeight,
-                  (consumers[norm] ?? []).allSatisfy({ $0.node == input || (consumers[$0.node] ?? []).allSatisfy { $0.node > id } }) else { continue }
-            normIntoGemm[norm] = id
-        }
-        self.normIntoGemm = normIntoGemm
-        gemmNorm = Dictionary(uniqueKeysWithValues: normIntoGemm.map { ($1, $0) })
         // in-place slices take no bytes, and their readers keep the sliced value alive
         let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize, readInPlace: Set(inPlaceSlices.keys))
         let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
@@ -177,6 +158,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32
         let partials = try device.allocate(limits.maxBatchSize * heads * splitCapacity * 4, purpose: "attention split records")
+        let kvHeads = attention.map(\.numKVHeads).max() ?? 0
+        arrivals = try device.allocate(limits.maxBatchSize * kvHeads * 4, purpose: "attention split counters")
+        try device.fill(arrivals.address, byte: 0, count: arrivals.byteCount)
         // chosen ids, then each row's TokenChoice (16 bytes)
         let sampled = try device.allocate(limits.maxNumTokens * (4 + 16), purpose: "sampled token ids")
         hostChoices = try PinnedBuffer(byteCount: limits.maxNumTokens * 16, device: device)
@@ -303,13 +287,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 try graph.launch()
             } else {
                 // the first step of a size runs eagerly (creating GEMM plans), then is captured
-                try enqueue(numTokens: padded, numSeqs: padded)
+                try enqueue(numTokens: padded, numSeqs: padded, decode: true)
                 try device.synchronize()
-                graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded) }
+                graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
             }
         } else {
             try writeMetadata(step, paddedTo: nil)
-            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs)
+            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode)
         }
         return outputRows
     }
@@ -389,7 +373,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private func gemmElement(_ dtype: DType) -> GemmElement { dtype == .bf16 ? .bf16 : dtype == .f16 ? .f16 : .f32 }
 
     /// Queues every kernel of the graph for a step of `numTokens` tokens in `numSeqs` sequences.
-    private func enqueue(numTokens: Int, numSeqs: Int, afterNode: ((Int) throws -> Void)? = nil) throws {
+    /// `decode`: every sequence has one new token (token t is sequence t).
+    private func enqueue(numTokens: Int, numSeqs: Int, decode: Bool, afterNode: ((Int) throws -> Void)? = nil) throws {
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         func rows(_ id: Int) -> Int { let shape = extent(id, numTokens, numSeqs); return shape.dropLast().reduce(1, *) }
         func width(_ id: Int) -> Int { extent(id, numTokens, numSeqs).last ?? 1 }
@@ -408,8 +393,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             case .embedding:
                 try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id)))])
-            case _ where normFolded(id, numTokens: numTokens, numSeqs: numSeqs):
-                continue  // a norm its GEMM's GEMV computes
             case .rmsNorm(let eps):
                 try device.launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id))), .float(eps)])
@@ -425,7 +408,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                    .float(rotary.attentionFactor), .int(Int32(width(id))), .int(Int32(rotary.dimension))])
             case .plugin(let call):
                 guard let attention = call.plugin as? AttentionPlugin else { throw CUDABackendError.unsupportedOp("plugin \(call)") }
-                try runAttention(id, attention, numTokens: numTokens, numSeqs: numSeqs)
+                try runAttention(id, attention, numTokens: numTokens, numSeqs: numSeqs, decode: decode)
             case .gatherLastTokens:
                 try device.launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
                                   grid: (numSeqs, 1, 1), block: (256, 1, 1),
@@ -460,12 +443,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try writeMetadata(step, paddedTo: nil)
             // once eagerly (GEMM plans), then captured with an event after each node and
             // replayed, so the times are the GPU's alone, without the host's launch gaps
-            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs)
+            let decode = step.sequences.allSatisfy { $0.newTokens == 1 }
+            try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode)
             try device.synchronize()
             var marks: [(node: Int, event: CUDAEvent)] = [(-1, try CUDAEvent(device: device))]
             let graph = try device.capture {
                 try marks[0].event.record(inGraph: true)
-                try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs) { id in
+                try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode) { id in
                     let event = try CUDAEvent(device: self.device)
                     try event.record(inGraph: true)
                     marks.append((id, event))
@@ -556,29 +540,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             var split = 1
             while split < 8 && shape.n * split < 64 * device.info.multiprocessors && shape.k / 8 >= 64 * split { split *= 2 }
             let rows = [1, 2, 4, 8].first { $0 >= shape.m }!
-            let output = try address(of: id, numTokens: numTokens, numSeqs: numSeqs)
-            let weight = try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)
-            let common: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split))]
-            let grid = ((shape.n * split + 7) / 8, 1, 1), block = (256, 1, 1)
-            if let norm = gemmNorm[id], normFolded(norm, numTokens: numTokens, numSeqs: numSeqs) {
-                // x, residual, weight, eps, and where the residual sum goes
-                let operands = nodes[norm].inputs
-                let (eps, residual, sum): (Float, UInt64, UInt64) = switch nodes[norm].op {
-                case .residualRMSNorm(let eps):
-                    (eps, try address(of: operands[1], numTokens: numTokens, numSeqs: numSeqs), try address(of: norm, numTokens: numTokens, numSeqs: numSeqs))
-                case .rmsNorm(let eps): (eps, 0, 0)
-                default: (0, 0, 0)
-                }
-                try device.launch(kernels["gemv_norm_bf16_m\(rows)"], grid: grid, block: block, [.pointer(output), .int(shape.output == .f32 ? 1 : 0), .pointer(weight)] + common + [
-                    .pointer(try address(of: operands[0], numTokens: numTokens, numSeqs: numSeqs)), .pointer(residual),
-                    .pointer(try address(of: operands.last!, numTokens: numTokens, numSeqs: numSeqs)), .float(eps), .pointer(sum),
-                ])
-            } else {
-                try device.launch(kernels["gemv_bf16_m\(rows)"], grid: grid, block: block, [
-                    .pointer(output), .int(shape.output == .f32 ? 1 : 0),
-                    .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)), .pointer(weight),
-                ] + common)
-            }
+            try device.launch(kernels["gemv_bf16_m\(rows)"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
+                .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
+                .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
+                .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),
+                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split)),
+            ])
             return
         }
         try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
@@ -586,14 +553,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                      d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
     }
 
-    /// Whether norm `id` is computed inside its GEMM's GEMV on a step of this size: the GEMM
-    /// runs as a GEMV and its rows fit the GEMV's shared memory.
-    private func normFolded(_ id: Int, numTokens: Int, numSeqs: Int) -> Bool {
-        guard let gemm = normIntoGemm[id], let shape = gemmShape(gemm, numTokens: numTokens, numSeqs: numSeqs) else { return false }
-        return shape.runsAsGemv && shape.m * shape.k <= 16384
-    }
-
-    private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int) throws {
+    private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int, decode: Bool) throws {
         let inputs = nodes[id].inputs
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         let layout = kvCacheLayout
@@ -604,16 +564,26 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // q, k, v: in their own rows, or in place inside the fused projection's rows
         let (q, k, v) = (try view(inputs[0], numTokens, numSeqs), try view(inputs[1], numTokens, numSeqs), try view(inputs[2], numTokens, numSeqs))
         func stride(_ operand: (UInt64, Int, Int), _ width: Int) -> KernelArgument { .int(Int32(operand.2 == 0 ? width : operand.2)) }
-        try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
-            try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
-            .pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1),
-            .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)), .int(Int32(layout.tokensPerBlock)),
-            stride(q, attention.numHeads * attention.headDim), stride(k, attention.numKVHeads * attention.headDim),
-            stride(v, attention.numKVHeads * attention.headDim),
-        ])
+        let strides = [stride(q, attention.numHeads * attention.headDim), stride(k, attention.numKVHeads * attention.headDim),
+                       stride(v, attention.numKVHeads * attention.headDim)]
         // split the keys across blocks only when few query tokens leave the GPU idle
         let blocks = numTokens * attention.numKVHeads, target = device.info.multiprocessors
         let splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
+        let rope: [KernelArgument] = [.pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1)]
+        let heads: [KernelArgument] = [.int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim))]
+        if decode {
+            // one kernel: rotation, the new token's cache write, attention and the split merge
+            try device.launch(kernels["decode_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
+                try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
+            ] + strides + [
+                positions, .pointer(metadataAddress(slotsOffset)), .pointer(metadataAddress(blockTablesOffset)),
+                .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
+            ] + rope + heads + [.float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits))])
+            return
+        }
+        try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
+            try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
+        ] + rope + heads + [.int(Int32(layout.tokensPerBlock))] + strides)
         try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
             try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)),
             .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),

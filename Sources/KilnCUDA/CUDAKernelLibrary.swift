@@ -13,8 +13,7 @@ struct CUDAKernelLibrary {
     /// The hand-written kernels, as the sources name them.
     static let handwrittenNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
-        "write_kv", "paged_attention", "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16_m1", "gemv_bf16_m2", "gemv_bf16_m4", "gemv_bf16_m8",
-        "gemv_norm_bf16_m1", "gemv_norm_bf16_m2", "gemv_norm_bf16_m4", "gemv_norm_bf16_m8",
+        "write_kv", "paged_attention", "decode_attention", "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16_m1", "gemv_bf16_m2", "gemv_bf16_m4", "gemv_bf16_m8",
     ]
 
     static var commonSource: String { String(decoding: PackageResources.common_cuh, as: UTF8.self) }

@@ -7,6 +7,29 @@
 #define MAX_GROUP 8
 #define MAX_HEAD_DIM 256
 
+#define ATTN_THREADS 128
+#define MAX_OUTPUTS (MAX_GROUP * MAX_HEAD_DIM / ATTN_THREADS)
+
+// k and v of one token for KV heads [first_head, first_head + heads), rotated and written
+// into the token's cache slot
+__device__ __forceinline__ void write_token_kv(act* cache, const act* k, const act* v, int first_head, int heads, int position, int slot,
+                                               const float* inverse_frequencies, float factor, int rotary, int num_kv_heads,
+                                               int head_dim, int tokens_per_block) {
+    int half = head_dim / 2;
+    long block = slot / tokens_per_block, offset = slot % tokens_per_block;
+    for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
+        int head = first_head + i / half, pair = i % half;
+        const act* k_head = k + head * head_dim;
+        const act* v_head = v + head * head_dim;
+        act* k_slot = cache + (((block * 2) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
+        act* v_slot = cache + (((block * 2 + 1) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
+        if (rotary) rotate_pair(k_head, k_slot, position, inverse_frequencies, factor, pair, half);
+        else { k_slot[pair] = k_head[pair]; k_slot[pair + half] = k_head[pair + half]; }
+        v_slot[pair] = v_head[pair];
+        v_slot[pair + half] = v_head[pair + half];
+    }
+}
+
 // Rotates q (into q_out) and k by their positions when `rotary`, and writes k and v into the
 // cache slot of each token. q, k and v rows may sit inside wider rows (the fused q|k|v
 // projection's output): their strides are given.
@@ -15,55 +38,32 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
                                     int rotary, int num_heads, int num_kv_heads, int head_dim, int tokens_per_block,
                                     int q_stride, int k_stride, int v_stride) {
     KILN_WAIT_FOR_PRIOR_GRID();
-    int t = blockIdx.x, position = positions[t], slot = slots[t], half = head_dim / 2;
-    long block = slot / tokens_per_block, offset = slot % tokens_per_block;
+    int t = blockIdx.x, position = positions[t], half = head_dim / 2;
     for (int i = threadIdx.x; i < num_heads * half; i += blockDim.x) {
         int head = i / half, pair = i % half;
         long base = ((long)t * num_heads + head) * head_dim, source = (long)t * q_stride + head * head_dim;
         if (rotary) rotate_pair(q + source, q_out + base, position, inverse_frequencies, factor, pair, half);
         else { q_out[base + pair] = q[source + pair]; q_out[base + pair + half] = q[source + pair + half]; }
     }
-    for (int i = threadIdx.x; i < num_kv_heads * half; i += blockDim.x) {
-        int head = i / half, pair = i % half;
-        long source = (long)t * k_stride + head * head_dim, v_source = (long)t * v_stride + head * head_dim;
-        act* k_slot = cache + (((block * 2) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
-        act* v_slot = cache + (((block * 2 + 1) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
-        if (rotary) rotate_pair(k + source, k_slot, position, inverse_frequencies, factor, pair, half);
-        else { k_slot[pair] = k[source + pair]; k_slot[pair + half] = k[source + pair + half]; }
-        v_slot[pair] = v[v_source + pair];
-        v_slot[pair + half] = v[v_source + pair + half];
-    }
+    write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, 0, num_kv_heads, position, slots[t], inverse_frequencies, factor,
+                   rotary, num_kv_heads, head_dim, tokens_per_block);
 }
 
-// out (splits == 1) or partial [token][head][split][head_dim + 2] (acc, max, sum).
-// Keys are taken in tiles of one per thread: a thread reads a whole K row and scores it for
-// every query head of the group (q in shared memory), the tile's softmax is folded into the
-// running max and sum, then each thread accumulates its share of the group's output over the
-// tile's V rows (coalesced across threads). Loads of different keys are independent, so the
-// memory system sees many at once.
-#define ATTN_THREADS 128
-#define MAX_OUTPUTS (MAX_GROUP * MAX_HEAD_DIM / ATTN_THREADS)
-
-extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
-paged_attention(act* out, float* partial, const act* q, const act* cache, const int* positions, const int* token_seq,
-                const int* block_tables, int max_blocks, int tokens_per_block, int num_heads, int num_kv_heads,
-                int head_dim, float scale, int window, int splits) {
-    KILN_EARLY_DEPENDENTS();
-    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
-    int warp = tid >> 5, lane = tid & 31;
+// The keys [begin, end) of one query token for the query heads of one KV head, whose scaled
+// q rows are in q_shared: the output (splits == 1) or a split's record in partial
+// [token][head][split][head_dim + 2] (acc, max, sum). Keys are taken in tiles of one per
+// thread: a thread reads a whole K row and scores it for every query head of the group, the
+// tile's softmax is folded into the running max and sum, then each thread accumulates its
+// share of the group's output over the tile's V rows (coalesced across threads). Loads of
+// different keys are independent, so the memory system sees many at once.
+__device__ void attend(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head, int split,
+                       int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim, int splits) {
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     int group = num_heads / num_kv_heads, outputs = group * head_dim;
-    int position = positions[t];
-    int first = window > 0 ? max(0, position + 1 - window) : 0;
-    int chunk = (position + 1 - first + splits - 1) / splits;
-    int begin = first + split * chunk, end = min(position + 1, begin + chunk);
-    const int* table = block_tables + (long)token_seq[t] * max_blocks;
     long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
-
-    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
     __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
     __shared__ long rows[ATTN_THREADS];
     __shared__ float m_shared[MAX_GROUP], l_shared[MAX_GROUP], rescale[MAX_GROUP];
-    for (int i = tid; i < outputs; i += ATTN_THREADS) q_shared[i] = load(q + ((long)t * num_heads + kv_head * group) * head_dim + i) * scale;
     if (tid < group) { m_shared[tid] = NEG_INF; l_shared[tid] = 0.0f; }
     float acc[MAX_OUTPUTS];
 #pragma unroll
@@ -144,20 +144,95 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
     }
 }
 
-// merges the splits of each (token, head): one thread per head dimension
-extern "C" __global__ void attention_combine(act* out, const float* partial, int num_heads, int head_dim, int splits) {
-    KILN_EARLY_DEPENDENTS();
-    long head = (long)blockIdx.x * num_heads + blockIdx.y;
-    int d = threadIdx.x;
-    const float* records = partial + head * splits * (head_dim + 2);
+// the keys of query token t that split `split` of `splits` takes: [begin, end)
+__device__ __forceinline__ void split_range(int position, int window, int split, int splits, int* begin, int* end) {
+    int first = window > 0 ? max(0, position + 1 - window) : 0;
+    int chunk = (position + 1 - first + splits - 1) / splits;
+    *begin = first + split * chunk;
+    *end = min(position + 1, *begin + chunk);
+}
+
+// merges the split records of one (token, head) at dimension d
+__device__ __forceinline__ void combine_splits(act* out, const volatile float* partial, long head, int head_dim, int splits, int d) {
+    const volatile float* records = partial + head * splits * (head_dim + 2);
     float top = NEG_INF;
     for (int z = 0; z < splits; z++) top = fmaxf(top, records[z * (head_dim + 2) + head_dim]);
     float sum = 0.0f, value = 0.0f;
     for (int z = 0; z < splits; z++) {
-        const float* record = records + z * (head_dim + 2);
+        const volatile float* record = records + z * (head_dim + 2);
         float weight = record[head_dim] == NEG_INF ? 0.0f : expf(record[head_dim] - top);
         sum += record[head_dim + 1] * weight;
         value += record[d] * weight;
     }
     store(out + head * head_dim + d, value / sum);
+}
+
+// Prefill and mixed steps: q already rotated by write_kv (in `q`), every key in the cache.
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
+paged_attention(act* out, float* partial, const act* q, const act* cache, const int* positions, const int* token_seq,
+                const int* block_tables, int max_blocks, int tokens_per_block, int num_heads, int num_kv_heads,
+                int head_dim, float scale, int window, int splits) {
+    KILN_EARLY_DEPENDENTS();
+    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads;
+    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    for (int i = threadIdx.x; i < group * head_dim; i += ATTN_THREADS)
+        q_shared[i] = load(q + ((long)t * num_heads + kv_head * group) * head_dim + i) * scale;
+    int begin, end;
+    split_range(positions[t], window, split, splits, &begin, &end);
+    attend(q_shared, out, partial, cache, block_tables + (long)token_seq[t] * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
+           num_heads, num_kv_heads, head_dim, splits);
+}
+
+// Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
+// block rotates its group's q itself, the block whose keys include the new token writes that
+// token's k and v into the cache first, and with splits the last block of a (token, KV head)
+// to finish merges them (counted in `arrivals`, which it resets for the next use).
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
+decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
+                 int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables,
+                 int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary,
+                 int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) {
+    KILN_EARLY_DEPENDENTS();
+    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
+    int position = positions[t];
+    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
+        int g = i / half, pair = i % half;
+        const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;
+        float x = load(source + pair), y = load(source + pair + half);
+        if (rotary) rotation(x, y, position, inverse_frequencies, factor, pair, &x, &y);
+        act rounded[2];  // as write_kv stores q
+        store(&rounded[0], x);
+        store(&rounded[1], y);
+        q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
+        q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
+    }
+    int begin, end;
+    split_range(position, window, split, splits, &begin, &end);
+    if (position >= begin && position < end)
+        write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
+                       rotary, num_kv_heads, head_dim, tokens_per_block);
+    __syncthreads();  // the new key is in the cache for this block's reads
+    attend(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
+           num_heads, num_kv_heads, head_dim, splits);
+    if (splits == 1) return;
+    __shared__ int last;
+    __threadfence();  // this split's record is visible before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int* counter = arrivals + t * num_kv_heads + kv_head;
+        last = atomicAdd(counter, 1) == splits - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int i = threadIdx.x; i < group * head_dim; i += ATTN_THREADS)
+        combine_splits(out, partial, (long)t * num_heads + kv_head * group + i / head_dim, head_dim, splits, i % head_dim);
+}
+
+// merges the splits of each (token, head): one thread per head dimension
+extern "C" __global__ void attention_combine(act* out, const float* partial, int num_heads, int head_dim, int splits) {
+    KILN_EARLY_DEPENDENTS();
+    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y, head_dim, splits, threadIdx.x);
 }

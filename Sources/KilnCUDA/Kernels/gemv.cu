@@ -64,51 +64,14 @@ __device__ __forceinline__ void gemv_dot(const GemvRow& g, const u32x4* inputs, 
     else store((bf16*)y + (long)g.lane * n + g.row, sum);
 }
 
-// The GEMV with the RMSNorm that feeds it folded in (decode steps): every block normalizes
-// the few input rows itself into shared memory — rows are small, so that costs less than a
-// kernel of its own — and block 0 writes the residual sum that later layers read. x is the
-// norm's input, residual (optional) is added first, exactly as residual_rms_norm does.
-#define GEMV_NORM_MAX_ELEMENTS 16384
-
-__device__ void normalize_rows(bf16* normed, int m, int k, const bf16* x, const bf16* residual, const float* norm_weight, float eps,
-                               bf16* sum_out) {
-    for (int r = 0; r < m; r++) {
-        float squares = 0.0f;
-        for (int i = threadIdx.x; i < k; i += blockDim.x) {
-            long at = (long)r * k + i;
-            bf16 rounded;
-            store(&rounded, residual ? load(x + at) + load(residual + at) : load(x + at));
-            if (sum_out && blockIdx.x == 0) sum_out[at] = rounded;
-            normed[at] = rounded;
-            float v = load(&rounded);
-            squares += v * v;
-        }
-        float inverse = 1.0f / sqrtf(block_sum(squares) / k + eps);
-        for (int i = threadIdx.x; i < k; i += blockDim.x) {
-            long at = (long)r * k + i;
-            store(&normed[at], load(&normed[at]) * inverse * norm_weight[i]);
-        }
-    }
-    __syncthreads();
-}
-
-#define GEMV_KERNELS(M) \
+#define GEMV_KERNEL(M) \
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) \
 gemv_bf16_m##M(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int split) { \
     GemvRow g = gemv_row(w, n, k, split); \
     KILN_WAIT_ONLY(); \
     gemv_dot<M>(g, (const u32x4*)x, y, y_is_f32, m, n, k, split); \
-} \
-extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32) \
-gemv_norm_bf16_m##M(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int split, \
-                    const bf16* x, const bf16* residual, const float* norm_weight, float eps, bf16* sum_out) { \
-    GemvRow g = gemv_row(w, n, k, split); \
-    KILN_WAIT_ONLY(); \
-    __shared__ alignas(16) bf16 normed[GEMV_NORM_MAX_ELEMENTS]; \
-    normalize_rows(normed, m, k, x, residual, norm_weight, eps, sum_out); \
-    gemv_dot<M>(g, (const u32x4*)normed, y, y_is_f32, m, n, k, split); \
 }
-GEMV_KERNELS(1)
-GEMV_KERNELS(2)
-GEMV_KERNELS(4)
-GEMV_KERNELS(8)
+GEMV_KERNEL(1)
+GEMV_KERNEL(2)
+GEMV_KERNEL(4)
+GEMV_KERNEL(8)

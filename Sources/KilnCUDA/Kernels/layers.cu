@@ -46,13 +46,20 @@ extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x
 }
 
 // "rotate half" pairs (i, i + headDim/2) of every head, by position × inverse frequency
-__device__ __forceinline__ void rotate_pair(const act* in, act* out, int position, const float* inverse_frequencies, float factor,
-                                            int pair, int half) {
-    float a = load(in + pair), b = load(in + pair + half);
+__device__ __forceinline__ void rotation(float a, float b, int position, const float* inverse_frequencies, float factor, int pair,
+                                         float* x, float* y) {
     float angle = (float)position * inverse_frequencies[pair];  // float32 angle, as transformers forms it
     float c = cosf(angle) * factor, s = sinf(angle) * factor;
-    store(out + pair, a * c - b * s);
-    store(out + pair + half, b * c + a * s);
+    *x = a * c - b * s;
+    *y = b * c + a * s;
+}
+
+__device__ __forceinline__ void rotate_pair(const act* in, act* out, int position, const float* inverse_frequencies, float factor,
+                                            int pair, int half) {
+    float x, y;
+    rotation(load(in + pair), load(in + pair + half), position, inverse_frequencies, factor, pair, &x, &y);
+    store(out + pair, x);
+    store(out + pair + half, y);
 }
 
 extern "C" __global__ void rope(act* out, const act* x, const int* positions, const float* inverse_frequencies, float factor,
