@@ -69,10 +69,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let graphs = Mutex<[Int: CUDAGraph]>([:])
     private static let graphBatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
-    /// What the GPU computes in: bf16 activations and matrices with f32 accumulation, or f32
-    /// throughout for parity runs (`weightType` f32).
+    /// What the GPU computes in: bf16 activations and matrices with f32 accumulation (f16 with
+    /// `weightType` f16), or f32 throughout for parity runs (`weightType` f32).
     public static func precision(weightType: DType? = nil) -> PrecisionPolicy {
-        let activation: DType = weightType == .f32 ? .f32 : .bf16
+        let activation: DType = weightType == .f32 ? .f32 : weightType == .f16 ? .f16 : .bf16
         return PrecisionPolicy(activationType: activation, matrixWeightFormats: [activation], weightType: weightType ?? .bf16)
     }
 
@@ -89,8 +89,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let nodes = graph.nodes
         let activation = nodes.first { !$0.isWeight && $0.dtype != .f32 && $0.dtype != .i32 }?.dtype ?? .f32
-        guard activation == .f32 || activation == .bf16 else {
-            throw CUDABackendError.unsupportedOp("activations in \(activation): the CUDA backend computes in bf16 or f32")
+        guard CUDAKernelLibrary.activationTypes.contains(activation) else {
+            throw CUDABackendError.unsupportedOp("activations in \(activation): the CUDA backend computes in bf16, f16 or f32")
         }
 
         // what each weight is on the device: matrices (and epilogue biases) in the activation
@@ -201,7 +201,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory,
                                       prebuiltDirectories: options.kernelDirectories)
-        self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: activation == .bf16, elementwise: Array(elementwise.values))
+        self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values))
         self.elementwise = elementwise
         self.inPlaceSlices = inPlaceSlices
         self.device = device

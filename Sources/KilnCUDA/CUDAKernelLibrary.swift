@@ -1,3 +1,5 @@
+import KilnTensor
+
 // Kiln's CUDA kernels for one GPU and activation type: the hand-written sources embedded in
 // the binary plus the elementwise kernels generated for a graph, compiled by NVRTC (or read
 // from the disk cache) and loaded.
@@ -23,8 +25,11 @@ struct CUDAKernelLibrary {
             .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
     }
 
-    init(device: CUDADevice, compiler: KernelCompiler, bf16: Bool, elementwise: [ElementwiseKernel]) throws(CUDAError) {
-        let options = bf16 ? ["-DKILN_BF16"] : []
+    /// Activation types the kernels compile for.
+    static let activationTypes: [DType] = [.f32, .bf16, .f16]
+
+    init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel]) throws(CUDAError) {
+        let options = activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
         var modules = [main]

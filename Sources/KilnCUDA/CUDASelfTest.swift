@@ -58,10 +58,10 @@ public enum CUDASelfTest {
 
     private static func compileKilnKernels(_ device: CUDADevice) throws -> String {
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: nil)
-        for bf16 in [false, true] {
-            _ = try CUDAKernelLibrary(device: device, compiler: compiler, bf16: bf16, elementwise: [])
+        for activation in CUDAKernelLibrary.activationTypes {
+            _ = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: [])
         }
-        return "\(CUDAKernelLibrary.handwrittenNames.count) kernels for f32 and bf16"
+        return "\(CUDAKernelLibrary.handwrittenNames.count) kernels for \(CUDAKernelLibrary.activationTypes.map { "\($0)".lowercased() }.joined(separator: ", "))"
     }
 
     /// A 512³ f32 GEMM against a CPU reference in double precision.

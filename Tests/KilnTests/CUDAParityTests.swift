@@ -56,7 +56,17 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// 99% of positions.
     @Test(arguments: parityFixtures)
     func bf16StaysWithHuggingFace(fixture: String) throws {
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
+        try Self.staysWithHuggingFace(fixture: fixture, options: cudaBF16)
+    }
+
+    /// The same with f16 activations and weights (`--dtype f16`).
+    @Test(arguments: parityFixtures)
+    func f16StaysWithHuggingFace(fixture: String) throws {
+        try Self.staysWithHuggingFace(fixture: fixture, options: BuildOptions(weightType: .f16, backend: .cuda, kvCacheFraction: nil))
+    }
+
+    static func staysWithHuggingFace(fixture: String, options: BuildOptions) throws {
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
         let (reference, tensors) = try Reference.load(fixture)
         var positions = 0, agreeing = 0, gaps: [Float] = []
         for (i, prompt) in reference.prompts.enumerated() {

@@ -1,8 +1,9 @@
 // Shared by every Kiln kernel. Self-contained on purpose: NVRTC 13 ships no headers, so
-// bf16 is handled by bit operations and nothing is #included; a machine with only the
-// driver and NVRTC compiles these sources.
+// bf16 is handled by bit operations, f16 by the conversion instructions, and nothing is
+// #included; a machine with only the driver and NVRTC compiles these sources.
 
 struct bf16 { unsigned short bits; };
+struct f16 { unsigned short bits; };
 
 __device__ __forceinline__ float load(const float* p) { return *p; }
 __device__ __forceinline__ float load(const bf16* p) { return __uint_as_float(((unsigned)p->bits) << 16); }
@@ -14,9 +15,23 @@ __device__ __forceinline__ void store(bf16* p, float v) {
     p->bits = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-// the type of activations and of the matrices GEMMs read: chosen per build (-DKILN_BF16)
-#ifdef KILN_BF16
+__device__ __forceinline__ float load(const f16* p) {
+    float v;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(v) : "h"(p->bits));
+    return v;
+}
+__device__ __forceinline__ void store(f16* p, float v) {
+    unsigned short bits;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(v));
+    p->bits = bits;
+}
+
+// the type of activations and of the matrices GEMMs read: chosen per build (-DKILN_BF16,
+// -DKILN_F16, else f32)
+#if defined(KILN_BF16)
 typedef bf16 act;
+#elif defined(KILN_F16)
+typedef f16 act;
 #else
 typedef float act;
 #endif
@@ -58,8 +73,18 @@ __device__ __forceinline__ void unpack_bf16x8(u32x4 v, float* out) {
     }
 }
 
-// 8 consecutive values (16-byte aligned for bf16, 32-byte for f32)
+// 8 consecutive values (16-byte aligned for bf16 and f16, 32-byte for f32)
 __device__ __forceinline__ void load8(const bf16* p, float* out) { unpack_bf16x8(*(const u32x4*)p, out); }
+__device__ __forceinline__ void load8(const f16* p, float* out) {
+    u32x4 v = *(const u32x4*)p;
+    unsigned words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        f16 low = {(unsigned short)(words[i] & 0xffffu)}, high = {(unsigned short)(words[i] >> 16)};
+        out[2 * i] = load(&low);
+        out[2 * i + 1] = load(&high);
+    }
+}
 __device__ __forceinline__ void load8(const float* p, float* out) {
     const u32x4* words = (const u32x4*)p;
     u32x4 a = words[0], b = words[1];
