@@ -45,3 +45,6 @@ struct KernelCache {
         if rename(temporary, file) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
     }
 }
+
+/// Where GPU kernels compiled by NVRTC are kept on this machine (`cuda/` in the cache folder).
+public var cudaKernelCacheDirectory: String { KernelCache.root + "/cuda" }

@@ -112,7 +112,7 @@ public final class LLM {
             return try CPUExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels)
         case .cuda:
             var cuda = CUDAOptions(kvCacheFraction: ownsKVPool ? options.kvCacheFraction : nil, cudaGraphs: options.cudaGraphs,
-                                   autotune: options.autotune, cacheDirectory: KernelCache.root + "/cuda")
+                                   autotune: options.autotune, cacheDirectory: cudaKernelCacheDirectory)
             if let engineFolder { cuda.kernelDirectories = [engineFolder + "/" + Self.cudaKernelFolder] }
             return try CUDAExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels,
                                       options: cuda, device: CUDAContext.shared().device)

@@ -3,11 +3,15 @@
 // self-test (NVRTC compile + launch, Kiln's kernels, a cuBLASLt GEMM).
 
 import ArgumentParser
+import Kiln
 import KilnCPU
 import KilnCUDA
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check this machine: CPU kernels, GPUs, driver and CUDA libraries.")
+
+    @Flag(help: "Also compile Kiln's GPU kernels for this GPU into the kernel cache (models then start without compiling).")
+    var kernels = false
 
     func run() throws {
         print("\(CPUExecutable.deviceDescription) (engines for \(CPUExecutable.architecture))")
@@ -39,7 +43,7 @@ struct Doctor: ParsableCommand {
         }
         guard !gpus.isEmpty else { return }
         let device = try CUDADevice(driver: driver)
-        let checks = CUDASelfTest.run(device: device)
+        let checks = CUDASelfTest.run(device: device, kernelCache: kernels ? cudaKernelCacheDirectory : nil)
         for check in checks { print("self-test \(check.name): \(check.passed ? "ok" : "FAILED") — \(check.detail)") }
         if checks.contains(where: { !$0.passed }) { throw ExitCode(1) }
     }
