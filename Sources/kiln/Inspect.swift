@@ -1,6 +1,7 @@
 // `kiln inspect`: what a model folder or GGUF file holds, and the graph Kiln records for it.
 
 import ArgumentParser
+import FoundationEssentials
 import Kiln
 import KilnCompiler
 import KilnCPU
@@ -29,7 +30,9 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let model = path ?? modelPath!
         if isEngineFolder(model) {
-            let engine = try Engine.load(from: model, backend: "cpu", architectures: CPUExecutable.runnableArchitectures)
+            // any engine can be read, whichever machine it was built for
+            let engine = try Engine.load(from: model, backend: Engine.backend(of: model) ?? "cpu", architectures: nil)
+            let gpuKernels = (try? FileManager.default.contentsOfDirectory(atPath: model + "/cuda"))?.filter { $0.hasSuffix(".cubin") } ?? []
             let h = engine.header
             print("""
                 engine: format \(h.formatVersion), built by Kiln \(h.kilnVersion) for \(h.backend) on \(h.architecture) (\(h.device))
@@ -40,6 +43,7 @@ struct Inspect: ParsableCommand {
                 kernels: \(h.kernels.choices.isEmpty ? "defaults (not measured)" : h.kernels.choices.sorted { $0.key < $1.key }.map { "\($0.key) → \($0.value.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))" }.joined(separator: "; "))
                 build: \(h.report)
                 """)
+            if !gpuKernels.isEmpty { print("compiled GPU kernels: \(gpuKernels.sorted().joined(separator: ", "))") }
             if graph { print(engine.generateGraph) }
             return
         }

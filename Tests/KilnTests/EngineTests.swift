@@ -95,6 +95,20 @@ func savedEngine(_ fixture: String, disabledFusions: Set<String>? = nil) throws 
         try JSONSerialization.data(withJSONObject: header).write(to: url)
     }
 
+    /// An engine built for another machine (here: a CUDA engine for an H200) is refused by
+    /// `LLM` with what to do, and still inspected.
+    @Test func engineForAnotherMachineIsInspectedNotRun() throws {
+        let directory = try savedEngine("qwen2-tied")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try editHeader(directory) { $0["backend"] = "cuda"; $0["architecture"] = "sm_90"; $0["device"] = "cuda: NVIDIA H200, sm_90, 132 SMs" }
+        let inspect = try runKiln(["inspect", directory])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("for cuda on sm_90 (cuda: NVIDIA H200"))
+        if !gpuAvailable {
+            #expect { try LLM(model: directory) } throws: { "\($0)".contains("install the NVIDIA driver") }
+        }
+    }
+
     @Test func damagedEnginesAreRefused() throws {
         try expectDamaged({ try FileManager.default.removeItem(atPath: $0 + "/engine.json") }) { if case .missing = $0 { true } else { false } }
         try expectDamaged({ try Data("{\"hello\": 1}".utf8).write(to: URL(fileURLWithPath: $0 + "/engine.json")) }) { if case .notAnEngine = $0 { true } else { false } }

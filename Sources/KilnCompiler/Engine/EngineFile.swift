@@ -57,9 +57,10 @@ public struct Engine {
     }
 
     /// Reads an engine, refusing another format version, another backend, a device
-    /// architecture not among `architectures` (those this machine runs), a truncated or
+    /// architecture not among `architectures` (those this machine runs; nil reads an engine
+    /// for any machine, e.g. to inspect it), a truncated or
     /// corrupt weights file. Weights stay memory-mapped.
-    public static func load(from directory: String, backend: String, architectures: [String]) throws(EngineError) -> Engine {
+    public static func load(from directory: String, backend: String, architectures: [String]?) throws(EngineError) -> Engine {
         let headerPath = directory + "/" + headerFile
         guard FileManager.default.fileExists(atPath: headerPath) else { throw .missing(file: headerPath) }
         guard let data = FileManager.default.contents(atPath: headerPath) else { throw .unreadable(file: headerPath, reason: "permission denied") }
@@ -74,7 +75,7 @@ public struct Engine {
         let header: EngineHeader
         do { header = try JSONDecoder().decode(EngineHeader.self, from: data) } catch { throw .notAnEngine(file: headerPath) }
         guard header.backend == backend else { throw .backend(file: headerPath, built: header.backend, requested: backend) }
-        guard architectures.contains(header.architecture) else {
+        if let architectures, !architectures.contains(header.architecture) {
             throw .device(file: headerPath, built: header.architecture, available: architectures)
         }
         guard let generate = header.graphs["generate"]?.validGraph, let logits = header.graphs["prompt_logits"]?.validGraph else {
