@@ -161,11 +161,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let kvHeads = attention.map(\.numKVHeads).max() ?? 0
         arrivals = try device.allocate(limits.maxBatchSize * kvHeads * 4, purpose: "attention split counters")
         try device.fill(arrivals.address, byte: 0, count: arrivals.byteCount)
-        // chosen ids, then each row's TokenChoice (16 bytes)
-        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16), purpose: "sampled token ids")
+        // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows
+        let sampledRows = outputRowsCapacity(graph, output: output, limits: limits)
+        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + sampledRows * width * 4, purpose: "sampled token ids")
         hostChoices = try PinnedBuffer(byteCount: limits.maxNumTokens * 16, device: device)
-        let outputRows = graph.nodes[output].shape.first?.resolved(numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize) ?? 1
-        hostOutput = try PinnedBuffer(byteCount: outputRows * width * 4, device: device)
+        hostOutput = try PinnedBuffer(byteCount: sampledRows * width * 4, device: device)
         hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
 
         // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
@@ -261,8 +261,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
                 }
                 try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
-                try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
-                                  [.pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4))])
+                try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
+                    .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
+                    .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
+                ])
             }
             var ids = [Int32](repeating: 0, count: rows)
             try ids.withUnsafeMutableBytes { bytes in try device.download(from: sampled.address, into: bytes) }
@@ -630,6 +632,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     public static func deviceDescription(_ info: GPUInfo) -> String {
         "cuda: \(info.name), \(info.smArchitecture), \(info.multiprocessors) SMs"
     }
+}
+
+/// The most rows the graph's output has in one step.
+private func outputRowsCapacity(_ graph: Graph, output: Int, limits: StepLimits) -> Int {
+    graph.nodes[output].shape.first?.resolved(numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize) ?? 1
 }
 
 extension Graph {

@@ -87,9 +87,14 @@ __device__ float block_exclusive_scan(float v) {
     return result;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices) {
+// `scratch` holds a row of floats per sampled row: the scaled logits, then the weights, so
+// the bisections compare stored values instead of recomputing a division and an exp each
+// step (each thread reads back only what it wrote, so no extra synchronization is needed).
+extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices,
+                                                               float* scratch) {
     KILN_WAIT_FOR_PRIOR_GRID();
     const float* row = logits + (long)blockIdx.x * width;
+    float* values = scratch + (long)blockIdx.x * width;
     TokenChoice choice = choices[blockIdx.x];
     float best;
     int index = block_argmax(row, width, &best);
@@ -99,7 +104,10 @@ extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const f
     }
     float t = choice.temperature, top = best / t;
     float lowest = top;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) lowest = fminf(lowest, row[i] / t);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        values[i] = row[i] / t;
+        lowest = fminf(lowest, values[i]);
+    }
     float floor = -block_max(-lowest);
     // top-k: the largest threshold with at least k scaled logits at or above it
     float keep_from = floor;
@@ -107,14 +115,17 @@ extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const f
         float low = floor, high = top + 1.0f;
         for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
             float middle = (low + high) / 2, count = 0.0f;
-            for (int i = threadIdx.x; i < width; i += blockDim.x) count += row[i] / t >= middle ? 1.0f : 0.0f;
+            for (int i = threadIdx.x; i < width; i += blockDim.x) count += values[i] >= middle ? 1.0f : 0.0f;
             if (block_sum(count) >= (float)choice.top_k) low = middle; else high = middle;
         }
         keep_from = low;
     }
-#define WEIGHT(i) (row[i] / t >= keep_from ? expf(row[i] / t - top) : 0.0f)
+    // the kept tokens' weights, in place of their scaled logits
     float mass = 0.0f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) mass += WEIGHT(i);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        values[i] = values[i] >= keep_from ? expf(values[i] - top) : 0.0f;
+        mass += values[i];
+    }
     float total = block_sum(mass);
     // top-p: the largest weight threshold whose kept mass still reaches p
     float minimum = 0.0f;
@@ -122,15 +133,16 @@ extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const f
         float low = 0.0f, high = 1.0000001f;
         for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
             float middle = (low + high) / 2, kept = 0.0f;
-            for (int i = threadIdx.x; i < width; i += blockDim.x) { float w = WEIGHT(i); kept += w >= middle ? w : 0.0f; }
+            for (int i = threadIdx.x; i < width; i += blockDim.x) kept += values[i] >= middle ? values[i] : 0.0f;
             if (block_sum(kept) >= choice.top_p * total) low = middle; else high = middle;
         }
         minimum = low;
     }
+    __syncthreads();  // the draw reads runs of the row other threads wrote
     // the draw: each thread owns a contiguous run of the vocabulary
     int run = (width + blockDim.x - 1) / blockDim.x, begin = threadIdx.x * run, end = min(width, begin + run);
     float local = 0.0f;
-    for (int i = begin; i < end; i++) { float w = WEIGHT(i); local += w >= minimum ? w : 0.0f; }
+    for (int i = begin; i < end; i++) local += values[i] >= minimum ? values[i] : 0.0f;
     float before = block_exclusive_scan(local);
     float target = choice.uniform * block_sum(local);
     if (threadIdx.x == 0) out[blockIdx.x] = index;  // if rounding leaves the target past the end
@@ -138,11 +150,10 @@ extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const f
     if (target >= before && target < before + local) {
         float running = before;
         for (int i = begin; i < end; i++) {
-            float w = WEIGHT(i);
+            float w = values[i];
             if (w < minimum || w <= 0.0f) continue;
             running += w;
             if (target < running) { out[blockIdx.x] = i; break; }
         }
     }
-#undef WEIGHT
 }
