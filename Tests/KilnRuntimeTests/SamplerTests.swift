@@ -1,3 +1,4 @@
+import KilnGraph
 import KilnRuntime
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
     @Test func greedyTakesTheFirstLargest() {
         #expect(draws(SamplingParams(), count: 5) == [1: 5])
         var tie: [Float] = [0, 2, 2]
-        #expect(tie.withUnsafeMutableBufferPointer { argmax(UnsafeBufferPointer($0)) } == 1)
+        #expect(tie.withUnsafeMutableBufferPointer { TokenChoice.greedy.pick(UnsafeBufferPointer($0)) } == 1)
     }
 
     @Test func topKKeepsOnlyTheKMostLikely() {

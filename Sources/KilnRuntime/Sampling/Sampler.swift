@@ -24,10 +24,3 @@ public struct Sampler: Sendable {
     /// The next token for `logits` (one row of vocabulary size), picked on the host.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 { nextChoice().pick(logits) }
 }
-
-/// The index of the largest value; the first one on ties, like `torch.argmax`.
-public func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
-    var best = 0
-    for i in values.indices where values[i] > values[best] { best = i }
-    return best
-}
