@@ -169,9 +169,14 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
 
         // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
-        // the fused residual norm keeps a row in registers: up to 16 values on each of 1024 threads
-        if let wide = nodes.first(where: { if case .residualRMSNorm = $0.op { ($0.shape.last?.fixedSize ?? 0) > 16 * 1024 } else { false } }) {
-            throw CUDABackendError.unsupportedOp("\(wide.op) over rows wider than 16384; build with --no-fuse residual-rmsnorm")
+        // the norms keep a row in registers: up to 16 values on each of 1024 threads
+        if let wide = nodes.first(where: { node in
+            switch node.op {
+            case .rmsNorm, .residualRMSNorm: (node.shape.last?.fixedSize ?? 0) > 16 * 1024
+            default: false
+            }
+        }) {
+            throw CUDABackendError.unsupportedOp("\(wide.op) over rows wider than 16384: the CUDA norms keep a row in registers")
         }
         let elementBytes = activation.byteCount(elements: 1) ?? 4
         let blockBytes = kvCache.elementsPerBlock * elementBytes

@@ -38,8 +38,31 @@ __device__ __forceinline__ void gemv_dot(const GemvRow& g, const u32x4* inputs, 
 #pragma unroll
     for (int r = 0; r < M; r++) acc[r] = 0.0f;
     if (g.valid) {
-#pragma unroll 4
-        for (int c = g.part * 32 + g.lane; c < chunks; c += 32 * split) {
+        // DEPTH chunks' loads are issued before any is used, so each lane keeps that many
+        // 16-byte weight loads in flight (fewer for many rows, whose inputs take registers)
+        const int DEPTH = M <= 2 ? 4 : 2, stride = 32 * split;
+        int c = g.part * 32 + g.lane;
+        for (; c + (DEPTH - 1) * stride < chunks; c += DEPTH * stride) {
+            u32x4 wv[DEPTH], xv[M][DEPTH];
+#pragma unroll
+            for (int u = 0; u < DEPTH; u++) wv[u] = g.weights[c + u * stride];
+#pragma unroll
+            for (int r = 0; r < M; r++)
+#pragma unroll
+                for (int u = 0; u < DEPTH; u++) xv[r][u] = inputs[(long)min(r, m - 1) * chunks + c + u * stride];
+#pragma unroll
+            for (int u = 0; u < DEPTH; u++) {
+                float wf[8], xf[8];
+                unpack_bf16x8(wv[u], wf);
+#pragma unroll
+                for (int r = 0; r < M; r++) {
+                    unpack_bf16x8(xv[r][u], xf);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) acc[r] += wf[i] * xf[i];
+                }
+            }
+        }
+        for (; c < chunks; c += stride) {
             float wf[8], xf[8];
             unpack_bf16x8(g.weights[c], wf);
 #pragma unroll

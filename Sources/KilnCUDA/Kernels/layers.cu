@@ -8,20 +8,12 @@ extern "C" __global__ void embedding(act* out, const act* table, const int* ids,
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
 }
 
-extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
-    KILN_EARLY_DEPENDENTS();
-    long row = (long)blockIdx.x * width;
-    float squares = 0.0f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = load(x + row + i); squares += v * v; }
-    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
-    for (int i = threadIdx.x; i < width; i += blockDim.x) store(out + row + i, load(x + row + i) * inverse * weight[i]);
-}
-
-// sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight;
-// each thread keeps its elements in registers between the passes (rows up to 16 × threads)
+// Both norms keep a row in registers (up to NORM_MAX_PER_THREAD values a thread) and load it
+// all before storing anything: outputs may alias inputs as far as the compiler knows, so
+// interleaved loads and stores would wait for memory one element at a time.
 #define NORM_MAX_PER_THREAD 16
-extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
-                                             int width, float eps) {
+
+extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
     KILN_EARLY_DEPENDENTS();
     long row = (long)blockIdx.x * width;
     float values[NORM_MAX_PER_THREAD];
@@ -29,19 +21,43 @@ extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
-        if (i >= width) break;
-        act rounded;
-        store(&rounded, load(x + row + i) + load(residual + row + i));
-        sum[row + i] = rounded;
-        values[k] = load(&rounded);
+        values[k] = i < width ? load(x + row + i) : 0.0f;
         squares += values[k] * values[k];
     }
     float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
-        if (i >= width) break;
-        store(normed + row + i, values[k] * inverse * weight[i]);
+        if (i < width) store(out + row + i, values[k] * inverse * weight[i]);
+    }
+}
+
+// sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight
+extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x, const act* residual, const float* weight,
+                                             int width, float eps) {
+    KILN_EARLY_DEPENDENTS();
+    long row = (long)blockIdx.x * width;
+    float values[NORM_MAX_PER_THREAD];
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        values[k] = i < width ? load(x + row + i) + load(residual + row + i) : 0.0f;
+    }
+    float squares = 0.0f;
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        act rounded;
+        store(&rounded, values[k]);
+        values[k] = load(&rounded);
+        squares += values[k] * values[k];
+        if (i < width) sum[row + i] = rounded;
+    }
+    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i < width) store(normed + row + i, values[k] * inverse * weight[i]);
     }
 }
 
