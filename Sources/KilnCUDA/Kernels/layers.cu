@@ -8,9 +8,9 @@ extern "C" __global__ void embedding(act* out, const act* table, const int* ids,
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
 }
 
-// Both norms keep a row in registers (up to NORM_MAX_PER_THREAD values a thread) and load it
-// all before storing anything: outputs may alias inputs as far as the compiler knows, so
-// interleaved loads and stores would wait for memory one element at a time.
+// Both norms keep a row in registers (up to NORM_MAX_PER_THREAD values a thread, usually two)
+// and load it all before storing anything: outputs may alias inputs as far as the compiler
+// knows, so interleaved loads and stores would wait for memory one element at a time.
 #define NORM_MAX_PER_THREAD 16
 
 extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
@@ -21,6 +21,7 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
         values[k] = i < width ? load(x + row + i) : 0.0f;
         squares += values[k] * values[k];
     }
@@ -28,6 +29,7 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
         if (i < width) store(out + row + i, values[k] * inverse * weight[i]);
     }
 }
@@ -41,12 +43,14 @@ extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
         values[k] = i < width ? load(x + row + i) + load(residual + row + i) : 0.0f;
     }
     float squares = 0.0f;
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
         act rounded;
         store(&rounded, values[k]);
         values[k] = load(&rounded);
@@ -57,6 +61,7 @@ extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x
 #pragma unroll
     for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
         int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
         if (i < width) store(normed + row + i, values[k] * inverse * weight[i]);
     }
 }
