@@ -1,4 +1,7 @@
 import KilnGraph
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnRuntime
 import Testing
 
@@ -65,20 +68,3 @@ import Testing
         #expect(throws: SamplingError.self) { try SamplingParams(maxTokens: 0).validate() }
     }
 }
-
-@Suite struct BlockAllocatorTests {
-    @Test func allocatesDistinctBlocksAndTakesThemBack() {
-        var allocator = BlockAllocator(numBlocks: 4)
-        let a = allocator.allocate(3)
-        #expect(a == [0, 1, 2])
-        #expect(allocator.allocate(2) == nil)
-        #expect(allocator.freeBlocks == 1)
-        allocator.release(a!)
-        #expect(allocator.freeBlocks == 4)
-        #expect(Set(allocator.allocate(4)!) == [0, 1, 2, 3])
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

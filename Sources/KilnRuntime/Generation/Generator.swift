@@ -23,6 +23,8 @@ public struct GenerationResult: Sendable {
     public var prefillTime: Duration
     /// Generating every token after the first.
     public var decodeTime: Duration
+    /// Prompt tokens whose KV-cache blocks an earlier request left (not computed again).
+    public var cachedPromptTokens: Int = 0
 
     /// Tokens per second after the first token (0 when only one was generated).
     public var decodeTokensPerSecond: Double {
@@ -48,17 +50,22 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Runs requests one after another on an executable.
+/// Runs requests one after another on an executable; a request whose prompt starts like an
+/// earlier one's reuses that prefix's KV-cache blocks.
 public final class Generator {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
-    private var allocator: BlockAllocator
+    private var cache: KVCacheManager
+    private var nextSequence: SequenceID = 0
 
     public init(executable: any Executable, eosTokenIds: [Int]) {
         self.executable = executable
         self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
-        allocator = BlockAllocator(numBlocks: executable.kvCacheLayout.numBlocks)
+        cache = KVCacheManager(numBlocks: executable.kvCacheLayout.numBlocks, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock)
     }
+
+    /// The KV cache's blocks and prefix hits so far.
+    public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
 
     /// The tokens that follow `prompt`; `onToken` sees each one as soon as it is chosen and
     /// returns whether to go on.
@@ -70,18 +77,21 @@ public final class Generator {
         guard total <= layout.capacityTokens else {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens, capacity: layout.capacityTokens)
         }
-        let blocksNeeded = (total + layout.tokensPerBlock - 1) / layout.tokensPerBlock
-        guard let blocks = allocator.allocate(blocksNeeded) else {
+        let sequence = nextSequence
+        nextSequence += 1
+        let cachedPromptTokens = cache.start(sequence, prompt: prompt)
+        defer { cache.free(sequence) }
+        guard cache.reserve(sequence, tokens: total) else {
             throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens,
-                                                 capacity: allocator.freeBlocks * layout.tokensPerBlock)
+                                                 capacity: cache.statistics.freeBlocks * layout.tokensPerBlock)
         }
-        defer { allocator.release(blocks) }
+        let blocks = cache.blockTable(sequence)
 
         var sampler = Sampler(params)
         let clock = ContinuousClock()
         let start = clock.now
         var output: [Int32] = []
-        var pending = prompt
+        var pending = Array(prompt[cachedPromptTokens...])
         var firstTokenAt = start
         var finish = FinishReason.length
         func step(_ tokens: ArraySlice<Int32>) -> StepInputs {
@@ -93,11 +103,13 @@ public final class Generator {
         let chunk = executable.limits.maxNumTokens
         while pending.count > chunk {
             _ = try executable.forward(step(pending.prefix(chunk)))
+            cache.commit(sequence, tokens: Array(pending.prefix(chunk)))
             pending.removeFirst(chunk)
         }
         while output.count < params.maxTokens {
             // the backend picks it (on a GPU, only the id crosses to the host)
             let token = try executable.forward(step(pending[...]), choices: [sampler.nextChoice()])[0]
+            cache.commit(sequence, tokens: pending)
             if output.isEmpty { firstTokenAt = clock.now }
             output.append(token)
             guard onToken(token) else {
@@ -111,7 +123,7 @@ public final class Generator {
             pending = [token]
         }
         return GenerationResult(promptIds: prompt, outputIds: output, finishReason: finish,
-                                prefillTime: firstTokenAt - start, decodeTime: clock.now - firstTokenAt)
+                                prefillTime: firstTokenAt - start, decodeTime: clock.now - firstTokenAt, cachedPromptTokens: cachedPromptTokens)
     }
 }
 

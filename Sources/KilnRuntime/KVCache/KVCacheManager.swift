@@ -1,0 +1,181 @@
+// The KV-cache blocks of every running sequence, with prefix reuse: a full block is known by
+// a hash chain over its tokens and everything before it, so sequences that start alike share
+// the blocks of their common prefix (reference-counted), and blocks of finished sequences stay
+// cached until the pool needs them (least recently used first).
+
+/// Identifies a sequence to the cache manager.
+public typealias SequenceID = Int
+
+/// Block tables for running sequences over a fixed pool, sharing full blocks of equal prefixes.
+public struct KVCacheManager: Sendable {
+    public let numBlocks: Int
+    public let tokensPerBlock: Int
+
+    /// What the pool holds and how often prefixes were found.
+    public struct Statistics: Sendable, Equatable {
+        /// Blocks some running sequence holds.
+        public var usedBlocks: Int
+        /// Blocks no sequence holds (cached prefix blocks included: they are taken when needed).
+        public var freeBlocks: Int
+        /// Of the free blocks, those that still hold a cached prefix.
+        public var cachedBlocks: Int
+        /// Full prompt blocks that could have come from the cache, and those that did.
+        public var lookedUpBlocks: Int
+        public var reusedBlocks: Int
+
+        /// Share of those prompt blocks found in the cache.
+        public var hitRate: Double { lookedUpBlocks == 0 ? 0 : Double(reusedBlocks) / Double(lookedUpBlocks) }
+    }
+
+    private struct Block {
+        var references = 0
+        /// Set once the block is full and registered for reuse.
+        var key: BlockKey?
+        /// When it was last released, for LRU eviction.
+        var releasedAt = 0
+    }
+
+    /// A full block's identity: the hash chain up to it, and its tokens (compared on lookup,
+    /// so a hash collision can never hand out another prefix's cache).
+    private struct BlockKey: Hashable, Sendable {
+        let chain: UInt64
+        let tokens: [Int32]
+    }
+
+    private struct Sequence {
+        var blocks: [Int32] = []
+        /// Tokens whose k and v are in the blocks (written by steps that ran).
+        var tokens: [Int32] = []
+        /// Full blocks already registered for reuse, and the hash chain through them.
+        var registered = 0
+        var chain: UInt64 = 0
+    }
+
+    private var blocks: [Block]
+    /// Blocks no one holds and that cache nothing.
+    private var empty: [Int32]
+    /// Cached full blocks, by key; those nobody holds are evictable.
+    private var cached: [BlockKey: Int32] = [:]
+    private var sequences: [SequenceID: Sequence] = [:]
+    private var clock = 0
+    private var lookedUp = 0, reused = 0
+
+    public init(numBlocks: Int, tokensPerBlock: Int) {
+        precondition(numBlocks > 0 && tokensPerBlock > 0, "a KV cache needs blocks of at least one token")
+        self.numBlocks = numBlocks
+        self.tokensPerBlock = tokensPerBlock
+        blocks = Array(repeating: Block(), count: numBlocks)
+        empty = (0..<Int32(numBlocks)).reversed()
+    }
+
+    /// Starts sequence `id` for `prompt`: its table begins with the cached blocks of the
+    /// longest cached prefix (at most all but the prompt's last token, whose logits a step
+    /// must compute). Returns how many prompt tokens are already in the cache.
+    public mutating func start(_ id: SequenceID, prompt: [Int32]) -> Int {
+        precondition(sequences[id] == nil, "sequence \(id) is already running")
+        var sequence = Sequence()
+        var chain: UInt64 = 0
+        let reusable = prompt.isEmpty ? 0 : (prompt.count - 1) / tokensPerBlock
+        lookedUp += reusable
+        for index in 0..<reusable {
+            let tokens = Array(prompt[(index * tokensPerBlock)..<((index + 1) * tokensPerBlock)])
+            let key = BlockKey(chain: Self.chain(chain, tokens), tokens: tokens)
+            guard let block = cached[key] else { break }
+            reused += 1
+            blocks[Int(block)].references += 1
+            sequence.blocks.append(block)
+            sequence.tokens += tokens
+            sequence.registered += 1
+            sequence.chain = key.chain
+            chain = key.chain
+        }
+        sequences[id] = sequence
+        return sequence.tokens.count
+    }
+
+    /// Gives sequence `id` blocks for `tokens` tokens in all; false (taking nothing) when the
+    /// pool cannot, even after evicting cached prefixes nobody holds.
+    public mutating func reserve(_ id: SequenceID, tokens: Int) -> Bool {
+        guard var sequence = sequences[id] else { preconditionFailure("sequence \(id) is not running") }
+        let needed = (tokens + tokensPerBlock - 1) / tokensPerBlock - sequence.blocks.count
+        guard needed > 0 else { return true }
+        guard needed <= empty.count + evictable.count else { return false }
+        for _ in 0..<needed {
+            let block = empty.popLast() ?? evict()
+            blocks[Int(block)].references = 1
+            sequence.blocks.append(block)
+        }
+        sequences[id] = sequence
+        return true
+    }
+
+    /// Records that a step wrote the k and v of `tokens`, the sequence's next tokens; blocks
+    /// they fill become reusable by later sequences.
+    public mutating func commit(_ id: SequenceID, tokens: [Int32]) {
+        guard var sequence = sequences[id] else { preconditionFailure("sequence \(id) is not running") }
+        sequence.tokens += tokens
+        precondition(sequence.tokens.count <= sequence.blocks.count * tokensPerBlock, "tokens committed past the reserved blocks")
+        while (sequence.registered + 1) * tokensPerBlock <= sequence.tokens.count {
+            let index = sequence.registered
+            let content = Array(sequence.tokens[(index * tokensPerBlock)..<((index + 1) * tokensPerBlock)])
+            let key = BlockKey(chain: Self.chain(sequence.chain, content), tokens: content)
+            // an equal block cached by another sequence stays the one found; this one is private
+            if cached[key] == nil {
+                cached[key] = sequence.blocks[index]
+                blocks[Int(sequence.blocks[index])].key = key
+            }
+            sequence.chain = key.chain
+            sequence.registered += 1
+        }
+        sequences[id] = sequence
+    }
+
+    /// The blocks of sequence `id` in order: token t lives in `blockTable(id)[t / tokensPerBlock]`.
+    public func blockTable(_ id: SequenceID) -> [Int32] { sequences[id]?.blocks ?? [] }
+
+    /// Ends sequence `id`: its blocks go back to the pool, full ones staying cached.
+    public mutating func free(_ id: SequenceID) {
+        guard let sequence = sequences.removeValue(forKey: id) else { return }
+        clock += 1
+        // the tail first, so that evicting least recently released keeps a prefix's head longest
+        for block in sequence.blocks.reversed() {
+            blocks[Int(block)].references -= 1
+            guard blocks[Int(block)].references == 0 else { continue }
+            if blocks[Int(block)].key == nil {
+                empty.append(block)
+            } else {
+                blocks[Int(block)].releasedAt = clock
+            }
+            clock += 1
+        }
+    }
+
+    public var statistics: Statistics {
+        let used = blocks.filter { $0.references > 0 }.count
+        return Statistics(usedBlocks: used, freeBlocks: numBlocks - used, cachedBlocks: evictable.count,
+                          lookedUpBlocks: lookedUp, reusedBlocks: reused)
+    }
+
+    /// Cached blocks nobody holds.
+    private var evictable: [Int32] { cached.values.filter { blocks[Int($0)].references == 0 } }
+
+    /// Takes the least recently released cached block out of the cache.
+    private mutating func evict() -> Int32 {
+        let victim = evictable.min { blocks[Int($0)].releasedAt < blocks[Int($1)].releasedAt }!
+        cached[blocks[Int(victim)].key!] = nil
+        blocks[Int(victim)].key = nil
+        return victim
+    }
+
+    /// FNV-1a over the previous link and the block's tokens.
+    private static func chain(_ previous: UInt64, _ tokens: [Int32]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ previous
+        for token in tokens {
+            for byte in 0..<4 {
+                hash ^= UInt64(UInt32(bitPattern: token) >> (byte * 8) & 0xff)
+                hash = hash &* 0x100_0000_01b3
+            }
+        }
+        return hash
+    }
+}

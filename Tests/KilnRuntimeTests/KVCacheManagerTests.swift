@@ -1,0 +1,78 @@
+// The KV-cache manager: block tables, prefix reuse through the hash chain, shared blocks,
+// LRU eviction of cached prefixes, and refusing what the pool cannot hold.
+
+import KilnRuntime
+import Testing
+
+@Suite struct KVCacheManagerTests {
+    /// Runs a sequence's prompt through the manager as a generator does: start, reserve,
+    /// commit the tokens the step computed. Returns the reused prompt tokens.
+    func run(_ cache: inout KVCacheManager, _ id: SequenceID, _ prompt: [Int32], extra: Int = 0) -> Int {
+        let reused = cache.start(id, prompt: prompt)
+        let reserved = cache.reserve(id, tokens: prompt.count + extra)
+        #expect(reserved)
+        cache.commit(id, tokens: Array(prompt[reused...]))
+        return reused
+    }
+
+    @Test func blockTablesCoverTheTokensAndGoBack() {
+        var cache = KVCacheManager(numBlocks: 8, tokensPerBlock: 4)
+        #expect(run(&cache, 1, Array(1...10)) == 0)
+        #expect(cache.blockTable(1).count == 3)
+        #expect(Set(cache.blockTable(1)).count == 3)
+        #expect(cache.statistics.usedBlocks == 3)
+        cache.free(1)
+        // the two full blocks stay cached, the partial one is empty again
+        let statistics = cache.statistics
+        #expect(statistics.usedBlocks == 0 && statistics.freeBlocks == 8 && statistics.cachedBlocks == 2)
+        #expect(statistics.lookedUpBlocks == 2 && statistics.reusedBlocks == 0)
+    }
+
+    @Test func aSharedPrefixIsReusedAndCounted() {
+        var cache = KVCacheManager(numBlocks: 32, tokensPerBlock: 16)
+        let prefix = (0..<64).map { Int32($0 * 7 % 1000) }
+        #expect(run(&cache, 1, prefix + [5, 6, 7]) == 0)
+        // a second request with the same 64-token prefix finds all four of its blocks
+        #expect(run(&cache, 2, prefix + [9, 9, 9, 9, 9]) == 64)
+        #expect(Array(cache.blockTable(2).prefix(4)) == Array(cache.blockTable(1).prefix(4)))
+        #expect(cache.blockTable(2)[4] != cache.blockTable(1)[4])
+        #expect(cache.statistics.reusedBlocks == 4 && cache.statistics.usedBlocks == 6)
+        // the holder leaving does not take the shared blocks from the other
+        cache.free(1)
+        #expect(cache.statistics.usedBlocks == 5)
+        // a prompt of exactly the prefix keeps its last block to compute: its last token's logits are needed
+        #expect(run(&cache, 3, prefix) == 48)
+        #expect(cache.statistics.hitRate > 0.5)
+    }
+
+    @Test func equalBlocksAfterDifferentPrefixesAreNotShared() {
+        var cache = KVCacheManager(numBlocks: 16, tokensPerBlock: 2)
+        _ = run(&cache, 1, [1, 2, 7, 8, 0])
+        // [7, 8] follows [3, 4] here, not [1, 2]: another chain, another block
+        #expect(run(&cache, 2, [3, 4, 7, 8, 0]) == 0)
+        #expect(run(&cache, 3, [1, 2, 7, 8, 5]) == 4)
+    }
+
+    @Test func cachedPrefixesAreEvictedLeastRecentlyReleasedFirst() {
+        var cache = KVCacheManager(numBlocks: 4, tokensPerBlock: 2)
+        _ = run(&cache, 1, [1, 2, 3, 4, 5])
+        cache.free(1)
+        #expect(cache.statistics.cachedBlocks == 2)
+        // three blocks: the two empty ones, then the cached block released first ([3, 4], the tail)
+        _ = run(&cache, 2, [9, 9, 9, 9, 9])
+        cache.free(2)
+        #expect(run(&cache, 3, [1, 2, 3, 4, 5]) == 2)
+    }
+
+    @Test func blocksInUseAreNeverTaken() {
+        var cache = KVCacheManager(numBlocks: 3, tokensPerBlock: 2)
+        _ = run(&cache, 1, [1, 2, 3, 4])
+        _ = cache.start(2, prompt: [5, 6, 7])
+        let tooMany = cache.reserve(2, tokens: 4)  // two more blocks, one is free
+        #expect(!tooMany)
+        #expect(cache.blockTable(2).isEmpty)  // nothing taken
+        let one = cache.reserve(2, tokens: 2)
+        #expect(one)
+        #expect(Set(cache.blockTable(2)).isDisjoint(with: cache.blockTable(1)))
+    }
+}
