@@ -1,0 +1,145 @@
+// In-flight batching: requests join and leave the running batch at every step. Each step
+// (1) admits waiting requests the KV cache can hold, (2) schedules this step's tokens,
+// (3) runs the model on all of them at once, (4) picks the next tokens, (5) appends them and
+// retires finished requests — the executor's loop, on either backend.
+
+import KilnGraph
+
+/// A finished request's tokens.
+public struct FinishedRequest: Sendable {
+    public let id: SequenceID
+    public let result: GenerationResult
+}
+
+/// The requests of one executable, stepped together.
+public final class InFlightBatcher {
+    public let executable: any Executable
+    public let eosTokenIds: Set<Int32>
+    private let capacity: any CapacityScheduler
+    private let microBatch: any MicroBatchScheduler
+    private var cache: KVCacheManager
+    private var waiting: [Request] = []
+    private var running: [Request] = []
+    private var nextID: SequenceID = 0
+    private let clock = ContinuousClock()
+
+    private struct Request {
+        let id: SequenceID
+        let prompt: [Int32]
+        let params: SamplingParams
+        var sampler: Sampler
+        var output: [Int32] = []
+        /// Tokens whose k and v are in the cache.
+        var computed = 0
+        var cachedPromptTokens = 0
+        let submitted: ContinuousClock.Instant
+        var firstToken: ContinuousClock.Instant?
+
+        /// The step's tokens when it computes `count` new ones.
+        func tokens(_ count: Int) -> [Int32] {
+            computed < prompt.count ? Array(prompt[computed..<(computed + count)]) : [output.last!]
+        }
+    }
+
+    public init(executable: any Executable, eosTokenIds: [Int], capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(),
+                microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler()) {
+        self.executable = executable
+        self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
+        self.capacity = capacity
+        self.microBatch = microBatch
+        let layout = executable.kvCacheLayout
+        cache = KVCacheManager(numBlocks: layout.numBlocks, tokensPerBlock: layout.tokensPerBlock)
+    }
+
+    /// Queues a request; it joins the batch at a coming step.
+    public func submit(prompt: [Int32], _ params: SamplingParams) throws -> SequenceID {
+        do { try params.validate() } catch { throw GenerationError.sampling(error) }
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        let layout = executable.kvCacheLayout
+        guard prompt.count + params.maxTokens <= layout.capacityTokens else {
+            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens, capacity: layout.capacityTokens)
+        }
+        let id = nextID
+        nextID += 1
+        waiting.append(Request(id: id, prompt: prompt, params: params, sampler: Sampler(params), submitted: clock.now))
+        return id
+    }
+
+    /// Whether requests are waiting or running.
+    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    /// The KV cache's blocks and prefix hits so far.
+    public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
+
+    /// One step of the loop; returns the requests that finished in it.
+    public func step() throws -> [FinishedRequest] {
+        admit()
+        let scheduled = running.map { request in
+            ScheduledRequest(id: request.id, pendingPromptTokens: max(0, request.prompt.count - request.computed),
+                             remainingTokens: request.params.maxTokens - request.output.count)
+        }
+        let limits = executable.limits
+        let counts = microBatch.schedule(scheduled, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        let chosen = running.indices.filter { counts[$0] > 0 }
+        guard !chosen.isEmpty else { return [] }
+        var parts: [(tokens: [Int32], step: SequenceStep)] = []
+        var choices: [TokenChoice] = []
+        for i in chosen {
+            let request = running[i]
+            parts.append((request.tokens(counts[i]), SequenceStep(cachedTokens: request.computed, newTokens: counts[i], blockTable: cache.blockTable(request.id))))
+            // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
+            choices.append(request.computed + counts[i] >= request.prompt.count ? running[i].sampler.nextChoice() : .greedy)
+        }
+        let ids = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), choices: choices)
+        var finished: [FinishedRequest] = []
+        for (row, i) in chosen.enumerated() {
+            cache.commit(running[i].id, tokens: parts[row].tokens)
+            running[i].computed += counts[i]
+            guard running[i].computed >= running[i].prompt.count else { continue }
+            let token = ids[row]
+            running[i].output.append(token)
+            if running[i].firstToken == nil { running[i].firstToken = clock.now }
+            let request = running[i]
+            let stop = !request.params.ignoreEOS && eosTokenIds.contains(token)
+            if stop || request.output.count >= request.params.maxTokens {
+                finished.append(FinishedRequest(id: request.id, result: GenerationResult(
+                    promptIds: request.prompt, outputIds: request.output, finishReason: stop ? .stop : .length,
+                    prefillTime: request.firstToken! - request.submitted, decodeTime: clock.now - request.firstToken!,
+                    cachedPromptTokens: request.cachedPromptTokens)))
+            }
+        }
+        for done in finished {
+            cache.free(done.id)
+            running.removeAll { $0.id == done.id }
+        }
+        return finished
+    }
+
+    /// Steps until every submitted request has finished; their results by id.
+    public func runUntilIdle() throws -> [SequenceID: GenerationResult] {
+        var results: [SequenceID: GenerationResult] = [:]
+        while hasWork {
+            for done in try step() { results[done.id] = done.result }
+        }
+        return results
+    }
+
+    /// Moves the waiting requests the capacity scheduler admits into the running batch, each
+    /// with its cached prefix and every block it may need.
+    private func admit() {
+        let layout = executable.kvCacheLayout
+        let candidates = waiting.map { ScheduledRequest(id: $0.id, pendingPromptTokens: $0.prompt.count, remainingTokens: $0.params.maxTokens) }
+        let count = capacity.admit(candidates, freeBlocks: cache.statistics.freeBlocks, tokensPerBlock: layout.tokensPerBlock)
+        for var request in waiting.prefix(count) {
+            let cached = cache.start(request.id, prompt: request.prompt)
+            guard cache.reserve(request.id, tokens: request.prompt.count + request.params.maxTokens) else {
+                cache.free(request.id)
+                break
+            }
+            request.computed = cached
+            request.cachedPromptTokens = cached
+            running.append(request)
+            waiting.removeFirst()
+        }
+    }
+}
