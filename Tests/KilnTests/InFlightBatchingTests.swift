@@ -54,4 +54,25 @@ import Testing
         #expect(results[second]?.outputIds == (try llm.generate(prompt: Array(21...40), params).outputIds))
         #expect(throws: GenerationError.self) { try batcher.submit(prompt: Array(1...60), params) }
     }
+
+    /// Under max-utilization admission a deliberately tiny KV pool forces preemptions; every
+    /// request still completes with the tokens it gets with room to spare.
+    @Test(arguments: ["llama-gqa", "qwen2-tied", "mistral-sliding-window"])
+    func preemptedRequestsFinishWithTheSameTokens(fixture: String) throws {
+        let (reference, _) = try Reference.load(fixture)
+        let prompts = (0..<6).map { i in reference.prompts[i % 3].input_ids + [Int32(i)] }
+        var params = SamplingParams(temperature: 0.9, topK: 20, seed: 11, maxTokens: 24)
+        params.ignoreEOS = true
+        // 96 tokens of cache for six requests of up to 56 tokens each
+        let tiny = try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(maxSequenceLength: 96, tokensPerBlock: 8))
+        let batcher = InFlightBatcher(executable: tiny.generator.executable, eosTokenIds: [], capacity: MaxUtilizationScheduler())
+        let ids = try prompts.map { try batcher.submit(prompt: $0, params) }
+        let results = try batcher.runUntilIdle()
+        #expect(batcher.preemptions > 0)
+        #expect(batcher.cacheStatistics.usedBlocks == 0)
+        let roomy = try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(maxSequenceLength: 1024))
+        for (i, prompt) in prompts.enumerated() {
+            #expect(results[ids[i]]?.outputIds == (try roomy.generate(prompt: prompt, params).outputIds), "\(fixture) prompt \(i)")
+        }
+    }
 }

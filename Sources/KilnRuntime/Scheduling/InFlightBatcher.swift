@@ -29,6 +29,9 @@ public final class InFlightBatcher {
         let params: SamplingParams
         var sampler: Sampler
         var output: [Int32] = []
+        /// Tokens computed before the next pick: the prompt, or after a preemption the prompt
+        /// and the output so far.
+        var replay: [Int32]
         /// Tokens whose k and v are in the cache.
         var computed = 0
         var cachedPromptTokens = 0
@@ -37,7 +40,7 @@ public final class InFlightBatcher {
 
         /// The step's tokens when it computes `count` new ones.
         func tokens(_ count: Int) -> [Int32] {
-            computed < prompt.count ? Array(prompt[computed..<(computed + count)]) : [output.last!]
+            computed < replay.count ? Array(replay[computed..<(computed + count)]) : [output.last!]
         }
     }
 
@@ -61,7 +64,7 @@ public final class InFlightBatcher {
         }
         let id = nextID
         nextID += 1
-        waiting.append(Request(id: id, prompt: prompt, params: params, sampler: Sampler(params), submitted: clock.now))
+        waiting.append(Request(id: id, prompt: prompt, params: params, sampler: Sampler(params), replay: prompt, submitted: clock.now))
         return id
     }
 
@@ -70,16 +73,19 @@ public final class InFlightBatcher {
 
     /// The KV cache's blocks and prefix hits so far.
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
+    /// Running requests preempted so far (their blocks freed, recomputed later).
+    public private(set) var preemptions = 0
 
     /// One step of the loop; returns the requests that finished in it.
     public func step() throws -> [FinishedRequest] {
         admit()
         let scheduled = running.map { request in
-            ScheduledRequest(id: request.id, pendingPromptTokens: max(0, request.prompt.count - request.computed),
+            ScheduledRequest(id: request.id, pendingPromptTokens: max(0, request.replay.count - request.computed),
                              remainingTokens: request.params.maxTokens - request.output.count)
         }
         let limits = executable.limits
-        let counts = microBatch.schedule(scheduled, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        var counts = microBatch.schedule(scheduled, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        if !capacity.reservesAhead { reserveOrPreempt(&counts) }
         let chosen = running.indices.filter { counts[$0] > 0 }
         guard !chosen.isEmpty else { return [] }
         var parts: [(tokens: [Int32], step: SequenceStep)] = []
@@ -88,14 +94,14 @@ public final class InFlightBatcher {
             let request = running[i]
             parts.append((request.tokens(counts[i]), SequenceStep(cachedTokens: request.computed, newTokens: counts[i], blockTable: cache.blockTable(request.id))))
             // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
-            choices.append(request.computed + counts[i] >= request.prompt.count ? running[i].sampler.nextChoice() : .greedy)
+            choices.append(request.computed + counts[i] >= request.replay.count ? running[i].sampler.nextChoice() : .greedy)
         }
         let ids = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), choices: choices)
         var finished: [FinishedRequest] = []
         for (row, i) in chosen.enumerated() {
             cache.commit(running[i].id, tokens: parts[row].tokens)
             running[i].computed += counts[i]
-            guard running[i].computed >= running[i].prompt.count else { continue }
+            guard running[i].computed >= running[i].replay.count else { continue }
             let token = ids[row]
             running[i].output.append(token)
             if running[i].firstToken == nil { running[i].firstToken = clock.now }
@@ -128,18 +134,44 @@ public final class InFlightBatcher {
     /// with its cached prefix and every block it may need.
     private func admit() {
         let layout = executable.kvCacheLayout
-        let candidates = waiting.map { ScheduledRequest(id: $0.id, pendingPromptTokens: $0.prompt.count, remainingTokens: $0.params.maxTokens) }
+        let candidates = waiting.map {
+            ScheduledRequest(id: $0.id, pendingPromptTokens: $0.replay.count, remainingTokens: $0.params.maxTokens - $0.output.count)
+        }
         let count = capacity.admit(candidates, freeBlocks: cache.statistics.freeBlocks, tokensPerBlock: layout.tokensPerBlock)
         for var request in waiting.prefix(count) {
-            let cached = cache.start(request.id, prompt: request.prompt)
-            guard cache.reserve(request.id, tokens: request.prompt.count + request.params.maxTokens) else {
+            let cached = cache.start(request.id, prompt: request.replay)
+            let ahead = capacity.reservesAhead ? request.prompt.count + request.params.maxTokens : request.replay.count + 1
+            guard cache.reserve(request.id, tokens: ahead) else {
                 cache.free(request.id)
                 break
             }
             request.computed = cached
-            request.cachedPromptTokens = cached
+            if request.output.isEmpty { request.cachedPromptTokens = cached }
             running.append(request)
             waiting.removeFirst()
+        }
+    }
+
+    /// Gives each scheduled request the blocks for this step's tokens; when the pool runs
+    /// out, the newest running request gives its blocks back and waits (first in line) to
+    /// recompute its prompt and output.
+    private func reserveOrPreempt(_ counts: inout [Int]) {
+        var i = 0
+        while i < running.count {
+            guard counts[i] > 0 else { i += 1; continue }
+            if cache.reserve(running[i].id, tokens: running[i].computed + counts[i]) {
+                i += 1
+                continue
+            }
+            let newest = running.indices.max { running[$0].id < running[$1].id }!
+            var preempted = running.remove(at: newest)
+            counts.remove(at: newest)
+            cache.free(preempted.id)
+            preempted.replay = preempted.prompt + preempted.output
+            preempted.computed = 0
+            waiting.insert(preempted, at: 0)
+            preemptions += 1
+            if newest < i { i -= 1 }
         }
     }
 }

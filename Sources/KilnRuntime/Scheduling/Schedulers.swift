@@ -23,6 +23,10 @@ public struct ScheduledRequest: Sendable, Equatable {
 public protocol CapacityScheduler: Sendable {
     /// The prefix of `waiting` (in arrival order) to admit, given the free KV blocks.
     func admit(_ waiting: [ScheduledRequest], freeBlocks: Int, tokensPerBlock: Int) -> Int
+    /// Whether an admitted request gets every block it may need at once (nothing running is
+    /// ever preempted), or blocks step by step (the newest request is preempted when they
+    /// run out, and recomputed later).
+    var reservesAhead: Bool { get }
 }
 
 /// Admits a request only when every token it may ever need fits beside what is reserved, so
@@ -30,16 +34,36 @@ public protocol CapacityScheduler: Sendable {
 public struct GuaranteedNoEvictScheduler: CapacityScheduler {
     public init() {}
 
+    public var reservesAhead: Bool { true }
+
     public func admit(_ waiting: [ScheduledRequest], freeBlocks: Int, tokensPerBlock: Int) -> Int {
-        var free = freeBlocks, admitted = 0
-        for request in waiting {
-            let blocks = (request.pendingPromptTokens + request.remainingTokens + tokensPerBlock - 1) / tokensPerBlock
-            guard blocks <= free else { break }
-            free -= blocks
-            admitted += 1
-        }
-        return admitted
+        admitWhileTheyFit(waiting, freeBlocks: freeBlocks) { ($0.pendingPromptTokens + $0.remainingTokens + tokensPerBlock - 1) / tokensPerBlock }
     }
+}
+
+/// Admits every request whose pending tokens fit the free blocks now, keeping the pool full;
+/// when running requests outgrow it, the newest is preempted: its blocks are freed, and it
+/// resumes later by recomputing its prompt and output (nothing is lost).
+public struct MaxUtilizationScheduler: CapacityScheduler {
+    public init() {}
+
+    public var reservesAhead: Bool { false }
+
+    public func admit(_ waiting: [ScheduledRequest], freeBlocks: Int, tokensPerBlock: Int) -> Int {
+        // its pending tokens and the first output
+        admitWhileTheyFit(waiting, freeBlocks: freeBlocks) { ($0.pendingPromptTokens + tokensPerBlock) / tokensPerBlock }
+    }
+}
+
+/// How many of `waiting`, in order, fit `freeBlocks` when each takes `blocks` of them.
+private func admitWhileTheyFit(_ waiting: [ScheduledRequest], freeBlocks: Int, blocks: (ScheduledRequest) -> Int) -> Int {
+    var free = freeBlocks, admitted = 0
+    for request in waiting {
+        guard blocks(request) <= free else { break }
+        free -= blocks(request)
+        admitted += 1
+    }
+    return admitted
 }
 
 /// Decides the tokens each running request computes in one step.
