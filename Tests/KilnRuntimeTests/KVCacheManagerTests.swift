@@ -75,4 +75,44 @@ import Testing
         #expect(one)
         #expect(Set(cache.blockTable(2)).isDisjoint(with: cache.blockTable(1)))
     }
+
+    /// Random starts, growth and frees over a small pool keep the books straight: held blocks
+    /// are what running sequences hold, a block is shared only within an equal prefix, and
+    /// the pool never hands out more than it has.
+    @Test func randomTrafficKeepsTheBooks() {
+        var cache = KVCacheManager(numBlocks: 24, tokensPerBlock: 4)
+        var state: UInt64 = 42
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var running: [SequenceID: [Int32]] = [:]
+        for id in 0..<400 {
+            if running.count > 3 || (next(3) == 0 && !running.isEmpty) {
+                let victim = running.keys.sorted()[next(running.count)]
+                cache.free(victim)
+                running[victim] = nil
+            }
+            // prompts from a few shared stems, so prefixes repeat
+            let prompt = (0..<(4 + next(14))).map { Int32(next(2) == 0 ? $0 : $0 + 100 * next(3)) }
+            let reused = cache.start(id, prompt: prompt)
+            guard cache.reserve(id, tokens: prompt.count + 3) else {
+                cache.free(id)
+                continue
+            }
+            cache.commit(id, tokens: Array(prompt[reused...]))
+            running[id] = prompt
+            let held = Set(running.keys.flatMap { cache.blockTable($0) })
+            #expect(cache.statistics.usedBlocks == held.count)
+            #expect(cache.statistics.cachedBlocks <= cache.statistics.freeBlocks)
+            for (a, b) in zip(running.keys.sorted(), running.keys.sorted().dropFirst()) {
+                let shared = Set(cache.blockTable(a)).intersection(cache.blockTable(b))
+                // shared blocks are full blocks of a common prefix
+                let common = zip(running[a]!, running[b]!).prefix { $0 == $1 }.count
+                #expect(shared.count <= common / 4, "sequences \(a) and \(b) share \(shared.count) blocks over a \(common)-token common prefix")
+            }
+        }
+        for id in running.keys { cache.free(id) }
+        #expect(cache.statistics.usedBlocks == 0)
+    }
 }

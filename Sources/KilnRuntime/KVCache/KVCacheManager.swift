@@ -31,8 +31,8 @@ public struct KVCacheManager: Sendable {
         var references = 0
         /// Set once the block is full and registered for reuse.
         var key: BlockKey?
-        /// When it was last released, for LRU eviction.
-        var releasedAt = 0
+        /// Neighbours in the eviction order, while the block is cached and nobody holds it.
+        var older: Int32 = -1, newer: Int32 = -1
     }
 
     /// A full block's identity: the hash chain up to it, and its tokens (compared on lookup,
@@ -57,7 +57,10 @@ public struct KVCacheManager: Sendable {
     /// Cached full blocks, by key; those nobody holds are evictable.
     private var cached: [BlockKey: Int32] = [:]
     private var sequences: [SequenceID: Sequence] = [:]
-    private var clock = 0
+    /// Cached blocks nobody holds, least recently released first: evicted from the oldest end,
+    /// in O(1) however large the pool.
+    private var oldest: Int32 = -1, newest: Int32 = -1
+    private var evictableCount = 0, usedCount = 0
     private var lookedUp = 0, reused = 0
 
     public init(numBlocks: Int, tokensPerBlock: Int) {
@@ -82,7 +85,7 @@ public struct KVCacheManager: Sendable {
             let key = BlockKey(chain: Self.chain(chain, tokens), tokens: tokens)
             guard let block = cached[key] else { break }
             reused += 1
-            blocks[Int(block)].references += 1
+            hold(block)
             sequence.blocks.append(block)
             sequence.tokens += tokens
             sequence.registered += 1
@@ -99,10 +102,10 @@ public struct KVCacheManager: Sendable {
         guard var sequence = sequences[id] else { preconditionFailure("sequence \(id) is not running") }
         let needed = (tokens + tokensPerBlock - 1) / tokensPerBlock - sequence.blocks.count
         guard needed > 0 else { return true }
-        guard needed <= empty.count + evictable.count else { return false }
+        guard needed <= empty.count + evictableCount else { return false }
         for _ in 0..<needed {
             let block = empty.popLast() ?? evict()
-            blocks[Int(block)].references = 1
+            hold(block)
             sequence.blocks.append(block)
         }
         sequences[id] = sequence
@@ -136,32 +139,51 @@ public struct KVCacheManager: Sendable {
     /// Ends sequence `id`: its blocks go back to the pool, full ones staying cached.
     public mutating func free(_ id: SequenceID) {
         guard let sequence = sequences.removeValue(forKey: id) else { return }
-        clock += 1
         // the tail first, so that evicting least recently released keeps a prefix's head longest
         for block in sequence.blocks.reversed() {
             blocks[Int(block)].references -= 1
             guard blocks[Int(block)].references == 0 else { continue }
+            usedCount -= 1
             if blocks[Int(block)].key == nil {
                 empty.append(block)
             } else {
-                blocks[Int(block)].releasedAt = clock
+                // newest end of the eviction order
+                blocks[Int(block)].older = newest
+                blocks[Int(block)].newer = -1
+                if newest >= 0 { blocks[Int(newest)].newer = block } else { oldest = block }
+                newest = block
+                evictableCount += 1
             }
-            clock += 1
         }
     }
 
     public var statistics: Statistics {
-        let used = blocks.filter { $0.references > 0 }.count
-        return Statistics(usedBlocks: used, freeBlocks: numBlocks - used, cachedBlocks: evictable.count,
-                          lookedUpBlocks: lookedUp, reusedBlocks: reused)
+        Statistics(usedBlocks: usedCount, freeBlocks: numBlocks - usedCount, cachedBlocks: evictableCount,
+                   lookedUpBlocks: lookedUp, reusedBlocks: reused)
     }
 
-    /// Cached blocks nobody holds.
-    private var evictable: [Int32] { cached.values.filter { blocks[Int($0)].references == 0 } }
+    /// Takes a reference to `block`; a cached block nobody held leaves the eviction order.
+    private mutating func hold(_ block: Int32) {
+        if blocks[Int(block)].references == 0 {
+            usedCount += 1
+            if blocks[Int(block)].key != nil { unlink(block) }
+        }
+        blocks[Int(block)].references += 1
+    }
+
+    private mutating func unlink(_ block: Int32) {
+        let (older, newer) = (blocks[Int(block)].older, blocks[Int(block)].newer)
+        if older >= 0 { blocks[Int(older)].newer = newer } else { oldest = newer }
+        if newer >= 0 { blocks[Int(newer)].older = older } else { newest = older }
+        blocks[Int(block)].older = -1
+        blocks[Int(block)].newer = -1
+        evictableCount -= 1
+    }
 
     /// Takes the least recently released cached block out of the cache.
     private mutating func evict() -> Int32 {
-        let victim = evictable.min { blocks[Int($0)].releasedAt < blocks[Int($1)].releasedAt }!
+        let victim = oldest
+        unlink(victim)
         cached[blocks[Int(victim)].key!] = nil
         blocks[Int(victim)].key = nil
         return victim
