@@ -44,6 +44,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     private let nodes: [Node]
     private let output: Int
+    /// Token ids a step may hold: the embedding table's rows.
+    private let embeddingRows: Int?
     private let activation: DType
     private let blas: CuBLASLt
     private let kernels: CUDAKernelLibrary
@@ -92,17 +94,31 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         guard CUDAKernelLibrary.activationTypes.contains(activation) else {
             throw CUDABackendError.unsupportedOp("activations in \(activation): the CUDA backend computes in bf16, f16 or f32")
         }
+        let attention = nodes.compactMap { $0.attention }
+        // the attention kernel keeps a GQA group's queries in shared memory and its outputs in registers
+        if let wide = attention.first(where: { $0.numHeads / $0.numKVHeads > 8 || $0.headDim > 256 || $0.headDim % 8 != 0 }) {
+            throw CUDABackendError.unsupportedOp("\(wide): the CUDA attention kernel takes up to 8 query heads per KV head and head sizes up to 256 in multiples of 8")
+        }
+        // the norms keep a row in registers: up to 16 values on each of 1024 threads
+        if let wide = nodes.first(where: { node in
+            switch node.op {
+            case .rmsNorm, .residualRMSNorm: (node.shape.last?.fixedSize ?? 0) > 16 * 1024
+            default: false
+            }
+        }) {
+            throw CUDABackendError.unsupportedOp("\(wide.op) over rows wider than 16384: the CUDA norms keep a row in registers")
+        }
 
         // what each weight is on the device: matrices (and epilogue biases) in the activation
-        // type, everything else f32
-        var uploads: [(key: WeightUse, tensor: HostTensor)] = []
+        // type, everything else f32 (converted one at a time as it is uploaded)
+        var uploads: [(key: WeightUse, tensor: HostTensor, type: DType)] = []
         for (id, node) in nodes.enumerated() {
             switch node.op {
             case .weight(let name):
                 guard let tensor = weights[name] else { throw CUDABackendError.unboundWeight(name: name) }
                 let expected = node.shape.compactMap(\.fixedSize)
                 guard tensor.shape == expected else { throw CUDABackendError.weightShapeMismatch(name: name, expected: expected, actual: tensor.shape) }
-                uploads.append((.weight(id), tensor.converted(to: graph.isMatrixOperand(id) ? activation : .f32)))
+                uploads.append((.weight(id), tensor, graph.isMatrixOperand(id) ? activation : .f32))
             case .input:
                 break
             default:
@@ -110,18 +126,19 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     throw CUDABackendError.unsupportedOp("\(node.op) computing \(node.dtype) in a graph of \(activation) activations")
                 }
                 if case .matmulEpilogue(_, true, _) = node.op, case .weight(let name) = nodes[node.inputs[2]].op, let bias = weights[name] {
-                    uploads.append((.bias(id), bias.converted(to: node.dtype)))
+                    uploads.append((.bias(id), bias, node.dtype))
                 }
-                if let rotary = node.rotary { uploads.append((.rotary(id), HostTensor(rotary.inverseFrequencies, shape: [rotary.dimension / 2]))) }
+                if let rotary = node.rotary { uploads.append((.rotary(id), HostTensor(rotary.inverseFrequencies, shape: [rotary.dimension / 2]), .f32)) }
             }
         }
         let aligned = { (bytes: Int) in (bytes + 255) / 256 * 256 }
-        let weightBytes = uploads.reduce(0) { $0 + aligned($1.tensor.byteCount) }
+        let weightBytes = uploads.reduce(0) { $0 + aligned($1.tensor.convertedByteCount($1.type)) }
         let weightBuffer = try device.allocate(weightBytes, purpose: "the weights")
         var offset = 0
         var weightAddresses: [Int: UInt64] = [:], biasAddresses: [Int: UInt64] = [:], rotaryAddresses: [Int: UInt64] = [:]
-        for (key, tensor) in uploads {
+        for (key, source, type) in uploads {
             let address = weightBuffer.address + UInt64(offset)
+            let tensor = source.converted(to: type)
             try tensor.withUnsafeBytes { bytes in try device.upload(bytes, to: address) }
             try device.synchronize()  // the converted tensor is freed after this iteration
             switch key {
@@ -133,14 +150,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
 
         // activations, step metadata, attention's split records, sampled ids, logits on the host
-        var consumers: [Int: [(node: Int, position: Int)]] = [:]
-        for (id, node) in nodes.enumerated() { for (position, input) in node.inputs.enumerated() { consumers[input, default: []].append((id, position)) } }
+        let readers = graph.readers
         var inPlaceSlices: [Int: (source: Int, start: Int)] = [:]
         for (id, node) in nodes.enumerated() {
-            guard case .slice(let axis, let start, _) = node.op, axis == node.shape.count - 1, id != output,
-                  let readers = consumers[id], readers.allSatisfy({ reader in
-                      (nodes[reader.node].attention != nil && reader.position < 3)
-                          || ElementwiseKernel.program(of: nodes[reader.node].op, operands: 0) != nil
+            guard case .slice(let axis, let start, _) = node.op, axis == node.shape.count - 1, id != output, !readers[id].isEmpty,
+                  readers[id].allSatisfy({ reader in
+                      (nodes[reader].attention != nil && nodes[reader].inputs.prefix(3).contains(id))
+                          || ElementwiseKernel.program(of: nodes[reader].op) != nil
                   }) else { continue }
             inPlaceSlices[id] = (node.inputs[0], start)
         }
@@ -150,11 +166,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let maxBlocks = max(1, kvCache.numBlocks)
         let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks)
         let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
-        let attention = nodes.compactMap { $0.attention }
-        // the attention kernel keeps a GQA group's queries and a head's slice per lane in registers
-        if let wide = attention.first(where: { $0.numHeads / $0.numKVHeads > 8 || $0.headDim > 256 || $0.headDim % 8 != 0 }) {
-            throw CUDABackendError.unsupportedOp("\(wide): the CUDA attention kernel takes up to 8 query heads per KV head and head sizes up to 256 in multiples of 8")
-        }
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32
         let partials = try device.allocate(limits.maxBatchSize * heads * splitCapacity * 4, purpose: "attention split records")
@@ -169,15 +180,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
 
         // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
-        // the norms keep a row in registers: up to 16 values on each of 1024 threads
-        if let wide = nodes.first(where: { node in
-            switch node.op {
-            case .rmsNorm, .residualRMSNorm: (node.shape.last?.fixedSize ?? 0) > 16 * 1024
-            default: false
-            }
-        }) {
-            throw CUDABackendError.unsupportedOp("\(wide.op) over rows wider than 16384: the CUDA norms keep a row in registers")
-        }
         let elementBytes = activation.byteCount(elements: 1) ?? 4
         let blockBytes = kvCache.elementsPerBlock * elementBytes
         var layout = kvCache
@@ -193,15 +195,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
         blas = try CuBLASLt(device: device)
         var elementwise: [Int: ElementwiseKernel] = [:]
+        // values stored in the activation type are `act` to the kernels, the others f32
         for (id, node) in nodes.enumerated() {
-            let isActivation = { (input: Int) in nodes[input].dtype != .f32 || (activation == .f32 && !nodes[input].isWeight) }
-            if let program = ElementwiseKernel.program(of: node.op, operands: node.inputs.count) {
-                elementwise[id] = ElementwiseKernel(program: program, operandIsActivation: node.inputs.map(isActivation),
-                                                    outputIsActivation: node.dtype != .f32 || activation == .f32)
+            if let program = ElementwiseKernel.program(of: node.op) {
+                elementwise[id] = ElementwiseKernel(program: program, operandIsActivation: node.inputs.map { nodes[$0].dtype == activation },
+                                                    outputIsActivation: node.dtype == activation)
             } else if case .matmulEpilogue(_, _, .sigmoid) = node.op {
+                // the sigmoid applied in place to the GEMM's output
                 elementwise[id] = ElementwiseKernel(program: ElementwiseProgram(steps: [.input(0), .activation(.sigmoid, 0)]),
-                                                    operandIsActivation: [node.dtype != .f32 || activation == .f32],
-                                                    outputIsActivation: node.dtype != .f32 || activation == .f32)
+                                                    operandIsActivation: [node.dtype == activation], outputIsActivation: node.dtype == activation)
             }
         }
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory,
@@ -212,6 +214,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         self.device = device
         self.nodes = nodes
         self.output = output
+        embeddingRows = graph.embeddingRows
         self.activation = activation
         self.vocabularySize = width
         self.limits = limits
@@ -283,8 +286,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
             throw CUDABackendError.invalidStep(problem)
         }
-        if let vocabulary = embeddingRows, let token = step.tokenIds.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
-            throw CUDABackendError.tokenOutOfRange(token: token, vocabularySize: vocabulary)
+        if let token = step.tokenOutside(vocabulary: embeddingRows) {
+            throw CUDABackendError.tokenOutOfRange(token: token, vocabularySize: embeddingRows!)
         }
         let outputRows = nodes[output].shape.first?.resolved(numTokens: step.numTokens, numSeqs: step.numSeqs) ?? 1
         let decode = step.sequences.allSatisfy { $0.newTokens == 1 }
@@ -303,10 +306,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode)
         }
         return outputRows
-    }
-
-    private var embeddingRows: Int? {
-        nodes.first { if case .embedding = $0.op { true } else { false } }.flatMap { nodes[$0.inputs[0]].shape.first?.fixedSize }
     }
 
     // Metadata layout (int32): token ids, positions, slots, token → sequence [maxNumTokens

@@ -12,7 +12,7 @@ struct ElementwiseKernel: Hashable {
     let outputIsActivation: Bool
 
     /// The program an elementwise op computes, if it is one.
-    static func program(of op: Op, operands: Int) -> ElementwiseProgram? {
+    static func program(of op: Op) -> ElementwiseProgram? {
         switch op {
         case .fusedElementwise(let program): program
         case .add: ElementwiseProgram(steps: [.input(0), .input(1), .add(0, 1)])

@@ -71,14 +71,28 @@ extension HostTensor {
     /// The tensor stored as `dtype`: f32 (from any float or block format), or bf16 / f16
     /// (from f32, bf16 or f16, rounding to nearest). Other tensors are returned unchanged.
     public func converted(to dtype: DType) -> HostTensor {
-        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self }
-        switch dtype {
-        case .f32: return HostTensor(floats(), shape: shape)
-        case .bf16 where self.dtype.isPlainFloat:
-            return floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
-        case .f16 where self.dtype.isPlainFloat:
-            return floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
-        default: return self
+        switch conversionType(dtype) {
+        case self.dtype: self
+        case .f32: HostTensor(floats(), shape: shape)
+        case .bf16: floats().map(bfloat16Bits(from:)).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
+        case .f16: floats().map(halfBits(from:)).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
+        default: self
         }
+    }
+
+    /// The type `converted(to: dtype)` stores its result in (its own type when it does not convert).
+    public func conversionType(_ dtype: DType) -> DType {
+        guard dtype != self.dtype, self.dtype.isFloatingPoint else { return self.dtype }
+        switch dtype {
+        case .f32: return .f32
+        case .bf16, .f16: return self.dtype.isPlainFloat ? dtype : self.dtype
+        default: return self.dtype
+        }
+    }
+
+    /// Bytes of `converted(to: dtype)`, without converting.
+    public func convertedByteCount(_ dtype: DType) -> Int {
+        let stored = conversionType(dtype)
+        return stored == self.dtype ? byteCount : stored.byteCount(elements: elementCount) ?? byteCount
     }
 }

@@ -14,6 +14,8 @@ public final class CPUExecutable: Executable {
     public let limits: StepLimits
     private let nodes: [Node]
     private let output: Int
+    /// Token ids a step may hold: the embedding table's rows.
+    private let embeddingRows: Int?
     private let weights: [Int: CPUWeight]
     private let pool: KVCachePool
     private let rotaryTables: [Int: [Float]]
@@ -69,6 +71,7 @@ public final class CPUExecutable: Executable {
         self.gemmVariants = variants
         self.nodes = graph.nodes
         self.output = output
+        embeddingRows = graph.embeddingRows
         self.weights = prepared
         self.rotaryTables = tables
         self.pluginKernels = plugins
@@ -232,12 +235,7 @@ public final class CPUExecutable: Executable {
     /// Checks that a step is self-consistent and fits the KV pool before any kernel runs.
     private func validate(_ step: StepInputs) throws(CPUBackendError) {
         if let problem = step.problem(limits: limits, layout: kvCacheLayout) { throw .invalidStep(problem) }
-        if let vocabulary = nodes.first(where: { if case .embedding = $0.op { true } else { false } })
-            .flatMap({ nodes[$0.inputs[0]].shape.first?.fixedSize }) {
-            for token in step.tokenIds where token < 0 || Int(token) >= vocabulary {
-                throw .tokenOutOfRange(token: token, vocabularySize: vocabulary)
-            }
-        }
+        if let token = step.tokenOutside(vocabulary: embeddingRows) { throw .tokenOutOfRange(token: token, vocabularySize: embeddingRows!) }
     }
 }
 

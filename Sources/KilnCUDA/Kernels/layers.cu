@@ -13,6 +13,18 @@ extern "C" __global__ void embedding(act* out, const act* table, const int* ids,
 // knows, so interleaved loads and stores would wait for memory one element at a time.
 #define NORM_MAX_PER_THREAD 16
 
+// out = values / sqrt(mean(square) + eps) · weight, from this thread's values of the row
+// (element threadIdx.x + k · blockDim.x at k) and their sum of squares
+__device__ __forceinline__ void store_normalized(act* out, const float* values, float squares, const float* weight, int width, float eps) {
+    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
+#pragma unroll
+    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (k * blockDim.x >= width) break;
+        if (i < width) store(out + i, values[k] * inverse * weight[i]);
+    }
+}
+
 extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight, int width, float eps) {
     KILN_EARLY_DEPENDENTS();
     long row = (long)blockIdx.x * width;
@@ -25,13 +37,7 @@ extern "C" __global__ void rms_norm(act* out, const act* x, const float* weight,
         values[k] = i < width ? load(x + row + i) : 0.0f;
         squares += values[k] * values[k];
     }
-    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
-#pragma unroll
-    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
-        int i = threadIdx.x + k * blockDim.x;
-        if (k * blockDim.x >= width) break;
-        if (i < width) store(out + row + i, values[k] * inverse * weight[i]);
-    }
+    store_normalized(out + row, values, squares, weight, width, eps);
 }
 
 // sum = x + residual (the residual stream, rounded to act), normed = rmsNorm(sum) · weight
@@ -57,13 +63,7 @@ extern "C" __global__ void residual_rms_norm(act* sum, act* normed, const act* x
         squares += values[k] * values[k];
         if (i < width) sum[row + i] = rounded;
     }
-    float inverse = 1.0f / sqrtf(block_sum(squares) / width + eps);
-#pragma unroll
-    for (int k = 0; k < NORM_MAX_PER_THREAD; k++) {
-        int i = threadIdx.x + k * blockDim.x;
-        if (k * blockDim.x >= width) break;
-        if (i < width) store(normed + row + i, values[k] * inverse * weight[i]);
-    }
+    store_normalized(normed + row, values, squares, weight, width, eps);
 }
 
 // "rotate half" pairs (i, i + headDim/2) of every head, by position × inverse frequency

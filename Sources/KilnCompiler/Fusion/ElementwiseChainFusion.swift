@@ -10,8 +10,7 @@ public struct ElementwiseChainFusion: FusionRule {
 
     public func run(_ graph: Graph) throws(CompileError) -> (graph: Graph, counts: [String: Int]) {
         let consumers = graph.consumerCounts
-        var readers = Array(repeating: [Int](), count: graph.nodes.count)
-        for (id, node) in graph.nodes.enumerated() { for input in node.inputs { readers[input].append(id) } }
+        let readers = graph.readers
         var replacements: [Int: Node] = [:]
         var fusedOps = 0
         for (root, node) in graph.nodes.enumerated() where node.isFusible {

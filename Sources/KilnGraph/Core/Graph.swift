@@ -132,6 +132,18 @@ public struct ValueLifetimes: Sendable {
 }
 
 extension Graph {
+    /// The nodes reading each value, in node order (a node reading a value twice is listed twice).
+    public var readers: [[Int]] {
+        var readers = Array(repeating: [Int](), count: nodes.count)
+        for (id, node) in nodes.enumerated() { for input in node.inputs { readers[input].append(id) } }
+        return readers
+    }
+
+    /// Rows of the table the graph's embedding reads: the token ids a step may hold.
+    public var embeddingRows: Int? {
+        nodes.first { if case .embedding = $0.op { true } else { false } }.flatMap { nodes[$0.inputs[0]].shape.first?.fixedSize }
+    }
+
     public var lifetimes: ValueLifetimes { lifetimes(readInPlace: []) }
 
     /// Lifetimes when the nodes of `readInPlace` are also views of their first operand (a

@@ -74,6 +74,11 @@ public struct KVCacheLayout: Hashable, Sendable {
 }
 
 extension StepInputs {
+    /// The first token id outside `0..<vocabulary` (none when there is no vocabulary to check).
+    public func tokenOutside(vocabulary: Int?) -> Int32? {
+        vocabulary.flatMap { rows in tokenIds.first { $0 < 0 || Int($0) >= rows } }
+    }
+
     /// What makes this step unrunnable on an executable with `limits` and `layout` (sequences
     /// of at most `maxBlocksPerSequence` blocks), or nil when it is self-consistent and fits.
     public func problem(limits: StepLimits, layout: KVCacheLayout, maxBlocksPerSequence: Int = .max) -> String? {
