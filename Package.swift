@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "KilnCompiler", dependencies: ["KilnGraph", "KilnTensor", "KilnCheckpoint"]),
         .target(name: "KilnCPU", dependencies: ["CKilnCPU", "KilnGraph", "KilnTensor"]),
         .target(name: "KilnCUDA", dependencies: ["KilnGraph", "KilnTensor"], resources: [
-            .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/layers.cu"),
+            .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/gemv.cuh"), .embedInCode("Kernels/layers.cu"),
             .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/gemv.cu"),
         ]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),

@@ -50,6 +50,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let blas: CuBLASLt
     private let kernels: CUDAKernelLibrary
     private let elementwise: [Int: ElementwiseKernel]
+    /// Norms and elementwise chains that decode GEMVs compute themselves.
+    private let fusion: DecodeFusion
+    /// Blocks of each GEMV kernel resident on one SM, by (kernel, shared bytes).
+    private var residentGemvBlocks: [String: Int] = [:]
     /// Slices of the last dimension that only attention and elementwise kernels read: those
     /// read them in place (rows of the source's stride), so no copy is made. Node → (source, start).
     private let inPlaceSlices: [Int: (source: Int, start: Int)]
@@ -160,8 +164,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                   }) else { continue }
             inPlaceSlices[id] = (node.inputs[0], start)
         }
-        // in-place slices take no bytes, and their readers keep the sliced value alive
-        let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize, readInPlace: Set(inPlaceSlices.keys))
+        // in-place slices take no bytes, and their readers keep the sliced value alive; so do
+        // the GEMVs that compute a norm or elementwise chain themselves
+        let fusion = DecodeFusion(graph, activation: activation, readers: readers)
+        let plan = MemoryPlan(graph, numTokens: limits.maxNumTokens, numSeqs: limits.maxBatchSize, readInPlace: Set(inPlaceSlices.keys),
+                              extraReads: fusion.extraReads)
         let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
         let maxBlocks = max(1, kvCache.numBlocks)
         let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks)
@@ -208,8 +215,17 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let compiler = KernelCompiler(nvrtc: try NVRTC(), architecture: device.info.smArchitecture, cacheDirectory: options.cacheDirectory,
                                       prebuiltDirectories: options.kernelDirectories)
-        self.kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values))
+        let gemvPrologues = fusion.prologues.values.compactMap { prologue in
+            if case .elementwise(let node) = prologue { elementwise[node] } else { nil }
+        }
+        let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
+                                            gemvPrologues: gemvPrologues)
+        for name in ["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName) {
+            try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
+        }
+        self.kernels = kernels
         self.elementwise = elementwise
+        self.fusion = fusion
         self.inPlaceSlices = inPlaceSlices
         self.device = device
         self.nodes = nodes
@@ -389,11 +405,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let normThreads = { (width: Int) in min(1024, max(32, (width / 2 + 31) / 32 * 32)) }
         for (id, node) in nodes.enumerated() {
             let inputs = node.inputs
+            if let gemv = fusion.absorbedBy[id], try gemvPrologue(gemv, numTokens: numTokens, numSeqs: numSeqs, decode: decode) != nil { continue }
             switch node.op {
             case .weight, .input, .reshape, .select:
                 continue
             case .matmul, .matmulEpilogue:
-                try runGemm(id, numTokens: numTokens, numSeqs: numSeqs)
+                try runGemm(id, numTokens: numTokens, numSeqs: numSeqs, decode: decode)
                 if let kernel = elementwise[id] {
                     let n = count(id, numTokens, numSeqs)
                     try launchElementwise(kernel, out: try at(id), operands: [(try address(of: id, numTokens: numTokens, numSeqs: numSeqs), n, 0)], count: n)
@@ -537,28 +554,61 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                          input: gemmElement(nodes[inputs[0]].dtype), output: gemmElement(node.dtype), bias: bias, relu: relu)
     }
 
-    private func runGemm(_ id: Int, numTokens: Int, numSeqs: Int) throws {
+    private func runGemm(_ id: Int, numTokens: Int, numSeqs: Int, decode: Bool) throws {
         let inputs = nodes[id].inputs
         guard let shape = gemmShape(id, numTokens: numTokens, numSeqs: numSeqs) else { return }
         guard nodes[inputs[1]].isWeight || nodes[inputs[1]].dtype == activation else {
             throw CUDABackendError.unsupportedOp("\(nodes[id].op) with a \(nodes[inputs[1]].dtype) right operand")
         }
-        if shape.runsAsGemv {
-            // enough warps for every SM's loads (about 64 each), while each still reads 32 chunks or more
-            var split = 1
-            while split < 8 && shape.n * split < 64 * device.info.multiprocessors && shape.k / 8 >= 64 * split { split *= 2 }
-            let rows = [1, 2, 4, 8].first { $0 >= shape.m }!
-            try device.launch(kernels["gemv_bf16_m\(rows)"], grid: ((shape.n * split + 7) / 8, 1, 1), block: (256, 1, 1), [
-                .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)), .int(shape.output == .f32 ? 1 : 0),
-                .pointer(try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs)),
-                .pointer(try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs)),
-                .int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(split)),
-            ])
+        func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
+        guard shape.runsAsGemv else {
+            try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
+                         b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
+                         d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
             return
         }
-        try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
-                     b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
-                     d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
+        let stagedBytes = shape.m * shape.k * 2
+        let staged = stagedBytes <= Self.maxStagedBytes
+        let head: [KernelArgument] = [try at(id), .int(shape.output == .f32 ? 1 : 0)]
+        let sizes: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k))]
+        let (name, arguments): (String, [KernelArgument])
+        switch try gemvPrologue(id, numTokens: numTokens, numSeqs: numSeqs, decode: decode) {
+        case nil:
+            (name, arguments) = ("gemv_bf16", head + [try at(inputs[0]), try at(inputs[1])] + sizes + [.int(staged ? 1 : 0)])
+        case .rmsNorm(let x, let residual, let sum, let weight, let eps):
+            (name, arguments) = ("gemv_rms_norm", head + [try at(x), try residual.map(at) ?? .pointer(0), try sum.map(at) ?? .pointer(0),
+                                                          try at(weight), .float(eps), try at(inputs[1])] + sizes)
+        case .elementwise(let node):
+            let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
+            (name, arguments) = (elementwise[node]!.gemvName, head + [try at(inputs[1])] + sizes
+                + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] })
+        }
+        let sharedBytes = staged ? stagedBytes : 0
+        let key = "\(name) \(sharedBytes)"
+        if residentGemvBlocks[key] == nil {
+            residentGemvBlocks[key] = try device.residentBlocks(kernels[name], threads: 256, sharedBytes: sharedBytes)
+        }
+        // a persistent grid: every resident block sweeps rows until none are left
+        let blocks = min(residentGemvBlocks[key]! * device.info.multiprocessors, (shape.n + 7) / 8)
+        try device.launch(kernels[name], grid: (blocks, 1, 1), block: (256, 1, 1), sharedBytes: sharedBytes, arguments)
+    }
+
+    /// Activations a GEMV stages in shared memory (m · k bf16 values).
+    private static let maxStagedBytes = 64 << 10
+
+    /// The prologue GEMV `gemv` runs in this step: only in decode steps, where its input is
+    /// staged in shared memory, and (for elementwise chains) where every operand can be read
+    /// 8 aligned values at a time.
+    private func gemvPrologue(_ gemv: Int, numTokens: Int, numSeqs: Int, decode: Bool) throws -> GemvPrologue? {
+        guard decode, let prologue = fusion.prologues[gemv], let shape = gemmShape(gemv, numTokens: numTokens, numSeqs: numSeqs),
+              shape.runsAsGemv, shape.m * shape.k * 2 <= Self.maxStagedBytes else { return nil }
+        guard case .elementwise(let node) = prologue else { return prologue }
+        let kernel = elementwise[node]!
+        for (input, isActivation) in zip(nodes[node].inputs, kernel.operandIsActivation) {
+            let (address, width, stride) = try view(input, numTokens, numSeqs)
+            guard width % 8 == 0, stride % 8 == 0, address % (isActivation ? 16 : 32) == 0 else { return nil }
+        }
+        return prologue
     }
 
     private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int, decode: Bool) throws {

@@ -15,10 +15,14 @@ struct CUDAKernelLibrary {
     /// The hand-written kernels, as the sources name them.
     static let handwrittenNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
-        "write_kv", "paged_attention", "decode_attention", "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16_m1", "gemv_bf16_m2", "gemv_bf16_m4", "gemv_bf16_m8",
+        "write_kv", "paged_attention", "decode_attention", "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16", "gemv_rms_norm",
     ]
 
-    static var commonSource: String { String(decoding: PackageResources.common_cuh, as: UTF8.self) }
+    /// What every module starts with: shared helpers and the GEMV sweep (generated GEMV
+    /// prologues use it too).
+    static var commonSource: String {
+        [PackageResources.common_cuh, PackageResources.gemv_cuh].map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+    }
 
     static var handwrittenSource: String {
         [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.sampling_cu, PackageResources.gemv_cu]
@@ -28,7 +32,9 @@ struct CUDAKernelLibrary {
     /// Activation types the kernels compile for.
     static let activationTypes: [DType] = [.f32, .bf16, .f16]
 
-    init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel]) throws(CUDAError) {
+    /// `gemvPrologues`: elementwise programs computed inside the GEMV that reads them.
+    init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel],
+         gemvPrologues: [ElementwiseKernel] = []) throws(CUDAError) {
         let options = activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
@@ -37,11 +43,13 @@ struct CUDAKernelLibrary {
         var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames, waitForPriorGrid: true)
         var cached = mainCached
         let generated = Array(Set(elementwise)).sorted { $0.name < $1.name }
-        if !generated.isEmpty {
-            let source = prefix + generated.map(\.source).joined(separator: "\n")
+        let prologues = Array(Set(gemvPrologues)).sorted { $0.name < $1.name }
+        if !generated.isEmpty || !prologues.isEmpty {
+            let source = prefix + (generated.map(\.source) + prologues.map(\.gemvSource)).joined(separator: "\n")
             let (module, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
             modules.append(module)
-            functions.merge(try device.loadKernels(cubin: module.cubin, names: generated.map(\.name), waitForPriorGrid: true)) { a, _ in a }
+            let names = generated.map(\.name) + prologues.map(\.gemvName)
+            functions.merge(try device.loadKernels(cubin: module.cubin, names: names, waitForPriorGrid: true)) { a, _ in a }
             cached = cached && hit
         }
         self.functions = functions

@@ -41,17 +41,55 @@ struct ElementwiseKernel: Hashable {
         """
     }
 
+    /// The GEMV whose x is this program's output, computed into shared memory by every block
+    /// 8 values at a time (every operand's width and row stride a multiple of 8, 16-byte aligned).
+    var gemvName: String { "gemv_\(name)" }
+
+    var gemvSource: String {
+        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* __restrict__ in\($0), int w\($0), int r\($0)" }
+        var lines: [String] = []
+        for (i, step) in program.steps.enumerated() {
+            switch step {
+            case .input(let k):
+                lines.append("        float v\(i)[8]; load8(in\(k) + (i / w\(k)) * r\(k) + i % w\(k), v\(i));")
+            default:
+                lines.append("        float v\(i)[8];")
+                lines.append("#pragma unroll")
+                lines.append("        for (int e = 0; e < 8; e++) v\(i)[e] = \(expression(step, element: "[e]"));")
+            }
+        }
+        lines.append("        store8(xs + i, v\(program.steps.count - 1));")
+        return """
+        extern "C" __global__ void __launch_bounds__(GEMV_THREADS) \(gemvName)(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, \(parameters.joined(separator: ", "))) {
+            extern __shared__ u32x4 gemv_shared[];
+            GemvSweep s = gemv_begin(w, n, k);
+            KILN_WAIT_ONLY();
+            bf16* xs = (bf16*)gemv_shared;
+            for (long i = threadIdx.x * 8; i < (long)m * k; i += blockDim.x * 8) {
+        \(lines.joined(separator: "\n"))
+            }
+            __syncthreads();
+            gemv_run(s, gemv_shared, y, y_is_f32, m, n);
+        }
+
+        """
+    }
+
+    /// Step `step`'s value from the earlier steps' values (`v3` + `suffix`).
+    private func expression(_ step: ElementwiseProgram.Step, element suffix: String) -> String {
+        switch step {
+        case .input(let k): "load(in\(k) + (i / w\(k)) * r\(k) + i % w\(k))"
+        case .add(let a, let b): "v\(a)\(suffix) + v\(b)\(suffix)"
+        case .mul(let a, let b): "v\(a)\(suffix) * v\(b)\(suffix)"
+        case .activation(.relu, let a): "fmaxf(v\(a)\(suffix), 0.0f)"
+        case .activation(.sigmoid, let a): "1.0f / (1.0f + expf(-v\(a)\(suffix)))"
+        }
+    }
+
     private var body: String {
         var lines: [String] = []
         for (i, step) in program.steps.enumerated() {
-            let value = switch step {
-            case .input(let k): "load(in\(k) + (i / w\(k)) * r\(k) + i % w\(k))"
-            case .add(let a, let b): "v\(a) + v\(b)"
-            case .mul(let a, let b): "v\(a) * v\(b)"
-            case .activation(.relu, let a): "fmaxf(v\(a), 0.0f)"
-            case .activation(.sigmoid, let a): "1.0f / (1.0f + expf(-v\(a)))"
-            }
-            lines.append("        float v\(i) = \(value);")
+            lines.append("        float v\(i) = \(expression(step, element: ""));")
         }
         lines.append("        store(out + i, v\(program.steps.count - 1));")
         // the signature is part of the name's hash: the same program over other types differs

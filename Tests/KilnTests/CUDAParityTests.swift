@@ -144,6 +144,35 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(replayed == (try LLM(model: fixturesDirectory + "/llama-gqa", options: eager).generate(prompt: prompt, params).outputIds))
     }
 
+    /// Decode steps, whose GEMVs compute their norms, residual adds and SwiGLU themselves,
+    /// give the logits a prefill of the same tokens gives (cuBLASLt and separate kernels),
+    /// within bf16 rounding.
+    @Test(arguments: parityFixtures)
+    func fusedDecodeMatchesPrefillInBF16(fixture: String) throws {
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
+        let executable = llm.generator.executable
+        let (reference, _) = try Reference.load(fixture)
+        let prompt = reference.prompts[0]
+        let prefill = try llm.promptLogits(prompt.input_ids + prompt.greedy_ids).floats()
+        let width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let count = prompt.input_ids.count + prompt.greedy_ids.count
+        let blocks = (0..<((count + tokensPerBlock - 1) / tokensPerBlock)).map { Int32($0) }
+        func step(_ tokens: [Int32], after cached: Int) -> StepInputs {
+            StepInputs(sequences: [(tokens, SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: blocks))], tokensPerBlock: tokensPerBlock)
+        }
+        _ = try executable.forward(step(prompt.input_ids, after: 0))
+        var agreeing = 0, worst: Float = 0
+        for (j, token) in prompt.greedy_ids.enumerated() {
+            let row = prompt.input_ids.count + j
+            let decoded = try executable.forward(step([token], after: row)).floats()
+            let expected = Array(prefill[(row * width)..<((row + 1) * width)])
+            worst = max(worst, maxAbsoluteDifference(decoded, expected))
+            if rowArgmax(decoded, 0, width) == rowArgmax(expected, 0, width) { agreeing += 1 }
+        }
+        #expect(agreeing >= prompt.greedy_ids.count - 2, "\(fixture): \(agreeing) of \(prompt.greedy_ids.count) argmaxes agree")
+        #expect(worst < 0.1, "\(fixture): max |Δ| = \(worst)")
+    }
+
     /// A batch of sequences decoded together (graphs at padded sizes, split-K attention)
     /// gives each sequence the tokens it gets alone.
     @Test func batchedGreedyMatchesSingleRuns() throws {

@@ -149,7 +149,7 @@ extension Graph {
     /// Lifetimes when the nodes of `readInPlace` are also views of their first operand (a
     /// backend whose readers take their elements in place, e.g. strided slices): their
     /// readers keep the source alive.
-    public func lifetimes(readInPlace: Set<Int>) -> ValueLifetimes {
+    public func lifetimes(readInPlace: Set<Int>, extraReads: [Int: [Int]] = [:]) -> ValueLifetimes {
         var owner = Array(nodes.indices)
         var last = Array(repeating: -1, count: nodes.count)
         for (id, node) in nodes.enumerated() {
@@ -157,7 +157,7 @@ extension Graph {
                 owner[id] = owner[node.inputs[0]]
                 continue
             }
-            for input in node.inputs { last[owner[input]] = max(last[owner[input]], id) }
+            for input in node.inputs + extraReads[id, default: []] { last[owner[input]] = max(last[owner[input]], id) }
         }
         for output in outputs { last[owner[output]] = nodes.count }
         return ValueLifetimes(owner: owner, lastUse: last)

@@ -37,9 +37,11 @@ public struct MemoryPlan: Sendable, Equatable {
     /// Plans `graph` for a step of `numTokens` tokens in `numSeqs` sequences: values are
     /// placed largest first at the lowest offset free during their whole lifetime. Nodes of
     /// `readInPlace` get no bytes: the backend reads them inside their first operand.
-    public init(_ graph: Graph, numTokens: Int, numSeqs: Int, readInPlace: Set<Int> = []) {
+    /// `extraReads`: values a node's kernel reads besides its operands (a backend's fused
+    /// kernel computing an absorbed node from that node's inputs), kept alive until it runs.
+    public init(_ graph: Graph, numTokens: Int, numSeqs: Int, readInPlace: Set<Int> = [], extraReads: [Int: [Int]] = [:]) {
         let nodes = graph.nodes
-        let lifetimes = graph.lifetimes(readInPlace: readInPlace)
+        let lifetimes = graph.lifetimes(readInPlace: readInPlace, extraReads: extraReads)
         // a value nothing reads still occupies its bytes while it is written
         let lastUse = nodes.indices.map { max(lifetimes.lastUse[$0], $0) }
         let size = Self.valueBytes(graph, numTokens: numTokens, numSeqs: numSeqs).filter { !readInPlace.contains($0.key) }
