@@ -569,27 +569,36 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let stagedBytes = shape.m * shape.k * 2
         let staged = stagedBytes <= Self.maxStagedBytes
-        let head: [KernelArgument] = [try at(id), .int(shape.output == .f32 ? 1 : 0)]
-        let sizes: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k))]
-        let (name, arguments): (String, [KernelArgument])
-        switch try gemvPrologue(id, numTokens: numTokens, numSeqs: numSeqs, decode: decode) {
-        case nil:
-            (name, arguments) = ("gemv_bf16", head + [try at(inputs[0]), try at(inputs[1])] + sizes + [.int(staged ? 1 : 0)])
-        case .rmsNorm(let x, let residual, let sum, let weight, let eps):
-            (name, arguments) = ("gemv_rms_norm", head + [try at(x), try residual.map(at) ?? .pointer(0), try sum.map(at) ?? .pointer(0),
-                                                          try at(weight), .float(eps), try at(inputs[1])] + sizes)
-        case .elementwise(let node):
-            let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
-            (name, arguments) = (elementwise[node]!.gemvName, head + [try at(inputs[1])] + sizes
-                + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] })
+        let prologue = try gemvPrologue(id, numTokens: numTokens, numSeqs: numSeqs, decode: decode)
+        let name = switch prologue {
+        case nil: "gemv_bf16"
+        case .rmsNorm: "gemv_rms_norm"
+        case .elementwise(let node): elementwise[node]!.gemvName
         }
         let sharedBytes = staged ? stagedBytes : 0
         let key = "\(name) \(sharedBytes)"
         if residentGemvBlocks[key] == nil {
             residentGemvBlocks[key] = try device.residentBlocks(kernels[name], threads: 256, sharedBytes: sharedBytes)
         }
-        // a persistent grid: every resident block sweeps rows until none are left
-        let blocks = min(residentGemvBlocks[key]! * device.info.multiprocessors, (shape.n + 7) / 8)
+        // a persistent grid: the blocks that fit at once sweep the rows; long rows are shared
+        // by several warps when there are too few rows for every warp (each keeps a full tile)
+        let resident = residentGemvBlocks[key]! * device.info.multiprocessors
+        var parts = 1
+        while parts < 8 && shape.n * parts < resident * 8 && shape.k / 8 >= 2 * parts * 256 { parts *= 2 }
+        let blocks = min(resident, (shape.n + 8 / parts - 1) / (8 / parts))
+        let head: [KernelArgument] = [try at(id), .int(shape.output == .f32 ? 1 : 0)]
+        let sizes: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(parts))]
+        let arguments: [KernelArgument]
+        switch prologue {
+        case nil:
+            arguments = head + [try at(inputs[0]), try at(inputs[1])] + sizes + [.int(staged ? 1 : 0)]
+        case .rmsNorm(let x, let residual, let sum, let weight, let eps):
+            arguments = head + [try at(x), try residual.map(at) ?? .pointer(0), try sum.map(at) ?? .pointer(0),
+                                try at(weight), .float(eps), try at(inputs[1])] + sizes
+        case .elementwise(let node):
+            let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
+            arguments = head + [try at(inputs[1])] + sizes + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] }
+        }
         try device.launch(kernels[name], grid: (blocks, 1, 1), block: (256, 1, 1), sharedBytes: sharedBytes, arguments)
     }
 
@@ -649,8 +658,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits)),
         ])
         if splits > 1 {
-            try device.launch(kernels["attention_combine"], grid: (numTokens, attention.numHeads, 1), block: (attention.headDim, 1, 1), [
-                try at(id), .pointer(partials.address), .int(Int32(attention.numHeads)), .int(Int32(attention.headDim)), .int(Int32(splits)),
+            try device.launch(kernels["attention_combine"], grid: (numTokens, attention.numKVHeads, 1), block: (128, 1, 1), [
+                try at(id), .pointer(partials.address), .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)),
+                .int(Int32(attention.headDim)), .int(Int32(splits)),
             ])
         }
     }

@@ -152,19 +152,44 @@ __device__ __forceinline__ void split_range(int position, int window, int split,
     *end = min(position + 1, *begin + chunk);
 }
 
-// merges the split records of one (token, head) at dimension d
-__device__ __forceinline__ void combine_splits(act* out, const volatile float* partial, long head, int head_dim, int splits, int d) {
-    const volatile float* records = partial + head * splits * (head_dim + 2);
-    float top = NEG_INF;
-    for (int z = 0; z < splits; z++) top = fmaxf(top, records[z * (head_dim + 2) + head_dim]);
-    float sum = 0.0f, value = 0.0f;
-    for (int z = 0; z < splits; z++) {
-        const volatile float* record = records + z * (head_dim + 2);
-        float weight = record[head_dim] == NEG_INF ? 0.0f : expf(record[head_dim] - top);
-        sum += record[head_dim + 1] * weight;
-        value += record[d] * weight;
+// Split records are read after other blocks wrote them (the writers fenced, the counter or
+// the kernel boundary orders them): through L2, never a stale L1 line
+__device__ __forceinline__ float load_cg(const float* p) {
+    float v;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p) : "memory");
+    return v;
+}
+
+#define MAX_SPLITS 32
+
+// merges the split records of heads [first, first + heads) of the block: one warp per head
+// weighs the splits (their max and sum), then each thread sums its dimensions' records, with
+// every record's load issued before any is used
+__device__ void combine_splits(act* out, const float* partial, long first, int heads, int head_dim, int splits) {
+    __shared__ float weights[MAX_GROUP][MAX_SPLITS];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int g = warp; g < heads; g += blockDim.x >> 5) {
+        const float* records = partial + (first + g) * splits * (head_dim + 2);
+        float m = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim) : NEG_INF;
+        float l = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim + 1) : 0.0f;
+        float top = m;
+        for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
+        float weight = m == NEG_INF ? 0.0f : expf(m - top);
+        float total = warp_sum(l * weight);
+        if (lane < splits) weights[g][lane] = weight / total;
     }
-    store(out + head * head_dim + d, value / sum);
+    __syncthreads();
+    for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
+        int g = i / head_dim, d = i % head_dim;
+        const float* records = partial + (first + g) * splits * (head_dim + 2) + d;
+        float parts[MAX_SPLITS];
+#pragma unroll
+        for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) parts[z] = load_cg(records + z * (head_dim + 2));
+        float value = 0.0f;
+#pragma unroll
+        for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) value += parts[z] * weights[g][z];
+        store(out + (first + g) * head_dim + d, value);
+    }
 }
 
 // Prefill and mixed steps: q already rotated by write_kv (in `q`), every key in the cache.
@@ -227,12 +252,13 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     __syncthreads();
     if (!last) return;
     __threadfence();
-    for (int i = threadIdx.x; i < group * head_dim; i += ATTN_THREADS)
-        combine_splits(out, partial, (long)t * num_heads + kv_head * group + i / head_dim, head_dim, splits, i % head_dim);
+    combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits);
 }
 
-// merges the splits of each (token, head): one thread per head dimension
-extern "C" __global__ void attention_combine(act* out, const float* partial, int num_heads, int head_dim, int splits) {
+// merges the splits of each (token, KV head)'s group of query heads
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_combine(act* out, const float* partial, int num_heads, int num_kv_heads,
+                                                                            int head_dim, int splits) {
     KILN_EARLY_DEPENDENTS();
-    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y, head_dim, splits, threadIdx.x);
+    int group = num_heads / num_kv_heads;
+    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y * group, group, head_dim, splits);
 }

@@ -3,9 +3,9 @@
 // sweep reads it from global memory (through L1).
 
 extern "C" __global__ void __launch_bounds__(GEMV_THREADS)
-gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int staged) {
+gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int parts, int staged) {
     extern __shared__ u32x4 gemv_shared[];
-    GemvSweep s = gemv_begin(w, n, k);
+    GemvSweep s = gemv_begin(w, n, k, parts);
     KILN_WAIT_ONLY();
     if (staged) gemv_stage_copy(gemv_shared, x, m, k);
     gemv_run(s, staged ? gemv_shared : (const u32x4*)x, y, y_is_f32, m, n);
@@ -15,9 +15,9 @@ gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restr
 // also writes x + residual to `sum` (residual and sum may be null: a plain RMSNorm)
 extern "C" __global__ void __launch_bounds__(GEMV_THREADS)
 gemv_rms_norm(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ residual, bf16* __restrict__ sum,
-              const float* __restrict__ norm_weight, float eps, const bf16* __restrict__ w, int m, int n, int k) {
+              const float* __restrict__ norm_weight, float eps, const bf16* __restrict__ w, int m, int n, int k, int parts) {
     extern __shared__ u32x4 gemv_shared[];
-    GemvSweep s = gemv_begin(w, n, k);
+    GemvSweep s = gemv_begin(w, n, k, parts);
     KILN_WAIT_ONLY();
     gemv_stage_rms_norm(gemv_shared, x, residual, sum, norm_weight, eps, m, k);
     gemv_run(s, gemv_shared, y, y_is_f32, m, n);
