@@ -110,14 +110,15 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
 // enough 16-byte weight loads in flight and to do little else. y[r, j] = Σ x[r, ·] · w[j, ·]
 // for r < m ≤ 8, w bf16 [n, k] row-major.
 //
-// The grid is persistent (the blocks that fit on the SMs at once) and every warp sweeps
-// weight rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
+// The grid is persistent — one block of 16 warps per SM, so a prologue's inputs are read once
+// per SM, and the next kernel's blocks find room beside it — and every warp sweeps weight
+// rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
 // of a row, GEMV_DEPTH of them per trip. Before waiting for the previous kernel, each warp
 // loads its first row's first tile (weights do not depend on it); then the block stages x in
 // shared memory — copied, or computed by a fused prologue (RMSNorm with the residual add, an
 // elementwise chain such as SwiGLU) — so the activations the GEMV reads never round-trip
 // through their own kernel. While a row's sums are reduced, the next row's weights load.
-#define GEMV_THREADS 256
+#define GEMV_THREADS 512
 #define GEMV_DEPTH 8
 
 // A warp's place in the sweep and its tile of weights in flight. With `parts` > 1, that many
@@ -417,7 +418,6 @@ extern "C" __global__ void copy_rows(act* out, const act* in, int count, int in_
 #define MAX_HEAD_DIM 256
 
 #define ATTN_THREADS 128
-#define MAX_OUTPUTS (MAX_GROUP * MAX_HEAD_DIM / ATTN_THREADS)
 
 // k and v of one token for KV heads [first_head, first_head + heads), rotated and written
 // into the token's cache slot
@@ -461,22 +461,31 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
 // The keys [begin, end) of one query token for the query heads of one KV head, whose scaled
 // q rows are in q_shared: the output (splits == 1) or a split's record in partial
 // [token][head][split][head_dim + 2] (acc, max, sum). Keys are taken in tiles of one per
-// thread: a thread reads a whole K row and scores it for every query head of the group, the
-// tile's softmax is folded into the running max and sum, then each thread accumulates its
-// share of the group's output over the tile's V rows (coalesced across threads). Loads of
-// different keys are independent, so the memory system sees many at once.
+// thread: a thread reads a whole K row and scores it for every query head of the group, and
+// the tile's softmax is folded into the running max and sum. V rows are then read 16 bytes at
+// a time: thread (chunk c, key lane l) adds dimensions 8c … 8c + 7 of keys l, l + lanes, …
+// for every head, so a tile's V loads are all in flight at once; the key lanes (adjacent
+// threads) add their sums by shuffles at the end. Loads of different keys are independent,
+// so the memory system sees many at once.
 __device__ void attend(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head, int split,
                        int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim, int splits) {
     int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    int group = num_heads / num_kv_heads, outputs = group * head_dim;
+    int group = num_heads / num_kv_heads;
     long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
     __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
     __shared__ long rows[ATTN_THREADS];
     __shared__ float m_shared[MAX_GROUP], l_shared[MAX_GROUP], rescale[MAX_GROUP];
     if (tid < group) { m_shared[tid] = NEG_INF; l_shared[tid] = 0.0f; }
-    float acc[MAX_OUTPUTS];
+    // the V layout: key lanes a power of two ≤ 32 (adjacent threads of one warp)
+    int chunks = head_dim / 8, lanes = 32;
+    while (lanes * chunks > ATTN_THREADS) lanes >>= 1;
+    int chunk = tid / lanes, key_lane = tid % lanes;
+    bool adds = chunk < chunks;
+    float acc[MAX_GROUP][8];
 #pragma unroll
-    for (int o = 0; o < MAX_OUTPUTS; o++) acc[o] = 0.0f;
+    for (int g = 0; g < MAX_GROUP; g++)
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] = 0.0f;
     __syncthreads();
 
     for (int tile = begin; tile < end; tile += ATTN_THREADS) {
@@ -524,31 +533,50 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
             }
         }
         __syncthreads();
-        int keys = min(ATTN_THREADS, end - tile);
+        if (adds) {
+            int keys = min(ATTN_THREADS, end - tile);
 #pragma unroll
-        for (int o = 0; o < MAX_OUTPUTS; o++) {
-            int index = tid + o * ATTN_THREADS;
-            if (index >= outputs) break;
-            int g = index / head_dim, d = index % head_dim;
-            float a = acc[o] * rescale[g];
+            for (int g = 0; g < MAX_GROUP; g++) {
+                if (g >= group) break;
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
+            }
 #pragma unroll 8
-            for (int i = 0; i < keys; i++) a += p_shared[g][i] * load(cache + rows[i] * head_dim + v_offset + d);
-            acc[o] = a;
+            for (int i = key_lane; i < keys; i += lanes) {
+                float v[8];
+                load8(cache + rows[i] * head_dim + v_offset + chunk * 8, v);
+#pragma unroll
+                for (int g = 0; g < MAX_GROUP; g++) {
+                    if (g >= group) break;
+                    float p = p_shared[g][i];
+#pragma unroll
+                    for (int e = 0; e < 8; e++) acc[g][e] += p * v[e];
+                }
+            }
         }
         __syncthreads();
     }
+    // every thread of a warp takes part in the shuffles (threads past the chunks add zeros)
 #pragma unroll
-    for (int o = 0; o < MAX_OUTPUTS; o++) {
-        int index = tid + o * ATTN_THREADS;
-        if (index >= outputs) break;
-        int g = index / head_dim, d = index % head_dim;
+    for (int g = 0; g < MAX_GROUP; g++) {
+        if (g >= group) break;
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            for (int offset = lanes / 2; offset > 0; offset >>= 1) acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], offset);
+    }
+    if (!adds || key_lane != 0) return;
+#pragma unroll
+    for (int g = 0; g < MAX_GROUP; g++) {
+        if (g >= group) break;
         long head = (long)t * num_heads + kv_head * group + g;
         if (splits == 1) {
-            store(out + head * head_dim + d, acc[o] / l_shared[g]);
+#pragma unroll
+            for (int e = 0; e < 8; e++) store(out + head * head_dim + chunk * 8 + e, acc[g][e] / l_shared[g]);
         } else {
             float* record = partial + (head * splits + split) * (head_dim + 2);
-            record[d] = acc[o];
-            if (d == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
+#pragma unroll
+            for (int e = 0; e < 8; e++) record[chunk * 8 + e] = acc[g][e];
+            if (chunk == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
         }
     }
 }
@@ -629,6 +657,10 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     KILN_EARLY_DEPENDENTS();
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
+    // splits past one per tile of keys would only add merging: short contexts use fewer
+    int first = window > 0 ? max(0, position + 1 - window) : 0;
+    splits = min(splits, (position + 1 - first + ATTN_THREADS - 1) / ATTN_THREADS);
+    if (split >= splits) return;
     __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
     for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
         int g = i / half, pair = i % half;

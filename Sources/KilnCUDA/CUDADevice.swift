@@ -156,15 +156,6 @@ public final class CUDADevice: @unchecked Sendable {
         return functions
     }
 
-    /// How many blocks of `threads` threads using `sharedBytes` of dynamic shared memory fit
-    /// on one multiprocessor at once (what a persistent grid is sized by).
-    public func residentBlocks(_ kernel: KernelFunction, threads: Int, sharedBytes: Int) throws(CUDAError) -> Int {
-        var count: Int32 = 0
-        try checked(driver.api.occupancyMaxActiveBlocksPerMultiprocessor(&count, kernel.handle, Int32(threads), sharedBytes),
-                    "cuOccupancyMaxActiveBlocksPerMultiprocessor(\(kernel.name))")
-        return max(1, Int(count))
-    }
-
     /// Lets `kernel` use up to `bytes` of dynamic shared memory (above the default 48 KiB).
     public func allowSharedMemory(_ kernel: KernelFunction, bytes: Int) throws(CUDAError) {
         // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8

@@ -46,7 +46,6 @@ struct DriverFunctions: @unchecked Sendable {
     let moduleLoadData: @convention(c) (UnsafeMutablePointer<Handle?>?, UnsafeRawPointer?) -> CUresult
     let moduleGetFunction: @convention(c) (UnsafeMutablePointer<Handle?>?, Handle?, UnsafePointer<CChar>?) -> CUresult
     let funcSetAttribute: @convention(c) (Handle?, Int32, Int32) -> CUresult
-    let occupancyMaxActiveBlocksPerMultiprocessor: @convention(c) (UnsafeMutablePointer<Int32>?, Handle?, Int32, Int) -> CUresult
     let launchKernel: @convention(c) (Handle?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle?,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
     let launchKernelEx: @convention(c) (UnsafeRawPointer?, Handle?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
@@ -89,7 +88,6 @@ struct DriverFunctions: @unchecked Sendable {
         moduleLoadData = try f("cuModuleLoadData")
         moduleGetFunction = try f("cuModuleGetFunction")
         funcSetAttribute = try f("cuFuncSetAttribute")
-        occupancyMaxActiveBlocksPerMultiprocessor = try f("cuOccupancyMaxActiveBlocksPerMultiprocessor")
         launchKernel = try f("cuLaunchKernel")
         launchKernelEx = try f("cuLaunchKernelEx")
         streamCreate = try f("cuStreamCreate")

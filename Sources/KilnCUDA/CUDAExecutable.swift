@@ -52,8 +52,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let elementwise: [Int: ElementwiseKernel]
     /// Norms and elementwise chains that decode GEMVs compute themselves.
     private let fusion: DecodeFusion
-    /// Blocks of each GEMV kernel resident on one SM, by (kernel, shared bytes).
-    private var residentGemvBlocks: [String: Int] = [:]
     /// Slices of the last dimension that only attention and elementwise kernels read: those
     /// read them in place (rows of the source's stride), so no copy is made. Node → (source, start).
     private let inPlaceSlices: [Int: (source: Int, start: Int)]
@@ -576,16 +574,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         case .elementwise(let node): elementwise[node]!.gemvName
         }
         let sharedBytes = staged ? stagedBytes : 0
-        let key = "\(name) \(sharedBytes)"
-        if residentGemvBlocks[key] == nil {
-            residentGemvBlocks[key] = try device.residentBlocks(kernels[name], threads: 256, sharedBytes: sharedBytes)
-        }
-        // a persistent grid: the blocks that fit at once sweep the rows; long rows are shared
-        // by several warps when there are too few rows for every warp (each keeps a full tile)
-        let resident = residentGemvBlocks[key]! * device.info.multiprocessors
+        // a persistent grid of one block per SM sweeps the rows; long rows are shared by several
+        // warps when there are too few rows for every warp (each keeps a full tile of loads)
+        let warps = Self.gemvThreads / 32, resident = device.info.multiprocessors
         var parts = 1
-        while parts < 8 && shape.n * parts < resident * 8 && shape.k / 8 >= 2 * parts * 256 { parts *= 2 }
-        let blocks = min(resident, (shape.n + 8 / parts - 1) / (8 / parts))
+        while parts < warps && shape.n * parts < resident * warps && shape.k / 8 >= 2 * parts * 256 { parts *= 2 }
+        let slots = warps / parts
+        let blocks = min(resident, (shape.n + slots - 1) / slots)
         let head: [KernelArgument] = [try at(id), .int(shape.output == .f32 ? 1 : 0)]
         let sizes: [KernelArgument] = [.int(Int32(shape.m)), .int(Int32(shape.n)), .int(Int32(shape.k)), .int(Int32(parts))]
         let arguments: [KernelArgument]
@@ -599,8 +594,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
             arguments = head + [try at(inputs[1])] + sizes + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] }
         }
-        try device.launch(kernels[name], grid: (blocks, 1, 1), block: (256, 1, 1), sharedBytes: sharedBytes, arguments)
+        try device.launch(kernels[name], grid: (blocks, 1, 1), block: (Self.gemvThreads, 1, 1), sharedBytes: sharedBytes, arguments)
     }
+
+    /// GEMV_THREADS of gemv.cuh.
+    private static let gemvThreads = 512
 
     /// Activations a GEMV stages in shared memory (m · k bf16 values).
     private static let maxStagedBytes = 64 << 10

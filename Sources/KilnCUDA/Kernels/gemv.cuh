@@ -2,14 +2,15 @@
 // enough 16-byte weight loads in flight and to do little else. y[r, j] = Σ x[r, ·] · w[j, ·]
 // for r < m ≤ 8, w bf16 [n, k] row-major.
 //
-// The grid is persistent (the blocks that fit on the SMs at once) and every warp sweeps
-// weight rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
+// The grid is persistent — one block of 16 warps per SM, so a prologue's inputs are read once
+// per SM, and the next kernel's blocks find room beside it — and every warp sweeps weight
+// rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
 // of a row, GEMV_DEPTH of them per trip. Before waiting for the previous kernel, each warp
 // loads its first row's first tile (weights do not depend on it); then the block stages x in
 // shared memory — copied, or computed by a fused prologue (RMSNorm with the residual add, an
 // elementwise chain such as SwiGLU) — so the activations the GEMV reads never round-trip
 // through their own kernel. While a row's sums are reduced, the next row's weights load.
-#define GEMV_THREADS 256
+#define GEMV_THREADS 512
 #define GEMV_DEPTH 8
 
 // A warp's place in the sweep and its tile of weights in flight. With `parts` > 1, that many
