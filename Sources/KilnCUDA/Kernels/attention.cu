@@ -88,6 +88,8 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
             long block = table[j / tokens_per_block];
             row = ((block * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
             const act* k_row = cache + row * head_dim;
+            // unrolled so the row's loads are issued together, not one round trip per chunk
+#pragma unroll 8
             for (int d = 0; d < head_dim; d += 8) {
                 float k[8];
                 load8(k_row + d, k);
