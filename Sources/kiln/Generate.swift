@@ -43,9 +43,9 @@ struct Generate: ParsableCommand {
         let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS, n: n, logprobs: logprobs)
         let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
         let ids = try promptTokens(llm)
-        // text output streams as tokens arrive, one line per completion; ids-only prompts print ids
+        // text output (a text prompt means a tokenizer) streams as tokens arrive, a line per
+        // completion; ids-only prompts print ids
         let streamsText = promptIds == nil && !json
-        if streamsText { _ = try llm.requireTokenizer() }
         var completion = 0
         let result = try llm.generate(prompt: ids, params) { token in
             guard streamsText else { return true }

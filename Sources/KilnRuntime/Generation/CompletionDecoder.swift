@@ -11,8 +11,6 @@ struct CompletionDecoder {
     let index: Int
     private let params: SamplingParams
     private var sampler: Sampler
-    /// Ids that end the completion: the stop token ids, and end-of-sequence unless ignored.
-    private let endTokenIds: Set<Int32>
     private var text: (any CompletionText)?
     private var releasedText = ""
     private(set) var output: [Int32] = []
@@ -28,16 +26,14 @@ struct CompletionDecoder {
         return (0..<params.n).map { index in
             CompletionDecoder(index: index, params: params,
                               sampler: Sampler(params, prompt: prompt, eosTokenIds: eosTokenIds, seed: RandomSource.completionSeed(seed, index: index)),
-                              endTokenIds: Set(params.stopTokenIds).union(params.ignoreEOS ? [] : eosTokenIds),
                               text: text.map { $0(params.stop) })
         }
     }
 
-    private init(index: Int, params: SamplingParams, sampler: Sampler, endTokenIds: Set<Int32>, text: (any CompletionText)?) {
+    private init(index: Int, params: SamplingParams, sampler: Sampler, text: (any CompletionText)?) {
         self.index = index
         self.params = params
         self.sampler = sampler
-        self.endTokenIds = endTokenIds
         self.text = text
     }
 
@@ -61,7 +57,7 @@ struct CompletionDecoder {
         let canStop = output.count > params.minTokens
         let piece = text?.append(token, canStop: canStop) ?? (text: "", stopped: false)
         var shown = piece.text
-        if piece.stopped || endTokenIds.contains(token) {
+        if piece.stopped || sampler.endTokenIds.contains(token) {
             finishReason = .stop
         } else if output.count >= params.maxTokens {
             finishReason = .length

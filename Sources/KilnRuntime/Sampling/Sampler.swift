@@ -23,8 +23,9 @@ public struct Sampler: Sendable {
     public let params: SamplingParams
     private var random: RandomSource
     public private(set) var history: TokenHistory
-    /// What min-tokens suppresses: the stop token ids, and the end-of-sequence ids unless ignored.
-    private let endTokenIds: [Int32]
+    /// The ids that end the completion, which min-tokens suppresses: the stop token ids, and
+    /// the end-of-sequence ids unless ignored.
+    public let endTokenIds: [Int32]
 
     /// A sampler for a completion of `prompt`; `seed` replaces the parameters' (a request's
     /// further completions), and without either a fresh one is drawn.

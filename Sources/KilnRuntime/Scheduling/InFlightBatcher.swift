@@ -144,7 +144,8 @@ public final class InFlightBatcher {
     private func noteToken(of sequence: Sequence) -> FinishedRequest? {
         guard var request = requests[sequence.request] else { return nil }
         if request.firstToken == nil { request.firstToken = clock.now }
-        // the prompt's full blocks are committed now, so the followers find them
+        // the prompt's full blocks are committed now, so the followers find them; they go first
+        // in line, being part of a request that already runs
         waiting.insert(contentsOf: request.followers, at: 0)
         request.followers = []
         if sequence.decoder.finishReason != nil { request.completions[sequence.decoder.index] = sequence.decoder.result }
