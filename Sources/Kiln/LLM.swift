@@ -65,7 +65,10 @@ public final class LLM {
                                              engineFolder: isEngineFolder(source) ? source : nil)
         // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
         let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
-        generator = Generator(executable: executable, eosTokenIds: eos.sorted())
+        // with a tokenizer, completions come with their text and may stop on strings
+        let tokenizer = tokenizer
+        generator = Generator(executable: executable, eosTokenIds: eos.sorted(),
+                              text: tokenizer.map { tokenizer in { stop in DetokenizedCompletion(tokenizer: tokenizer, stop: stop) } })
         buildReport = h.report
     }
 
@@ -140,8 +143,10 @@ public final class LLM {
         return tokenizer
     }
 
-    /// Generates from `prompt` token ids; `onToken` sees each token as it is chosen.
-    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (Int32) -> Bool = { _ in true }) throws -> GenerationResult {
+    /// Generates `params.n` completions of `prompt` token ids, with their text when the model
+    /// has a tokenizer; `onToken` sees each token (and the text it releases) as it is chosen
+    /// and returns whether to go on.
+    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Bool = { _ in true }) throws -> GenerationResult {
         try generator.generate(prompt: prompt, params, onToken: onToken)
     }
 

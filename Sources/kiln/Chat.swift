@@ -64,19 +64,18 @@ struct Chat: ParsableCommand {
     /// Streams the model's answer to `conversation` and returns its text.
     private func answer(_ conversation: Conversation, llm: LLM, tokenizer: Tokenizer, params: SamplingParams) throws -> String {
         let prompt = try tokenizer.applyChatTemplate(messages: conversation.messages, addGenerationPrompt: true)
-        var detokenizer = tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true)
-        var text = ""
+        var shown = ""
         Interrupt.begin()
         defer { Interrupt.end() }
         let result = try llm.generate(prompt: tokenizer.encode(prompt, addSpecialTokens: false), params) { token in
-            let piece = (try? detokenizer.append(token)) ?? ""
-            text += piece
-            writeStandardOutput(piece)
+            shown += token.text
+            writeStandardOutput(token.text)
             return !Interrupt.requested
         }
-        let rest = detokenizer.finish()
-        text += rest
-        writeStandardOutput(rest + (result.finishReason == .cancelled ? " [stopped]\n" : "\n"))
+        // a stopped answer ends with what was held back as a possible stop string
+        let text = result.completions[0].text ?? shown
+        writeStandardOutput(String(text.unicodeScalars.dropFirst(shown.unicodeScalars.count))
+                            + (result.finishReason == .cancelled ? " [stopped]\n" : "\n"))
         return text
     }
 }

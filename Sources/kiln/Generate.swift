@@ -24,6 +24,10 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after an end-of-sequence token.")
     var ignoreEOS = false
+    @Option(help: "Independent completions of the prompt, each with its own random stream.")
+    var n = 1
+    @Option(help: "With --json: the log-probability of each chosen token and of this many most likely ones (0…20).")
+    var logprobs: Int?
     @Flag(help: "Print one JSON object with the ids, text and timings.")
     var json = false
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
@@ -36,30 +40,47 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS)
+        let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS, n: n, logprobs: logprobs)
         let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
         let ids = try promptTokens(llm)
-        // text output streams as tokens arrive; ids-only prompts print ids
-        var detokenizer = promptIds == nil && !json ? try llm.requireTokenizer().makeStreamingDetokenizer(skipSpecialTokens: true) : nil
+        // text output (a text prompt means a tokenizer) streams as tokens arrive, a line per
+        // completion; ids-only prompts print ids
+        let streamsText = promptIds == nil && !json
+        var completion = 0
         let result = try llm.generate(prompt: ids, params) { token in
-            if detokenizer != nil { writeStandardOutput((try? detokenizer!.append(token)) ?? "") }
+            guard streamsText else { return true }
+            if token.completion != completion {
+                writeStandardOutput("\n")
+                completion = token.completion
+            }
+            writeStandardOutput(token.text)
             return true
         }
         if json {
-            var fields: [(String, any Encodable)] = [("prompt_ids", result.promptIds), ("output_ids", result.outputIds)]
-            if let tokenizer = llm.tokenizer { fields.append(("text", try tokenizer.decode(result.outputIds, skipSpecialTokens: true))) }
-            fields += [
-                ("finish_reason", result.finishReason.rawValue),
-                ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
-                ("decode_tok_s", result.decodeTokensPerSecond.rounded(toPlaces: 2)),
-                ("activation_bytes", llm.activationBytes),
-            ]
-            try printJSONObject(fields)
-        } else if var detokenizer {
-            writeStandardOutput(detokenizer.finish() + "\n")
+            try printJSONObject(jsonFields(result, llm: llm))
+        } else if streamsText {
+            writeStandardOutput("\n")
         } else {
-            print(result.outputIds.map(String.init).joined(separator: " "))
+            for completion in result.completions { print(completion.outputIds.map(String.init).joined(separator: " ")) }
         }
+    }
+
+    /// The `--json` object: one completion's fields at the top level, or a `completions` array.
+    private func jsonFields(_ result: GenerationResult, llm: LLM) -> [(String, any Encodable)] {
+        func fields(_ completion: CompletionOutput) -> [(String, any Encodable)] {
+            var fields: [(String, any Encodable)] = [("output_ids", completion.outputIds)]
+            if let text = completion.text { fields.append(("text", text)) }
+            fields.append(("finish_reason", completion.finishReason.rawValue))
+            if let logprobs = completion.logprobs { fields.append(("logprobs", logprobs.map(JSONTokenLogprobs.init))) }
+            return fields
+        }
+        var object: [(String, any Encodable)] = [("prompt_ids", result.promptIds)]
+        object += result.completions.count == 1 ? fields(result.completions[0]) : [("completions", result.completions.map { JSONObjectFields(fields($0)) })]
+        return object + [
+            ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
+            ("decode_tok_s", result.decodeTokensPerSecond.rounded(toPlaces: 2)),
+            ("activation_bytes", llm.activationBytes),
+        ]
     }
 
     private func promptTokens(_ llm: LLM) throws -> [Int32] {
@@ -71,5 +92,35 @@ struct Generate: ParsableCommand {
         // the template writes the special tokens itself, as in transformers' apply_chat_template
         let text = try tokenizer.applyChatTemplate(messages: conversation, addGenerationPrompt: true)
         return tokenizer.encode(text, addSpecialTokens: false)
+    }
+}
+
+/// A chosen token's logprobs in the `--json` output (a log-probability of -inf is null).
+struct JSONTokenLogprobs: Encodable {
+    struct Entry: Encodable {
+        let id: Int32
+        let logprob: Float?
+
+        init(_ id: Int32, _ logprob: Float) {
+            self.id = id
+            self.logprob = logprob.isFinite ? logprob : nil
+        }
+    }
+
+    let chosen: Entry
+    let top: [Entry]
+
+    init(_ logprobs: TokenLogprobs) {
+        chosen = Entry(logprobs.token, logprobs.logprob)
+        top = logprobs.top.map { Entry($0.token, $0.logprob) }
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, logprob, top = "top_logprobs" }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(chosen.id, forKey: .id)
+        try container.encode(chosen.logprob, forKey: .logprob)
+        try container.encode(top, forKey: .top)
     }
 }

@@ -23,7 +23,7 @@ struct ModelOptions: ParsableArguments {
     var model: String { modelPath ?? engine! }
 }
 
-/// How the next token is chosen (shared by `generate` and `chat`).
+/// How the next token is chosen and when the answer stops (shared by `generate` and `chat`).
 struct SamplingOptions: ParsableArguments {
     @Option(help: "Sampling temperature; 0 is greedy.")
     var temperature: Float = 0
@@ -31,14 +31,47 @@ struct SamplingOptions: ParsableArguments {
     var topK = 0
     @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
     var topP: Float = 1
+    @Option(name: .customLong("min-p"), help: "Sample only from tokens at least this fraction as likely as the most likely one (0: all).")
+    var minP: Float = 0
     @Option(help: "Random seed; the same seed gives the same tokens.")
     var seed: UInt64?
+    @Option(name: .customLong("repetition-penalty"), help: "Divide positive (multiply negative) logits of prompt and output tokens by this (1: off).")
+    var repetitionPenalty: Float = 1
+    @Option(name: .customLong("presence-penalty"), help: "Subtract this from the logit of every token generated so far (-2…2).")
+    var presencePenalty: Float = 0
+    @Option(name: .customLong("frequency-penalty"), help: "Subtract this times its count from the logit of every token generated so far (-2…2).")
+    var frequencyPenalty: Float = 0
+    @Option(name: .customLong("logit-bias"), help: "Add BIAS to token ID's logit (ID=BIAS, repeatable).")
+    var logitBias: [String] = []
+    @Option(name: .customLong("min-tokens"), help: "Generate at least this many tokens before an end-of-sequence or stop token.")
+    var minTokens = 0
+    @Option(help: "Stop when the text contains this string, which is left out (repeatable).")
+    var stop: [String] = []
+    @Option(name: .customLong("stop-token-ids"), help: "Token ids that end the answer like end-of-sequence, comma separated.")
+    var stopTokenIds: String?
 
-    func params(maxTokens: Int, ignoreEOS: Bool = false) throws -> SamplingParams {
-        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed, maxTokens: maxTokens, ignoreEOS: ignoreEOS)
+    func params(maxTokens: Int, ignoreEOS: Bool = false, n: Int = 1, logprobs: Int? = nil) throws -> SamplingParams {
+        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed, maxTokens: maxTokens,
+                                    ignoreEOS: ignoreEOS, repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty,
+                                    frequencyPenalty: frequencyPenalty, logitBias: try parseLogitBias(logitBias), minTokens: minTokens,
+                                    stopTokenIds: try stopTokenIds.map { try parseTokenIds($0, option: "--stop-token-ids") } ?? [],
+                                    stop: stop, n: n, logprobs: logprobs)
         try params.validate()
         return params
     }
+}
+
+/// `--logit-bias` entries (ID=BIAS) as a map, or a validation error naming the bad entry.
+func parseLogitBias(_ entries: [String]) throws -> [Int32: Float] {
+    var biases: [Int32: Float] = [:]
+    for entry in entries {
+        let parts = entry.split(separator: "=", maxSplits: 1).map { String($0.filter { !$0.isWhitespace }) }
+        guard parts.count == 2, let id = Int32(parts[0]), id >= 0, let bias = Float(parts[1]) else {
+            throw ValidationError("--logit-bias: '\(entry)' is not ID=BIAS (e.g. 42=-5.5)")
+        }
+        biases[id] = bias
+    }
+    return biases
 }
 
 /// Token ids from a comma-separated list, or a validation error naming `option` and the bad entry.
@@ -60,6 +93,25 @@ func printJSONObject(_ fields: [(String, any Encodable)]) throws {
         "\"\(key)\":" + String(decoding: try encoder.encode(value), as: UTF8.self)
     }
     print("{" + members.joined(separator: ",") + "}")
+}
+
+/// A JSON object whose members keep the order given (nested in `printJSONObject`'s fields).
+struct JSONObjectFields: Encodable {
+    let fields: [(String, any Encodable)]
+
+    init(_ fields: [(String, any Encodable)]) { self.fields = fields }
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for (key, value) in fields { try container.encode(value, forKey: Key(stringValue: key)) }
+    }
 }
 
 /// Writes `text` to stdout at once (streamed output must not wait for a newline).

@@ -12,7 +12,7 @@ import Testing
         var sampler = Sampler(params)
         var histogram: [Int32: Int] = [:]
         logits.withUnsafeBufferPointer { row in
-            for _ in 0..<count { histogram[sampler.sample(row), default: 0] += 1 }
+            for _ in 0..<count { histogram[sampler.sample(row).token, default: 0] += 1 }
         }
         return histogram
     }
@@ -55,7 +55,7 @@ import Testing
         let params = SamplingParams(temperature: 0.9, seed: 42)
         var a = Sampler(params), b = Sampler(params)
         logits.withUnsafeBufferPointer { row in
-            for _ in 0..<100 { #expect(a.sample(row) == b.sample(row)) }
+            for _ in 0..<100 { #expect(a.sample(row).token == b.sample(row).token) }
         }
     }
 

@@ -35,6 +35,15 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         try ParityTests.packedSequencesMatch(options: cudaF32)
     }
 
+    /// Requests picked on the host (penalties, bias, min-p, logprobs, n) batched with requests
+    /// the GPU picks: each gets what the generator gives it alone.
+    @Test func hostPickedRequestsBatchLikeTheGenerator() throws {
+        var options = cudaF32
+        options.maxSequenceLength = 1024
+        options.limits = StepLimits(maxNumTokens: 16, maxBatchSize: 8)
+        try SamplingParamsTests.batcherMatchesGenerator(fixture: "llama-gqa", options: options)
+    }
+
     /// Both backends in f32 give the same prompt logits and the same greedy tokens.
     @Test(arguments: parityFixtures)
     func gpuAgreesWithCPU(fixture: String) throws {

@@ -4,98 +4,70 @@
 import KilnGraph
 import KilnTensor
 
-/// Why generation ended.
-public enum FinishReason: String, Sendable, Codable {
-    /// `maxTokens` were generated.
-    case length
-    /// An end-of-sequence token was generated (it is the last output id).
-    case stop
-    /// The caller asked to stop (`onToken` returned false).
-    case cancelled
-}
-
-/// The tokens of one finished request and how long they took.
-public struct GenerationResult: Sendable {
-    public var promptIds: [Int32]
-    public var outputIds: [Int32]
-    public var finishReason: FinishReason
-    /// From submitting the prompt to the first generated token.
-    public var prefillTime: Duration
-    /// Generating every token after the first.
-    public var decodeTime: Duration
-    /// Prompt tokens whose KV-cache blocks an earlier request left (not computed again).
-    public var cachedPromptTokens: Int = 0
-
-    /// Tokens per second after the first token (0 when only one was generated).
-    public var decodeTokensPerSecond: Double {
-        let seconds = decodeTime.inSeconds
-        return outputIds.count > 1 && seconds > 0 ? Double(outputIds.count - 1) / seconds : 0
-    }
-}
-
-public enum GenerationError: Error, CustomStringConvertible, Equatable {
-    case emptyPrompt
-    case contextTooLong(promptTokens: Int, maxTokens: Int, capacity: Int)
-    case sampling(SamplingError)
-
-    public var description: String {
-        switch self {
-        case .emptyPrompt:
-            "the prompt has no tokens"
-        case .contextTooLong(let prompt, let maxTokens, let capacity):
-            "prompt (\(prompt) tokens) + max tokens (\(maxTokens)) exceed the context of \(capacity) tokens; shorten the prompt or lower --max-tokens"
-        case .sampling(let error):
-            error.description
-        }
-    }
-}
-
 /// Runs requests one after another on an executable; a request whose prompt starts like an
-/// earlier one's reuses that prefix's KV-cache blocks.
+/// earlier one's reuses that prefix's KV-cache blocks, and so do the `n` completions of one
+/// request, run one after another.
 public final class Generator {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
+    /// Makes each completion's text (and matches stop strings); `nil`: ids only.
+    public let text: CompletionTextFactory?
     private var cache: KVCacheManager
     private var nextSequence: SequenceID = 0
 
-    public init(executable: any Executable, eosTokenIds: [Int]) {
+    public init(executable: any Executable, eosTokenIds: [Int], text: CompletionTextFactory? = nil) {
         self.executable = executable
         self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
+        self.text = text
         cache = KVCacheManager(numBlocks: executable.kvCacheLayout.numBlocks, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock)
     }
 
     /// The KV cache's blocks and prefix hits so far.
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
 
-    /// The tokens that follow `prompt`; `onToken` sees each one as soon as it is chosen and
-    /// returns whether to go on.
-    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (Int32) -> Bool = { _ in true }) throws -> GenerationResult {
-        do { try params.validate() } catch { throw GenerationError.sampling(error) }
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        let layout = executable.kvCacheLayout
-        let total = prompt.count + params.maxTokens
-        guard total <= layout.capacityTokens else {
-            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens, capacity: layout.capacityTokens)
+    /// The completions of `prompt`; `onToken` sees each token as soon as it is chosen and
+    /// returns whether to go on (false ends every completion).
+    public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Bool = { _ in true }) throws -> GenerationResult {
+        try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var firstTokenAt: ContinuousClock.Instant?
+        var cachedPromptTokens = 0
+        var cancelled = false
+        var completions: [CompletionOutput] = []
+        for var decoder in CompletionDecoder.completions(of: prompt, params, eosTokenIds: eosTokenIds, text: text) {
+            if cancelled {
+                decoder.cancel()
+            } else {
+                let cached = try decode(&decoder, prompt: prompt, maxTokens: params.maxTokens) { token in
+                    if firstTokenAt == nil { firstTokenAt = clock.now }
+                    cancelled = !onToken(token)
+                    return !cancelled
+                }
+                if decoder.index == 0 { cachedPromptTokens = cached }
+            }
+            completions.append(decoder.result)
         }
+        let firstToken = firstTokenAt ?? clock.now
+        return GenerationResult(promptIds: prompt, completions: completions, prefillTime: firstToken - start,
+                                decodeTime: clock.now - firstToken, cachedPromptTokens: cachedPromptTokens)
+    }
+
+    /// Runs one completion to its end; returns the prompt tokens found in the cache.
+    private func decode(_ decoder: inout CompletionDecoder, prompt: [Int32], maxTokens: Int, onToken: (GeneratedToken) -> Bool) throws -> Int {
+        let layout = executable.kvCacheLayout
         let sequence = nextSequence
         nextSequence += 1
         let cachedPromptTokens = cache.start(sequence, prompt: prompt)
         defer { cache.free(sequence) }
-        guard cache.reserve(sequence, tokens: total) else {
-            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens,
+        guard cache.reserve(sequence, tokens: prompt.count + maxTokens) else {
+            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: maxTokens,
                                                  capacity: cache.statistics.freeBlocks * layout.tokensPerBlock)
         }
         let blocks = cache.blockTable(sequence)
-
-        var sampler = Sampler(params)
-        let clock = ContinuousClock()
-        let start = clock.now
-        var output: [Int32] = []
         var pending = Array(prompt[cachedPromptTokens...])
-        var firstTokenAt = start
-        var finish = FinishReason.length
         func step(_ tokens: ArraySlice<Int32>) -> StepInputs {
-            let cached = prompt.count + output.count - pending.count
+            let cached = prompt.count + decoder.output.count - pending.count
             return StepInputs(sequences: [(Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: blocks))],
                               tokensPerBlock: layout.tokensPerBlock)
         }
@@ -106,28 +78,17 @@ public final class Generator {
             cache.commit(sequence, tokens: Array(pending.prefix(chunk)))
             pending.removeFirst(chunk)
         }
-        while output.count < params.maxTokens {
-            // the backend picks it (on a GPU, only the id crosses to the host)
-            let token = try executable.forward(step(pending[...]), choices: [sampler.nextChoice()])[0]
+        while decoder.finishReason == nil {
+            var picking: [CompletionDecoder?] = [decoder]
+            let picked = try executable.forward(step(pending[...]), picking: &picking)[0]!
+            decoder = picking[0]!
             cache.commit(sequence, tokens: pending)
-            if output.isEmpty { firstTokenAt = clock.now }
-            output.append(token)
-            guard onToken(token) else {
-                finish = .cancelled
+            guard onToken(decoder.accept(picked)) else {
+                decoder.cancel()
                 break
             }
-            if !params.ignoreEOS && eosTokenIds.contains(token) {
-                finish = .stop
-                break
-            }
-            pending = [token]
+            pending = [picked.token]
         }
-        return GenerationResult(promptIds: prompt, outputIds: output, finishReason: finish,
-                                prefillTime: firstTokenAt - start, decodeTime: clock.now - firstTokenAt, cachedPromptTokens: cachedPromptTokens)
+        return cachedPromptTokens
     }
-}
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

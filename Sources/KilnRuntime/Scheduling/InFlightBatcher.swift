@@ -11,43 +11,65 @@ public struct FinishedRequest: Sendable {
     public let result: GenerationResult
 }
 
-/// The requests of one executable, stepped together.
+/// The requests of one executable, stepped together. A request of `n` completions runs as `n`
+/// sequences; the others start once the first has computed the prompt, and reuse its blocks.
 public final class InFlightBatcher {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
+    /// Makes each completion's text (and matches stop strings); `nil`: ids only.
+    public let text: CompletionTextFactory?
     private let capacity: any CapacityScheduler
     private let microBatch: any MicroBatchScheduler
     private var cache: KVCacheManager
-    private var waiting: [Request] = []
-    private var running: [Request] = []
-    private var nextID: SequenceID = 0
+    private var waiting: [Sequence] = []
+    private var running: [Sequence] = []
+    private var requests: [SequenceID: Request] = [:]
+    private var nextRequest: SequenceID = 0
+    private var nextSequence: SequenceID = 0
     private let clock = ContinuousClock()
 
+    /// A submitted request while any of its completions runs.
     private struct Request {
-        let id: SequenceID
         let prompt: [Int32]
-        let params: SamplingParams
-        var sampler: Sampler
-        var output: [Int32] = []
+        let submitted: ContinuousClock.Instant
+        var firstToken: ContinuousClock.Instant?
+        var cachedPromptTokens = 0
+        /// Completions after the first, waiting for it to compute the prompt.
+        var followers: [Sequence]
+        var completions: [CompletionOutput?]
+    }
+
+    /// One completion: a sequence of the KV cache.
+    private struct Sequence {
+        /// The cache's id for it (ordered by submission: the largest is the newest).
+        let id: SequenceID
+        let request: SequenceID
+        let prompt: [Int32]
+        let maxTokens: Int
+        var decoder: CompletionDecoder
         /// Tokens computed before the next pick: the prompt, or after a preemption the prompt
         /// and the output so far.
         var replay: [Int32]
         /// Tokens whose k and v are in the cache.
         var computed = 0
-        var cachedPromptTokens = 0
-        let submitted: ContinuousClock.Instant
-        var firstToken: ContinuousClock.Instant?
+
+        var output: [Int32] { decoder.output }
 
         /// The step's tokens when it computes `count` new ones.
         func tokens(_ count: Int) -> [Int32] {
             computed < replay.count ? Array(replay[computed..<(computed + count)]) : [output.last!]
         }
+
+        var scheduled: ScheduledRequest {
+            ScheduledRequest(id: id, pendingPromptTokens: max(0, replay.count - computed), remainingTokens: maxTokens - output.count)
+        }
     }
 
-    public init(executable: any Executable, eosTokenIds: [Int], capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(),
-                microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler()) {
+    public init(executable: any Executable, eosTokenIds: [Int], text: CompletionTextFactory? = nil,
+                capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(), microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler()) {
         self.executable = executable
         self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
+        self.text = text
         self.capacity = capacity
         self.microBatch = microBatch
         let layout = executable.kvCacheLayout
@@ -56,20 +78,21 @@ public final class InFlightBatcher {
 
     /// Queues a request; it joins the batch at a coming step.
     public func submit(prompt: [Int32], _ params: SamplingParams) throws -> SequenceID {
-        do { try params.validate() } catch { throw GenerationError.sampling(error) }
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        let layout = executable.kvCacheLayout
-        guard prompt.count + params.maxTokens <= layout.capacityTokens else {
-            throw GenerationError.contextTooLong(promptTokens: prompt.count, maxTokens: params.maxTokens, capacity: layout.capacityTokens)
+        try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
+        let id = nextRequest
+        nextRequest += 1
+        var sequences: [Sequence] = []
+        for decoder in CompletionDecoder.completions(of: prompt, params, eosTokenIds: eosTokenIds, text: text) {
+            sequences.append(Sequence(id: nextSequence, request: id, prompt: prompt, maxTokens: params.maxTokens, decoder: decoder, replay: prompt))
+            nextSequence += 1
         }
-        let id = nextID
-        nextID += 1
-        waiting.append(Request(id: id, prompt: prompt, params: params, sampler: Sampler(params), replay: prompt, submitted: clock.now))
+        waiting.append(sequences.removeFirst())
+        requests[id] = Request(prompt: prompt, submitted: clock.now, followers: sequences, completions: Array(repeating: nil, count: params.n))
         return id
     }
 
     /// Whether requests are waiting or running.
-    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+    public var hasWork: Bool { !requests.isEmpty }
 
     /// The KV cache's blocks and prefix hits so far.
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
@@ -79,45 +102,31 @@ public final class InFlightBatcher {
     /// One step of the loop; returns the requests that finished in it.
     public func step() throws -> [FinishedRequest] {
         admit()
-        let scheduled = running.map { request in
-            ScheduledRequest(id: request.id, pendingPromptTokens: max(0, request.replay.count - request.computed),
-                             remainingTokens: request.params.maxTokens - request.output.count)
-        }
         let limits = executable.limits
-        var counts = microBatch.schedule(scheduled, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        var counts = microBatch.schedule(running.map(\.scheduled), limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
         if !capacity.reservesAhead { reserveOrPreempt(&counts) }
         let chosen = running.indices.filter { counts[$0] > 0 }
         guard !chosen.isEmpty else { return [] }
         var parts: [(tokens: [Int32], step: SequenceStep)] = []
-        var choices: [TokenChoice] = []
+        // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
+        var picking: [CompletionDecoder?] = []
         for i in chosen {
-            let request = running[i]
-            parts.append((request.tokens(counts[i]), SequenceStep(cachedTokens: request.computed, newTokens: counts[i], blockTable: cache.blockTable(request.id))))
-            // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
-            choices.append(request.computed + counts[i] >= request.replay.count ? running[i].sampler.nextChoice() : .greedy)
+            let sequence = running[i]
+            parts.append((sequence.tokens(counts[i]), SequenceStep(cachedTokens: sequence.computed, newTokens: counts[i], blockTable: cache.blockTable(sequence.id))))
+            picking.append(sequence.computed + counts[i] >= sequence.replay.count ? sequence.decoder : nil)
         }
-        let ids = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), choices: choices)
+        let picked = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), picking: &picking)
         var finished: [FinishedRequest] = []
         for (row, i) in chosen.enumerated() {
             cache.commit(running[i].id, tokens: parts[row].tokens)
             running[i].computed += counts[i]
-            guard running[i].computed >= running[i].replay.count else { continue }
-            let token = ids[row]
-            running[i].output.append(token)
-            if running[i].firstToken == nil { running[i].firstToken = clock.now }
-            let request = running[i]
-            let stop = !request.params.ignoreEOS && eosTokenIds.contains(token)
-            if stop || request.output.count >= request.params.maxTokens {
-                finished.append(FinishedRequest(id: request.id, result: GenerationResult(
-                    promptIds: request.prompt, outputIds: request.output, finishReason: stop ? .stop : .length,
-                    prefillTime: request.firstToken! - request.submitted, decodeTime: clock.now - request.firstToken!,
-                    cachedPromptTokens: request.cachedPromptTokens)))
-            }
+            guard var decoder = picking[row], let token = picked[row] else { continue }
+            _ = decoder.accept(token)
+            running[i].decoder = decoder
+            if let done = noteToken(of: running[i]) { finished.append(done) }
         }
-        for done in finished {
-            cache.free(done.id)
-            running.removeAll { $0.id == done.id }
-        }
+        for sequence in running where sequence.decoder.finishReason != nil { cache.free(sequence.id) }
+        running.removeAll { $0.decoder.finishReason != nil }
         return finished
     }
 
@@ -130,30 +139,48 @@ public final class InFlightBatcher {
         return results
     }
 
-    /// Moves the waiting requests the capacity scheduler admits into the running batch, each
+    /// Books a sequence's new token with its request: the first token of the first completion
+    /// lets the others start; a finished completion is kept; the last one finishes the request.
+    private func noteToken(of sequence: Sequence) -> FinishedRequest? {
+        guard var request = requests[sequence.request] else { return nil }
+        if request.firstToken == nil { request.firstToken = clock.now }
+        // the prompt's full blocks are committed now, so the followers find them; they go first
+        // in line, being part of a request that already runs
+        waiting.insert(contentsOf: request.followers, at: 0)
+        request.followers = []
+        if sequence.decoder.finishReason != nil { request.completions[sequence.decoder.index] = sequence.decoder.result }
+        let completions = request.completions.compactMap { $0 }
+        guard completions.count == request.completions.count else {
+            requests[sequence.request] = request
+            return nil
+        }
+        requests[sequence.request] = nil
+        return FinishedRequest(id: sequence.request, result: GenerationResult(
+            promptIds: request.prompt, completions: completions, prefillTime: request.firstToken! - request.submitted,
+            decodeTime: clock.now - request.firstToken!, cachedPromptTokens: request.cachedPromptTokens))
+    }
+
+    /// Moves the waiting sequences the capacity scheduler admits into the running batch, each
     /// with its cached prefix and every block it may need.
     private func admit() {
         let layout = executable.kvCacheLayout
-        let candidates = waiting.map {
-            ScheduledRequest(id: $0.id, pendingPromptTokens: $0.replay.count, remainingTokens: $0.params.maxTokens - $0.output.count)
-        }
-        let count = capacity.admit(candidates, freeBlocks: cache.statistics.freeBlocks, tokensPerBlock: layout.tokensPerBlock)
-        for var request in waiting.prefix(count) {
-            let cached = cache.start(request.id, prompt: request.replay)
-            let ahead = capacity.reservesAhead ? request.prompt.count + request.params.maxTokens : request.replay.count + 1
-            guard cache.reserve(request.id, tokens: ahead) else {
-                cache.free(request.id)
+        let count = capacity.admit(waiting.map(\.scheduled), freeBlocks: cache.statistics.freeBlocks, tokensPerBlock: layout.tokensPerBlock)
+        for var sequence in waiting.prefix(count) {
+            let cached = cache.start(sequence.id, prompt: sequence.replay)
+            let ahead = capacity.reservesAhead ? sequence.prompt.count + sequence.maxTokens : sequence.replay.count + 1
+            guard cache.reserve(sequence.id, tokens: ahead) else {
+                cache.free(sequence.id)
                 break
             }
-            request.computed = cached
-            if request.output.isEmpty { request.cachedPromptTokens = cached }
-            running.append(request)
+            sequence.computed = cached
+            if sequence.output.isEmpty && sequence.decoder.index == 0 { requests[sequence.request]?.cachedPromptTokens = cached }
+            running.append(sequence)
             waiting.removeFirst()
         }
     }
 
-    /// Gives each scheduled request the blocks for this step's tokens; when the pool runs
-    /// out, the newest running request gives its blocks back and waits (first in line) to
+    /// Gives each scheduled sequence the blocks for this step's tokens; when the pool runs
+    /// out, the newest running sequence gives its blocks back and waits (first in line) to
     /// recompute its prompt and output.
     private func reserveOrPreempt(_ counts: inout [Int]) {
         var i = 0
