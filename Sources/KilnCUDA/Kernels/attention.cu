@@ -96,8 +96,9 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
 #pragma unroll
                 for (int g = 0; g < MAX_GROUP; g++) {
                     if (g >= group) break;
-#pragma unroll
-                    for (int e = 0; e < 8; e++) s[g] += q_shared[g * head_dim + d + e] * k[e];
+                    // q in two 16-byte shared loads, not eight
+                    f32x4 a = *(const f32x4*)(q_shared + g * head_dim + d), b = *(const f32x4*)(q_shared + g * head_dim + d + 4);
+                    s[g] += a.x * k[0] + a.y * k[1] + a.z * k[2] + a.w * k[3] + b.x * k[4] + b.y * k[5] + b.z * k[6] + b.w * k[7];
                 }
             }
         }
@@ -228,7 +229,7 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
                 int head_dim, float scale, int window, int splits) {
     KILN_EARLY_DEPENDENTS();
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads;
-    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
     for (int i = threadIdx.x; i < group * head_dim; i += ATTN_THREADS)
         q_shared[i] = load(q + ((long)t * num_heads + kv_head * group) * head_dim + i) * scale;
     int begin, end;
@@ -249,11 +250,11 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     KILN_EARLY_DEPENDENTS();
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
-    // splits past one per tile of keys would only add merging: short contexts use fewer
+    // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
     int first = window > 0 ? max(0, position + 1 - window) : 0;
-    splits = min(splits, (position + 1 - first + ATTN_THREADS - 1) / ATTN_THREADS);
+    splits = min(splits, (position + 1 - first + 15) / 16);
     if (split >= splits) return;
-    __shared__ float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
     for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
         int g = i / half, pair = i % half;
         const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;

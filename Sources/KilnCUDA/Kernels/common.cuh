@@ -61,8 +61,9 @@ __device__ float block_sum(float v) {
     return result;
 }
 
-// 16-byte loads: 8 bf16 values in four words, first value in the low half
+// 16-byte loads: 8 bf16 values in four words, first value in the low half; or 4 floats
 struct alignas(16) u32x4 { unsigned x, y, z, w; };
+struct alignas(16) f32x4 { float x, y, z, w; };
 
 __device__ __forceinline__ void unpack_bf16x8(u32x4 v, float* out) {
     unsigned words[4] = {v.x, v.y, v.z, v.w};

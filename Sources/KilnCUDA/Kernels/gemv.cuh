@@ -13,14 +13,13 @@
 #define GEMV_THREADS 512
 #define GEMV_DEPTH 8
 
-// A warp's place in the sweep and its weights in flight: the current row's tile and the next
-// row's first tile (loaded a row ahead, so two rows' loads overlap). With `parts` > 1, that
-// many warps of a block share each row, each taking a contiguous share of its chunks (rows
-// with long k and few rows to go around), and add their sums in shared memory.
+// A warp's place in the sweep and its tile of weights in flight. With `parts` > 1, that many
+// warps of a block share each row, each taking a contiguous share of its chunks (rows with
+// long k and few rows to go around), and add their sums in shared memory.
 struct GemvSweep {
     int lane, warp, part, parts, row, stride, begin, end, chunks;
     const u32x4* __restrict__ weights;
-    u32x4 tile[GEMV_DEPTH], ahead[GEMV_DEPTH];
+    u32x4 tile[GEMV_DEPTH];
 };
 
 // weights are streamed once: keep them out of L1, where the staged activations live
@@ -31,16 +30,16 @@ __device__ __forceinline__ u32x4 load_streaming(const u32x4* p) {
     return v;
 }
 
-__device__ __forceinline__ void gemv_load_tile(const GemvSweep& s, int row, int base, u32x4 (&tile)[GEMV_DEPTH]) {
-    const u32x4* weights = s.weights + (long)row * s.chunks;
+__device__ __forceinline__ void gemv_load_tile(GemvSweep& s, int base) {
+    const u32x4* row = s.weights + (long)s.row * s.chunks;
 #pragma unroll
     for (int u = 0; u < GEMV_DEPTH; u++) {
         int c = s.begin + base + s.lane + 32 * u;
-        if (c < s.end) tile[u] = load_streaming(weights + c);
+        if (c < s.end) s.tile[u] = load_streaming(row + c);
     }
 }
 
-// The warp's first two rows' first tiles, loaded before the kernel waits for its inputs
+// The warp's first row and its first tile, loaded before the kernel waits for its inputs
 __device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int parts) {
     GemvSweep s;
     s.lane = threadIdx.x & 31;
@@ -55,8 +54,7 @@ __device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int
     s.begin = s.part * share;
     s.end = min(s.chunks, s.begin + share);
     s.weights = (const u32x4*)w;
-    if (s.row < n) gemv_load_tile(s, s.row, 0, s.tile);
-    if (s.row + s.stride < n) gemv_load_tile(s, s.row + s.stride, 0, s.ahead);
+    if (s.row < n) gemv_load_tile(s, 0);
     return s;
 }
 
@@ -90,15 +88,18 @@ __device__ __forceinline__ void gemv_sweep(GemvSweep& s, const u32x4* x, void* y
                 }
                 base += 32 * GEMV_DEPTH;
                 if (s.begin + base >= s.end) break;
-                gemv_load_tile(s, s.row, base, s.tile);
+                gemv_load_tile(s, base);
             }
         }
         int row = s.row;
-        // the next row's tile becomes current, and the row after it starts loading
-#pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; u++) s.tile[u] = s.ahead[u];
-        if (row + 2 * s.stride < n) gemv_load_tile(s, row + 2 * s.stride, 0, s.ahead);
-        else KILN_LAUNCH_DEPENDENTS();  // this warp has issued its last weight load: the next kernel may be scheduled
+        if (row + s.stride < n) {
+            s.row += s.stride;
+            gemv_load_tile(s, 0);  // in flight while this row's sums are reduced
+            s.row = row;
+        } else {
+            // this warp has issued its last weight load: the next kernel may be scheduled
+            KILN_LAUNCH_DEPENDENTS();
+        }
 #pragma unroll
         for (int r = 0; r < M; r++) acc[r] = warp_sum(acc[r]);
         if (s.parts == 1) {
