@@ -50,7 +50,7 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
 
 // The keys [begin, end) of one query token for the query heads of one KV head, whose scaled
 // q rows are in q_shared: the output (splits == 1) or a split's record in partial
-// [token][head][split][head_dim + 2] (acc, max, sum). Keys are taken in tiles of one per
+// [token][head][split < stride][head_dim + 2] (acc, max, sum). Keys are taken in tiles of one per
 // thread: a thread reads a whole K row and scores it for every query head of the group, and
 // the tile's softmax is folded into the running max and sum. V rows are then read 16 bytes at
 // a time: thread (chunk c, key lane l) adds dimensions 8c … 8c + 7 of keys l, l + lanes, …
@@ -58,7 +58,7 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
 // threads) add their sums by shuffles at the end. Loads of different keys are independent,
 // so the memory system sees many at once.
 __device__ void attend(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head, int split,
-                       int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim, int splits) {
+                       int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim, int splits, int stride) {
     int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     int group = num_heads / num_kv_heads;
     long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
@@ -166,7 +166,7 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
 #pragma unroll
             for (int e = 0; e < 8; e++) store(out + head * head_dim + chunk * 8 + e, acc[g][e] / l_shared[g]);
         } else {
-            float* record = partial + (head * splits + split) * (head_dim + 2);
+            float* record = partial + (head * stride + split) * (head_dim + 2);
 #pragma unroll
             for (int e = 0; e < 8; e++) record[chunk * 8 + e] = acc[g][e];
             if (chunk == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
@@ -195,11 +195,11 @@ __device__ __forceinline__ float load_cg(const float* p) {
 // merges the split records of heads [first, first + heads) of the block: one warp per head
 // weighs the splits (their max and sum), then each thread sums its dimensions' records, with
 // every record's load issued before any is used
-__device__ void combine_splits(act* out, const float* partial, long first, int heads, int head_dim, int splits) {
+__device__ void combine_splits(act* out, const float* partial, long first, int heads, int head_dim, int splits, int stride) {
     __shared__ float weights[MAX_GROUP][MAX_SPLITS];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     for (int g = warp; g < heads; g += blockDim.x >> 5) {
-        const float* records = partial + (first + g) * splits * (head_dim + 2);
+        const float* records = partial + (first + g) * stride * (head_dim + 2);
         float m = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim) : NEG_INF;
         float l = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim + 1) : 0.0f;
         float top = m;
@@ -211,7 +211,7 @@ __device__ void combine_splits(act* out, const float* partial, long first, int h
     __syncthreads();
     for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
         int g = i / head_dim, d = i % head_dim;
-        const float* records = partial + (first + g) * splits * (head_dim + 2) + d;
+        const float* records = partial + (first + g) * stride * (head_dim + 2) + d;
         float parts[MAX_SPLITS];
 #pragma unroll
         for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) parts[z] = load_cg(records + z * (head_dim + 2));
@@ -235,7 +235,7 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
     int begin, end;
     split_range(positions[t], window, split, splits, &begin, &end);
     attend(q_shared, out, partial, cache, block_tables + (long)token_seq[t] * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
-           num_heads, num_kv_heads, head_dim, splits);
+           num_heads, num_kv_heads, head_dim, splits, splits);
 }
 
 // Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
@@ -251,7 +251,8 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
     // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
-    int first = window > 0 ? max(0, position + 1 - window) : 0;
+    // (records keep the launch's stride: tokens of one step may use different counts)
+    int first = window > 0 ? max(0, position + 1 - window) : 0, stride = splits;
     splits = min(splits, (position + 1 - first + 15) / 16);
     if (split >= splits) return;
     __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
@@ -273,7 +274,7 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
                        rotary, num_kv_heads, head_dim, tokens_per_block);
     __syncthreads();  // the new key is in the cache for this block's reads
     attend(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
-           num_heads, num_kv_heads, head_dim, splits);
+           num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
     __shared__ int last;
     __threadfence();  // this split's record is visible before it is counted
@@ -286,7 +287,7 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     __syncthreads();
     if (!last) return;
     __threadfence();
-    combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits);
+    combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits, stride);
 }
 
 // merges the splits of each (token, KV head)'s group of query heads
@@ -294,5 +295,5 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_combine(act
                                                                             int head_dim, int splits) {
     KILN_EARLY_DEPENDENTS();
     int group = num_heads / num_kv_heads;
-    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y * group, group, head_dim, splits);
+    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y * group, group, head_dim, splits, splits);
 }
