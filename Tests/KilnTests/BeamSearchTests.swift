@@ -1,0 +1,64 @@
+// Beam search against Hugging Face's `generate(num_beams=…, do_sample=False)` on every fixture
+// (Scripts/fixtures/make_beam_references.py): the same beams, best first, and their scores.
+
+import Foundation
+import Kiln
+import KilnGraph
+import KilnRuntime
+import Testing
+
+/// A fixture's beam_reference.json.
+struct BeamReference: Decodable {
+    struct Case: Decodable {
+        let prompt: Int
+        let input_ids: [Int32]
+        let num_beams: Int
+        let length_penalty: Float
+        let early_stopping: Bool
+        let max_new_tokens: Int
+        let eos_token_id: Int32
+        let sequences: [[Int32]]
+        let scores: [Float]
+
+        /// Hugging Face's settings, the case's end-of-sequence id standing alone.
+        var params: SamplingParams {
+            SamplingParams(maxTokens: max_new_tokens, n: num_beams, beamWidth: num_beams, lengthPenalty: length_penalty,
+                           earlyStopping: early_stopping ? .enabled : .heuristic)
+        }
+    }
+    let cases: [Case]
+
+    static func load(_ fixture: String) throws -> BeamReference {
+        let path = fixturesDirectory + "/" + fixture + "/beam_reference.json"
+        return try JSONDecoder().decode(BeamReference.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}
+
+@Suite struct BeamSearchTests {
+    @Test(arguments: parityFixtures)
+    func beamsMatchHuggingFaceOnEveryFixture(fixture: String) throws {
+        try Self.beamsMatchHuggingFace(fixture: fixture, options: BuildOptions())
+    }
+
+    /// Steps of at most 8 tokens and 3 sequences: prompts in chunks, a step's beams over
+    /// several forward calls, the same beams.
+    @Test func beamsMatchHuggingFaceInSmallSteps() throws {
+        try Self.beamsMatchHuggingFace(fixture: "qwen2-tied", options: BuildOptions(limits: StepLimits(maxNumTokens: 8, maxBatchSize: 3)))
+    }
+
+    static func beamsMatchHuggingFace(fixture: String, options: BuildOptions) throws {
+        let reference = try BeamReference.load(fixture)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
+        for (index, item) in reference.cases.enumerated() {
+            let generator = Generator(executable: llm.generator.executable, eosTokenIds: [Int(item.eos_token_id)])
+            let result = try generator.generate(prompt: item.input_ids, item.params)
+            let label = "\(fixture) case \(index) (beams \(item.num_beams), length penalty \(item.length_penalty), early stopping \(item.early_stopping))"
+            #expect(result.completions.map(\.outputIds) == item.sequences, "\(label)")
+            let scores = result.completions.compactMap(\.score)
+            #expect(scores.count == item.scores.count && zip(scores, item.scores).allSatisfy { abs($0 - $1) < 1e-3 },
+                    "\(label): \(scores) vs \(item.scores)")
+            #expect(result.completions.map(\.finishReason) == item.sequences.map { $0.last == item.eos_token_id ? .stop : .length })
+            #expect(generator.cacheStatistics.usedBlocks == 0, "\(label): blocks still held")
+        }
+    }
+}
