@@ -34,7 +34,7 @@ struct BeamReference: Decodable {
     }
 }
 
-@Suite struct BeamSearchTests {
+@Suite struct BeamSearchParityTests {
     @Test(arguments: parityFixtures)
     func beamsMatchHuggingFaceOnEveryFixture(fixture: String) throws {
         try Self.beamsMatchHuggingFace(fixture: fixture, options: BuildOptions())
