@@ -1,5 +1,6 @@
 // Beam search against Hugging Face's `generate(num_beams=…, do_sample=False)` on every fixture
-// (Scripts/fixtures/make_beam_references.py): the same beams, best first, and their scores.
+// (Scripts/fixtures/make_beam_references.py): the same beams, best first, and their scores —
+// through the Generator and through `kiln generate --beam-width`.
 
 import Foundation
 import Kiln
@@ -60,5 +61,27 @@ struct BeamReference: Decodable {
             #expect(result.completions.map(\.finishReason) == item.sequences.map { $0.last == item.eos_token_id ? .stop : .length })
             #expect(generator.cacheStatistics.usedBlocks == 0, "\(label): blocks still held")
         }
+    }
+
+    /// The early-stopping case of llama-gqa's first prompt, its end id given as the only stop
+    /// (the model's own end-of-sequence ignored): the two best beams, with their scores.
+    @Test func generateTakesTheBeamFlags() throws {
+        let item = try BeamReference.load("llama-gqa").cases[1]
+        #expect(item.early_stopping && item.length_penalty == 0.6)
+        let run = try runKiln(["generate", "--model", fixturesDirectory + "/llama-gqa",
+                               "--prompt-ids", item.input_ids.map(String.init).joined(separator: ","), "--max-tokens", "\(item.max_new_tokens)",
+                               "--ignore-eos", "--stop-token-ids", "\(item.eos_token_id)", "--beam-width", "\(item.num_beams)", "--n", "2",
+                               "--length-penalty", "0.6", "--early-stopping", "true", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let beams = try #require(object["completions"] as? [[String: Any]])
+        #expect(beams.map { $0["output_ids"] as? [Int32] } == item.sequences.prefix(2).map { $0 })
+        let scores = beams.compactMap { ($0["score"] as? Double).map(Float.init) }
+        #expect(scores.count == 2 && zip(scores, item.scores).allSatisfy { abs($0 - $1) < 1e-3 }, "\(scores)")
+
+        let sampled = try runKiln(["generate", "--model", fixturesDirectory + "/llama-gqa", "--prompt-ids", "1,2", "--beam-width", "2", "--temperature", "0.8"])
+        #expect(sampled.status != 0 && sampled.stderr.contains("temperature"), "\(sampled.stderr)")
+        let badStopping = try runKiln(["generate", "--model", fixturesDirectory + "/llama-gqa", "--prompt-ids", "1,2", "--early-stopping", "sometimes"])
+        #expect(badStopping.status != 0 && badStopping.stderr.contains("early-stopping"), "\(badStopping.stderr)")
     }
 }
