@@ -146,8 +146,7 @@ struct BeamSearch {
         return best
     }
 
-    /// `Double(base) ** exponent`, as Python computes the length normalization.
-    static func power(_ base: Int, _ exponent: Float) -> Double {
-        exponent == 1 ? Double(base) : pow(Double(base), Double(exponent))
-    }
+    /// `base ** exponent` in double precision, as Python computes the length normalization
+    /// (the f32 scores are then divided by it rounded to f32, as torch divides by a scalar).
+    static func power(_ base: Int, _ exponent: Float) -> Double { pow(Double(base), Double(exponent)) }
 }

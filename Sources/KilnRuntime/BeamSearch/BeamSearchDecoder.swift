@@ -64,7 +64,8 @@ struct BeamSearchDecoder {
         for id in beamSequences where !live.contains(id) { live.append(id) }
         for id in live {
             guard cache.reserve(id, tokens: sequences[id]!.tokens.count) else { throw GenerationError.kvCacheFullForBeams(beamWidth: search.width) }
-            // a run longer than a step (only a prompt can be) is computed in chunks first; their logits are not needed
+            // a run longer than a step (a prompt; a fork's tail if blocks outsize steps) is computed
+            // in chunks first, whose logits are not needed
             while sequences[id]!.tokens.count - sequences[id]!.computed > limits.maxNumTokens {
                 _ = try executable.forward(StepInputs(sequences: [part(id, count: limits.maxNumTokens, cache: cache)], tokensPerBlock: tokensPerBlock))
                 commit(id, count: limits.maxNumTokens, cache: &cache)

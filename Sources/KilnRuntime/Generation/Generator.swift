@@ -6,7 +6,7 @@ import KilnTensor
 
 /// Runs requests one after another on an executable; a request whose prompt starts like an
 /// earlier one's reuses that prefix's KV-cache blocks, and so do the `n` completions of one
-/// request, run one after another.
+/// request, run one after another. A beam search's beams run together, one step for all.
 public final class Generator {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
