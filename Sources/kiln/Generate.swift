@@ -28,6 +28,7 @@ struct Generate: ParsableCommand {
     var n = 1
     @Option(help: "With --json: the log-probability of each chosen token and of this many most likely ones (0…20).")
     var logprobs: Int?
+    @OptionGroup(title: "Beam search") var beams: BeamOptions
     @Flag(help: "Print one JSON object with the ids, text and timings.")
     var json = false
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
@@ -40,7 +41,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS, n: n, logprobs: logprobs)
+        let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS, n: n, logprobs: logprobs, beams: beams)
         let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
         let ids = try promptTokens(llm)
         // text output (a text prompt means a tokenizer) streams as tokens arrive, a line per
@@ -65,17 +66,21 @@ struct Generate: ParsableCommand {
         }
     }
 
-    /// The `--json` object: one completion's fields at the top level, or a `completions` array.
+    /// The `--json` object: one completion's fields at the top level, or a `completions` array
+    /// (several completions, or the beams of a beam search).
     private func jsonFields(_ result: GenerationResult, llm: LLM) -> [(String, any Encodable)] {
         func fields(_ completion: CompletionOutput) -> [(String, any Encodable)] {
             var fields: [(String, any Encodable)] = [("output_ids", completion.outputIds)]
             if let text = completion.text { fields.append(("text", text)) }
             fields.append(("finish_reason", completion.finishReason.rawValue))
             if let logprobs = completion.logprobs { fields.append(("logprobs", logprobs.map(JSONTokenLogprobs.init))) }
+            if let score = completion.score { fields.append(("score", score)) }
             return fields
         }
         var object: [(String, any Encodable)] = [("prompt_ids", result.promptIds)]
-        object += result.completions.count == 1 ? fields(result.completions[0]) : [("completions", result.completions.map { JSONObjectFields(fields($0)) })]
+        // a beam search lists its beams (best first, with scores) even when it returns one
+        let listed = result.completions.count > 1 || beams.beamWidth > 1
+        object += listed ? [("completions", result.completions.map { JSONObjectFields(fields($0)) })] : fields(result.completions[0])
         return object + [
             ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
             ("decode_tok_s", result.decodeTokensPerSecond.rounded(toPlaces: 2)),

@@ -50,16 +50,30 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("stop-token-ids"), help: "Token ids that end the answer like end-of-sequence, comma separated.")
     var stopTokenIds: String?
 
-    func params(maxTokens: Int, ignoreEOS: Bool = false, n: Int = 1, logprobs: Int? = nil) throws -> SamplingParams {
+    func params(maxTokens: Int, ignoreEOS: Bool = false, n: Int = 1, logprobs: Int? = nil, beams: BeamOptions? = nil) throws -> SamplingParams {
         let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed, maxTokens: maxTokens,
                                     ignoreEOS: ignoreEOS, repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty,
                                     frequencyPenalty: frequencyPenalty, logitBias: try parseLogitBias(logitBias), minTokens: minTokens,
                                     stopTokenIds: try stopTokenIds.map { try parseTokenIds($0, option: "--stop-token-ids") } ?? [],
-                                    stop: stop, n: n, logprobs: logprobs)
+                                    stop: stop, n: n, logprobs: logprobs, beamWidth: beams?.beamWidth ?? 1,
+                                    lengthPenalty: beams?.lengthPenalty ?? 1, earlyStopping: beams?.earlyStopping ?? .heuristic)
         try params.validate()
         return params
     }
 }
+
+/// Beam search instead of sampling (`generate` only: a chat answer streams as it is sampled).
+struct BeamOptions: ParsableArguments {
+    @Option(name: .customLong("beam-width"), help: "Beams of a beam search (1: off); --n of the best are returned, each with its score.")
+    var beamWidth = 1
+    @Option(name: .customLong("length-penalty"), help: "Beam search: a beam scores its log-probability / length^X (above 0 favours longer beams).")
+    var lengthPenalty: Float = 1
+    @Option(name: .customLong("early-stopping"),
+            help: "Beam search: true (stop once beam-width beams finished), false (once no running beam can do better, judged at its length), never (judged at --max-tokens).")
+    var earlyStopping: EarlyStopping = .heuristic
+}
+
+extension EarlyStopping: ExpressibleByArgument {}
 
 /// `--logit-bias` entries (ID=BIAS) as a map, or a validation error naming the bad entry.
 func parseLogitBias(_ entries: [String]) throws -> [Int32: Float] {

@@ -45,6 +45,24 @@ import Testing
         #expect(cache.statistics.hitRate > 0.5)
     }
 
+    @Test func aForkSharesTheFullBlocksOnly() {
+        var cache = KVCacheManager(numBlocks: 8, tokensPerBlock: 4)
+        _ = run(&cache, 1, Array(1...6))
+        // the child gets the full block (shared, not copied); the partial one stays the parent's
+        #expect(cache.fork(1, into: 2) == 4)
+        #expect(cache.blockTable(2) == [cache.blockTable(1)[0]])
+        #expect(cache.statistics.usedBlocks == 2 && cache.statistics.lookedUpBlocks == 1)
+        let reserved = cache.reserve(2, tokens: 7)
+        #expect(reserved)
+        cache.commit(2, tokens: [5, 6, 9])
+        #expect(cache.blockTable(2)[1] != cache.blockTable(1)[1] && cache.statistics.usedBlocks == 3)
+        // the parent leaving keeps the shared block for the child; the child leaving frees it
+        cache.free(1)
+        #expect(cache.statistics.usedBlocks == 2)
+        cache.free(2)
+        #expect(cache.statistics.usedBlocks == 0)
+    }
+
     @Test func equalBlocksAfterDifferentPrefixesAreNotShared() {
         var cache = KVCacheManager(numBlocks: 16, tokensPerBlock: 2)
         _ = run(&cache, 1, [1, 2, 7, 8, 0])

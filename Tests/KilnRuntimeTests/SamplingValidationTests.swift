@@ -19,6 +19,13 @@ import Testing
         (SamplingParams(stop: ["end", ""]), "stop"),
         (SamplingParams(n: 0), "n"),
         (SamplingParams(logprobs: 21), "logprobs"),
+        (SamplingParams(beamWidth: 0), "beam_width"),
+        (SamplingParams(lengthPenalty: .infinity), "length_penalty"),
+        // what beam search does not combine with
+        (SamplingParams(temperature: 0.7, beamWidth: 2), "temperature"),
+        (SamplingParams(n: 3, beamWidth: 2), "n"),
+        (SamplingParams(logprobs: 0, beamWidth: 2), "logprobs"),
+        (SamplingParams(stop: ["\n"], beamWidth: 2), "stop"),
     ]
 
     @Test func everyFieldIsCheckedByName() {
@@ -33,6 +40,8 @@ import Testing
         #expect(throws: Never.self) {
             try SamplingParams(minP: 0.1, repetitionPenalty: 1.2, presencePenalty: -2, frequencyPenalty: 2, logitBias: [5: -100],
                                minTokens: 16, stopTokenIds: [2], stop: ["\n\n"], n: 4, logprobs: 20).validate()
+            try SamplingParams(repetitionPenalty: 1.2, minTokens: 2, stopTokenIds: [2], n: 4, beamWidth: 4, lengthPenalty: -0.5,
+                               earlyStopping: .never).validate()
         }
     }
 

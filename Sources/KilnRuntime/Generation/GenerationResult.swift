@@ -21,12 +21,16 @@ public struct CompletionOutput: Sendable {
     public var text: String?
     /// One entry per output id when the parameters asked for logprobs.
     public var logprobs: [TokenLogprobs]?
+    /// A beam search's score of the completion (its beam): the sum of its tokens'
+    /// log-probabilities / its length^lengthPenalty; `nil` without beam search.
+    public var score: Float?
 
-    public init(outputIds: [Int32], finishReason: FinishReason, text: String? = nil, logprobs: [TokenLogprobs]? = nil) {
+    public init(outputIds: [Int32], finishReason: FinishReason, text: String? = nil, logprobs: [TokenLogprobs]? = nil, score: Float? = nil) {
         self.outputIds = outputIds
         self.finishReason = finishReason
         self.text = text
         self.logprobs = logprobs
+        self.score = score
     }
 }
 
@@ -73,6 +77,10 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case sampling(SamplingError)
     /// Stop strings were given to a runtime that cannot turn tokens into text.
     case stopStringsNeedTokenizer
+    /// The in-flight batcher was given a beam search, which only the Generator runs.
+    case beamSearchNotBatched
+    /// The KV cache ran out of blocks for a beam search's beams.
+    case kvCacheFullForBeams(beamWidth: Int)
 
     public var description: String {
         switch self {
@@ -84,6 +92,10 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
             error.description
         case .stopStringsNeedTokenizer:
             "stop strings need the model's tokenizer to match text; use stop_token_ids, or load a model with a tokenizer"
+        case .beamSearchNotBatched:
+            "beam search (beam_width > 1) runs on the one-request-at-a-time Generator, not the in-flight batcher"
+        case .kvCacheFullForBeams(let beamWidth):
+            "the KV cache cannot hold \(beamWidth) beams of this request; lower the beam width or max tokens, or build with a larger --max-seq-len"
         }
     }
 }

@@ -6,7 +6,7 @@ import KilnTensor
 
 /// Runs requests one after another on an executable; a request whose prompt starts like an
 /// earlier one's reuses that prefix's KV-cache blocks, and so do the `n` completions of one
-/// request, run one after another.
+/// request, run one after another. A beam search's beams run together, one step for all.
 public final class Generator {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
@@ -26,9 +26,11 @@ public final class Generator {
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
 
     /// The completions of `prompt`; `onToken` sees each token as soon as it is chosen and
-    /// returns whether to go on (false ends every completion).
+    /// returns whether to go on (false ends every completion). A beam search's tokens are
+    /// chosen only when it ends: they reach `onToken` then, best beam first.
     public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Bool = { _ in true }) throws -> GenerationResult {
         try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
+        if params.isBeamSearch { return try generateBeams(prompt: prompt, params, onToken: onToken) }
         let clock = ContinuousClock()
         let start = clock.now
         var firstTokenAt: ContinuousClock.Instant?
@@ -51,6 +53,19 @@ public final class Generator {
         let firstToken = firstTokenAt ?? clock.now
         return GenerationResult(promptIds: prompt, completions: completions, prefillTime: firstToken - start,
                                 decodeTime: clock.now - firstToken, cachedPromptTokens: cachedPromptTokens)
+    }
+
+    /// The `n` best beams of a beam search, all beams stepped together.
+    private func generateBeams(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Bool) throws -> GenerationResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var firstLogitsAt: ContinuousClock.Instant?
+        var decoder = BeamSearchDecoder(executable: executable, prompt: prompt, params: params, eosTokenIds: eosTokenIds)
+        let cachedPromptTokens = try decoder.run(cache: &cache, nextSequence: &nextSequence) { firstLogitsAt = clock.now }
+        let completions = decoder.completions(text: text, onToken: onToken)
+        let firstLogits = firstLogitsAt ?? clock.now
+        return GenerationResult(promptIds: prompt, completions: completions, prefillTime: firstLogits - start,
+                                decodeTime: clock.now - firstLogits, cachedPromptTokens: cachedPromptTokens)
     }
 
     /// Runs one completion to its end; returns the prompt tokens found in the cache.

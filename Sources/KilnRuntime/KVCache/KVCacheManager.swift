@@ -133,6 +133,25 @@ public struct KVCacheManager: Sendable {
         sequences[id] = sequence
     }
 
+    /// Starts sequence `child` as a continuation of running sequence `parent` (a beam-search
+    /// fork): it shares the parent's full blocks (reference-counted, never copied) and has
+    /// their tokens. The parent's partial last block stays the parent's: a step writes only its
+    /// own sequence's slots, so the child computes those tokens again into a block of its own.
+    /// Returns the tokens the child has.
+    public mutating func fork(_ parent: SequenceID, into child: SequenceID) -> Int {
+        precondition(sequences[child] == nil, "sequence \(child) is already running")
+        guard let source = sequences[parent] else { preconditionFailure("sequence \(parent) is not running") }
+        // every committed full block is registered, and the chain runs through exactly those
+        var sequence = Sequence()
+        sequence.blocks = Array(source.blocks.prefix(source.registered))
+        for block in sequence.blocks { hold(block) }
+        sequence.tokens = Array(source.tokens.prefix(source.registered * tokensPerBlock))
+        sequence.registered = source.registered
+        sequence.chain = source.chain
+        sequences[child] = sequence
+        return sequence.tokens.count
+    }
+
     /// The blocks of sequence `id` in order: token t lives in `blockTable(id)[t / tokensPerBlock]`.
     public func blockTable(_ id: SequenceID) -> [Int32] { sequences[id]?.blocks ?? [] }
 

@@ -33,7 +33,13 @@ public struct Sampler: Sendable {
         self.params = params
         random = RandomSource(seed: seed ?? params.seed ?? UInt64.random(in: .min ... .max))
         history = TokenHistory(prompt: prompt)
-        endTokenIds = Set(params.stopTokenIds).union(params.ignoreEOS ? [] : eosTokenIds).sorted()
+        endTokenIds = Self.endTokenIds(params, eosTokenIds: eosTokenIds)
+    }
+
+    /// The ids that end a completion under `params`: its stop token ids, and the
+    /// end-of-sequence ids unless ignored.
+    static func endTokenIds(_ params: SamplingParams, eosTokenIds: Set<Int32>) -> [Int32] {
+        Set(params.stopTokenIds).union(params.ignoreEOS ? [] : eosTokenIds).sorted()
     }
 
     /// Whether the next pick needs the logits row on the host (`sample`), not just a

@@ -1,7 +1,8 @@
 // How a request picks its next token, and when it stops. The defaults decode exactly as
 // before these knobs existed: no penalties, no bias, one completion, no logprobs.
 
-/// Sampling and stopping rules of one request. Temperature 0 means greedy.
+/// Sampling and stopping rules of one request. Temperature 0 means greedy; a beam width above
+/// 1 runs a beam search instead (see `BeamSearch`).
 ///
 /// A token is picked in Hugging Face's processors-then-warpers order: the raw logits get the
 /// logit bias and the min-tokens suppression, then the repetition, frequency and presence
@@ -49,10 +50,19 @@ public struct SamplingParams: Hashable, Sendable {
     /// tokens (0: the chosen one only), from the distribution it was drawn from; `nil` is off.
     public var logprobs: Int?
 
+    /// Beams of a beam search (Hugging Face's `num_beams`); 1 is off. The `n` completions are
+    /// then the `n` best finished beams, best first, each with its score.
+    public var beamWidth: Int
+    /// Beam search: a finished beam scores sum of log-probabilities / length^`lengthPenalty`
+    /// (length counts its generated tokens); above 0 favours longer beams.
+    public var lengthPenalty: Float
+    /// Beam search: when to stop before `maxTokens` (Hugging Face's `early_stopping`).
+    public var earlyStopping: EarlyStopping
+
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0, seed: UInt64? = nil, maxTokens: Int = 16,
                 ignoreEOS: Bool = false, repetitionPenalty: Float = 1, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
                 logitBias: [Int32: Float] = [:], minTokens: Int = 0, stopTokenIds: [Int32] = [], stop: [String] = [], n: Int = 1,
-                logprobs: Int? = nil) {
+                logprobs: Int? = nil, beamWidth: Int = 1, lengthPenalty: Float = 1, earlyStopping: EarlyStopping = .heuristic) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -69,10 +79,16 @@ public struct SamplingParams: Hashable, Sendable {
         self.stop = stop
         self.n = n
         self.logprobs = logprobs
+        self.beamWidth = beamWidth
+        self.lengthPenalty = lengthPenalty
+        self.earlyStopping = earlyStopping
     }
 
     /// Greedy decoding: the most likely token at every step.
     public static func greedy(maxTokens: Int) -> SamplingParams { SamplingParams(maxTokens: maxTokens) }
+
+    /// Whether the request runs as a beam search.
+    var isBeamSearch: Bool { beamWidth > 1 }
 
     /// Whether sampling reduces to taking the most likely token.
     var isGreedy: Bool { temperature == 0 || topK == 1 }

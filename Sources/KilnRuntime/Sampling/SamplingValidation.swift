@@ -37,6 +37,22 @@ extension SamplingParams {
         if let logprobs, logprobs < 0 || logprobs > Self.maxLogprobs {
             throw .invalid(field: "logprobs", value: "\(logprobs)", expected: "a count in 0...\(Self.maxLogprobs)")
         }
+        try validateBeamSearch()
+    }
+
+    /// The beam-search fields, and what beam search cannot be combined with: sampling (Hugging
+    /// Face's beam sampling is not implemented), logprobs and stop strings (a beam's tokens are
+    /// only final once the search ends, and its score replaces per-token logprobs).
+    private func validateBeamSearch() throws(SamplingError) {
+        guard beamWidth >= 1 else { throw .invalid(field: "beam_width", value: "\(beamWidth)", expected: "at least 1 (1 is off)") }
+        guard lengthPenalty.isFinite else { throw .invalid(field: "length_penalty", value: "\(lengthPenalty)", expected: "a finite number") }
+        guard isBeamSearch else { return }
+        guard temperature == 0 else {
+            throw .invalid(field: "temperature", value: "\(temperature)", expected: "0 with beam_width > 1 (beam search is deterministic)")
+        }
+        guard n <= beamWidth else { throw .invalid(field: "n", value: "\(n)", expected: "at most beam_width (\(beamWidth)): the best beams are returned") }
+        if let logprobs { throw .invalid(field: "logprobs", value: "\(logprobs)", expected: "none with beam_width > 1 (each beam has a score instead)") }
+        guard stop.isEmpty else { throw .invalid(field: "stop", value: "\(stop)", expected: "no stop strings with beam_width > 1 (use stop_token_ids)") }
     }
 }
 

@@ -79,6 +79,8 @@ public final class InFlightBatcher {
     /// Queues a request; it joins the batch at a coming step.
     public func submit(prompt: [Int32], _ params: SamplingParams) throws -> SequenceID {
         try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
+        // beams fork and die every step, which the batch's one-sequence-per-completion bookkeeping does not model
+        guard !params.isBeamSearch else { throw GenerationError.beamSearchNotBatched }
         let id = nextRequest
         nextRequest += 1
         var sequences: [Sequence] = []
