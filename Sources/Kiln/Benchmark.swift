@@ -57,7 +57,7 @@ extension LLM {
     }
 
     private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64) throws -> BenchmarkResult {
-        let executable = generator.executable
+        let executable = executable
         let layout = executable.kvCacheLayout, limits = executable.limits
         let tokensPerSequence = inputLength + outputLength
         let blocksPerSequence = (tokensPerSequence + layout.tokensPerBlock - 1) / layout.tokensPerBlock
@@ -124,7 +124,7 @@ extension LLM {
     /// Where the GPU's time goes in one decode step of `batch` sequences with `context`
     /// tokens cached each; nil on the CPU.
     public func profileDecode(batch: Int, context: Int) throws -> [(kernel: String, milliseconds: Double, launches: Int)]? {
-        guard let cuda = generator.executable as? CUDAExecutable else { return nil }
+        guard let cuda = executable as? CUDAExecutable else { return nil }
         let layout = cuda.kvCacheLayout
         let blocks = (context + 1 + layout.tokensPerBlock - 1) / layout.tokensPerBlock
         let step = StepInputs(sequences: (0..<batch).map { s in
@@ -134,7 +134,7 @@ extension LLM {
     }
 
     private func peakMemory() throws -> Int {
-        if let cuda = generator.executable as? CUDAExecutable {
+        if let cuda = executable as? CUDAExecutable {
             let (free, total) = try cuda.device.memoryInfo()
             return total - free
         }

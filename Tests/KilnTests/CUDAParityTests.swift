@@ -91,7 +91,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// same logits and draw: temperature, top-k, top-p and their mix.
     @Test func gpuSamplingPicksWhatTheHostPicks() throws {
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaF32)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load("llama-gqa")
         let prompt = reference.prompts[0].input_ids
         let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: [0]))],
@@ -152,7 +152,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     @Test(arguments: parityFixtures)
     func fusedDecodeMatchesPrefillInBF16(fixture: String) throws {
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load(fixture)
         let prompt = reference.prompts[0]
         let prefill = try llm.promptLogits(prompt.input_ids + prompt.greedy_ids).floats()
@@ -179,7 +179,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// gives each sequence the tokens it gets alone.
     @Test func batchedGreedyMatchesSingleRuns() throws {
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 4096, backend: .cuda, kvCacheFraction: nil))
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load("llama-gqa")
         let prompts = (0..<5).map { reference.prompts[$0 % 3].input_ids + [Int32($0)] }
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock

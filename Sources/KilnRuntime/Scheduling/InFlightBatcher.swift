@@ -11,6 +11,12 @@ public struct FinishedRequest: Sendable {
     public let result: GenerationResult
 }
 
+/// A token a request generated in a step.
+public struct GeneratedToken: Sendable, Equatable {
+    public let id: SequenceID
+    public let token: Int32
+}
+
 /// The requests of one executable, stepped together.
 public final class InFlightBatcher {
     public let executable: any Executable
@@ -75,9 +81,13 @@ public final class InFlightBatcher {
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
     /// Running requests preempted so far (their blocks freed, recomputed later).
     public private(set) var preemptions = 0
+    /// The tokens the last `step()` generated, in batch order (finished requests' last ones
+    /// included), for callers that stream them.
+    public private(set) var lastStepTokens: [GeneratedToken] = []
 
     /// One step of the loop; returns the requests that finished in it.
     public func step() throws -> [FinishedRequest] {
+        lastStepTokens = []
         admit()
         let scheduled = running.map { request in
             ScheduledRequest(id: request.id, pendingPromptTokens: max(0, request.replay.count - request.computed),
@@ -104,6 +114,7 @@ public final class InFlightBatcher {
             guard running[i].computed >= running[i].replay.count else { continue }
             let token = ids[row]
             running[i].output.append(token)
+            lastStepTokens.append(GeneratedToken(id: running[i].id, token: token))
             if running[i].firstToken == nil { running[i].firstToken = clock.now }
             let request = running[i]
             let stop = !request.params.ignoreEOS && eosTokenIds.contains(token)
@@ -128,6 +139,25 @@ public final class InFlightBatcher {
             for done in try step() { results[done.id] = done.result }
         }
         return results
+    }
+
+    /// Drops request `id`, waiting or running, and frees its KV blocks at once; returns its
+    /// tokens so far (finish reason `cancelled`), or nil when no such request is in flight.
+    public func cancel(_ id: SequenceID) -> GenerationResult? {
+        if let index = waiting.firstIndex(where: { $0.id == id }) {
+            // a waiting request holds no blocks (a preempted one gave them back)
+            return cancelledResult(waiting.remove(at: index))
+        }
+        guard let index = running.firstIndex(where: { $0.id == id }) else { return nil }
+        cache.free(id)
+        return cancelledResult(running.remove(at: index))
+    }
+
+    private func cancelledResult(_ request: Request) -> GenerationResult {
+        let now = clock.now, firstToken = request.firstToken ?? now
+        return GenerationResult(promptIds: request.prompt, outputIds: request.output, finishReason: .cancelled,
+                                prefillTime: firstToken - request.submitted, decodeTime: now - firstToken,
+                                cachedPromptTokens: request.cachedPromptTokens)
     }
 
     /// Moves the waiting requests the capacity scheduler admits into the running batch, each
