@@ -109,11 +109,6 @@ extension LLM {
             stepTimes.append((clock.now - stepStart).inSeconds * 1000)
         }
         let total = (clock.now - start).inSeconds
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            guard !values.isEmpty else { return 0 }
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-        }
         return BenchmarkResult(batch: batch, inputLength: inputLength, outputLength: outputLength,
                                outputTokensPerSecond: Double(batch * outputLength) / total,
                                timeToFirstTokenMs: percentile(firstTokenTimes.map { $0.inSeconds * 1000 }, 0.5),
@@ -142,4 +137,11 @@ extension LLM {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss * 1024
     }
+}
+
+/// The value below which a share `p` of `values` lie (nearest rank); 0 for none.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }
