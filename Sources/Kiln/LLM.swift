@@ -42,7 +42,7 @@ public final class LLM {
     /// except `maxSequenceLength` and the CUDA run settings when given. `progress` hears the
     /// build's stages.
     public convenience init(model path: String, options: BuildOptions = BuildOptions(), progress: BuildProgress? = nil) throws {
-        try self.init(Self.load(model: path, options: options, progress: progress))
+        self.init(try Self.load(model: path, options: options, progress: progress))
     }
 
     /// Loads `model` as the synchronous initializer does, building on a thread outside Swift's
@@ -53,7 +53,7 @@ public final class LLM {
                 continuation.resume(with: Result { try Self.load(model: path, options: options, progress: progress) })
             }
         }
-        try self.init(loaded)
+        self.init(loaded)
     }
 
     /// What a model is made of once loaded and built, before an `LLM` holds it.
@@ -90,7 +90,7 @@ public final class LLM {
                            kvCache: kvCache, executable: executable, options: options)
     }
 
-    private init(_ loaded: LoadedModel) throws {
+    private init(_ loaded: LoadedModel) {
         engine = loaded.engine
         source = loaded.source
         tokenizerSource = loaded.tokenizerSource

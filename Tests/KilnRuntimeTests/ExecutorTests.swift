@@ -4,28 +4,35 @@
 
 import KilnGraph
 import KilnRuntime
+import Dispatch
 import KilnTensor
-import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+
+/// Lets a stand-in model's steps through one at a time, so a test, not the machine's load,
+/// decides how far requests get.
+final class StepGate: Sendable {
+    private let permits = DispatchSemaphore(value: 0)
+
+    func allow(_ steps: Int = 1) { for _ in 0..<steps { permits.signal() } }
+
+    func pass() { permits.wait() }
+}
 
 /// A stand-in model: a sequence's next token is a fixed function of its last token and that
-/// token's position, so batching can change nothing. Steps may be slowed down (for
+/// token's position, so batching can change nothing. Steps may wait at a gate (for
 /// cancellation mid-run) or fail when they meet a given token.
 final class ArithmeticModel: Executable {
     let kvCacheLayout: KVCacheLayout
     let vocabularySize = 97
     let limits: StepLimits
-    let stepMicroseconds: UInt32
+    let gate: StepGate?
     let failingToken: Int32?
 
-    init(blocks: Int = 64, limits: StepLimits = StepLimits(maxNumTokens: 16, maxBatchSize: 8), stepMicroseconds: UInt32 = 0,
+    init(blocks: Int = 64, limits: StepLimits = StepLimits(maxNumTokens: 16, maxBatchSize: 8), gate: StepGate? = nil,
          failingToken: Int32? = nil) {
         kvCacheLayout = KVCacheLayout(numLayers: 1, numKVHeads: 1, headDim: 1, tokensPerBlock: 4, numBlocks: blocks)
         self.limits = limits
-        self.stepMicroseconds = stepMicroseconds
+        self.gate = gate
         self.failingToken = failingToken
     }
 
@@ -42,7 +49,7 @@ final class ArithmeticModel: Executable {
     }
 
     func forward(_ step: StepInputs, choices: [TokenChoice]) throws -> [Int32] {
-        if stepMicroseconds > 0 { usleep(stepMicroseconds) }
+        gate?.pass()
         var end = 0
         return try step.sequences.map { sequence in
             end += sequence.newTokens
@@ -72,10 +79,20 @@ func collect(_ request: GenerationRequest) async throws -> (tokens: [Int32], out
     return (tokens, outputs, result)
 }
 
-/// Waits up to a second for `condition`.
+/// Waits up to ten seconds for `condition`.
 func eventually(_ condition: () -> Bool) async throws -> Bool {
-    for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(5)) }
+    for _ in 0..<2000 where !condition() { try await Task.sleep(for: .milliseconds(5)) }
     return condition()
+}
+
+/// Lets `gate`'s steps through, one every few milliseconds, until cancelled.
+func keepOpening(_ gate: StepGate) -> Task<Void, Never> {
+    Task {
+        while !Task.isCancelled {
+            gate.allow()
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
 }
 
 @Suite struct ExecutorTests {
@@ -100,7 +117,7 @@ func eventually(_ condition: () -> Bool) async throws -> Bool {
             try await group.waitForAll()
         }
         #expect(executor.cacheStatistics.usedBlocks == 0)
-        executor.shutdown()
+        await executor.shutdown()
     }
 
     @Test func endOfSequenceEndsTheStreamWithStop() async throws {
@@ -114,36 +131,47 @@ func eventually(_ condition: () -> Bool) async throws -> Bool {
     }
 
     @Test func cancellingFreesTheBlocksAtOnce() async throws {
-        let executor = Executor(executable: ArithmeticModel(stepMicroseconds: 2000), eosTokenIds: [])
+        let gate = StepGate()
+        let executor = Executor(executable: ArithmeticModel(gate: gate), eosTokenIds: [])
         let request = executor.submit(prompt: Array(1...9), long)
         var iterator = request.outputs.makeAsyncIterator()
+        gate.allow()
         let first = try await iterator.next()
         #expect(first?.tokenIds.count == 1)
         #expect(executor.cacheStatistics.usedBlocks > 0)
         executor.cancel(request.id)
+        // the loop applies the cancel before its next step, or right after it
+        gate.allow()
         var result: GenerationResult?
         while let output = try await iterator.next() { result = output.result }
         // by the time the stream ends, the blocks are back
         #expect(executor.cacheStatistics.usedBlocks == 0)
         #expect(result?.finishReason == .cancelled)
-        #expect(result.map { $0.outputIds.count < 200 && $0.outputIds.count >= 1 } == true)
+        #expect(result.map { (1...2).contains($0.outputIds.count) } == true)
     }
 
     @Test func aConsumerGoingAwayCancelsItsRequest() async throws {
-        // far longer than `eventually` waits
-        let executor = Executor(executable: ArithmeticModel(blocks: 1024, stepMicroseconds: 2000), eosTokenIds: [])
-        let long = SamplingParams(maxTokens: 2000, ignoreEOS: true)
+        let gate = StepGate()
+        // far more steps than `eventually` lets through while it waits
+        let executor = Executor(executable: ArithmeticModel(blocks: 1024, gate: gate), eosTokenIds: [])
+        let long = SamplingParams(maxTokens: 4000, ignoreEOS: true)
         let request = executor.submit(prompt: Array(1...9), long)
         let reader = Task {
             for try await _ in request.outputs {}
         }
+        gate.allow()
         #expect(try await eventually { executor.cacheStatistics.usedBlocks > 0 })
         reader.cancel()
-        #expect(try await eventually { executor.cacheStatistics.usedBlocks == 0 })
+        #expect(try await eventually {
+            gate.allow()
+            return executor.cacheStatistics.usedBlocks == 0
+        })
         // a stream dropped unread cancels its request too
         do { _ = executor.submit(prompt: Array(1...9), long) }
-        try await Task.sleep(for: .milliseconds(20))
-        #expect(try await eventually { executor.cacheStatistics.usedBlocks == 0 })
+        #expect(try await eventually {
+            gate.allow()
+            return executor.cacheStatistics.usedBlocks == 0
+        })
     }
 
     @Test func errorsReachOnlyTheirOwnRequests() async throws {
@@ -164,27 +192,38 @@ func eventually(_ condition: () -> Bool) async throws -> Bool {
     }
 
     @Test func shutdownFinishesWhatIsInFlightThenRefuses() async throws {
-        let executor = Executor(executable: ArithmeticModel(stepMicroseconds: 500), eosTokenIds: [])
+        let gate = StepGate()
+        let executor = Executor(executable: ArithmeticModel(gate: gate), eosTokenIds: [])
         let requests = (0..<4).map { executor.submit(prompt: [Int32($0 + 1)], .greedy(maxTokens: 20)) }
-        executor.shutdown(.finishInFlight)
+        let opener = keepOpening(gate)
+        // returns only once every request has run to its end
+        await executor.shutdown(.finishInFlight)
+        opener.cancel()
         for (i, request) in requests.enumerated() {
             let (tokens, _, result) = try await collect(request)
             #expect(tokens == ArithmeticModel.continuation(of: [Int32(i + 1)], count: 20))
             #expect(result?.finishReason == .length)
         }
         await #expect(throws: ExecutorError.shutDown) { try await collect(executor.submit(prompt: [1], .greedy(maxTokens: 2))) }
-        executor.shutdown()  // a second call returns at once
+        await executor.shutdown()  // a second call returns at once
     }
 
     @Test func shutdownCancellingEndsEveryStream() async throws {
-        let executor = Executor(executable: ArithmeticModel(stepMicroseconds: 2000), eosTokenIds: [])
+        let gate = StepGate()
+        let executor = Executor(executable: ArithmeticModel(blocks: 4096, gate: gate), eosTokenIds: [])
+        let long = SamplingParams(maxTokens: 4000, ignoreEOS: true)
         let requests = (0..<3).map { executor.submit(prompt: [Int32($0 + 1)], long) }
         var iterator = requests[0].outputs.makeAsyncIterator()
+        gate.allow()
         _ = try await iterator.next()
-        executor.shutdown(.cancelInFlight)
+        let opener = keepOpening(gate)
+        await executor.shutdown(.cancelInFlight)
+        opener.cancel()
         #expect(executor.cacheStatistics.usedBlocks == 0)
         for request in requests.dropFirst() {
-            #expect(try await collect(request).result?.finishReason == .cancelled)
+            let result = try await collect(request).result
+            #expect(result?.finishReason == .cancelled)
+            #expect(result.map { $0.outputIds.count < 4000 } == true)
         }
     }
 
@@ -199,6 +238,8 @@ func eventually(_ condition: () -> Bool) async throws -> Bool {
         #expect(result.outputIds == seen && seen == ArithmeticModel.continuation(of: [4, 5], count: 3))
         let whole = try executor.generate(prompt: [4, 5], .greedy(maxTokens: 6))
         #expect(whole.outputIds == ArithmeticModel.continuation(of: [4, 5], count: 6) && whole.finishReason == .length)
+        executor.shutdown()
+        #expect(throws: ExecutorError.shutDown) { try executor.generate(prompt: [4, 5], .greedy(maxTokens: 1)) }
     }
 
     @Test func theBatcherCancelsWaitingAndRunningRequests() throws {

@@ -148,6 +148,17 @@ public final class Executor: Sendable {
         stopped.signal()
     }
 
+    /// Shuts down as the synchronous `shutdown` does, waiting on a thread outside Swift's
+    /// cooperative pool (requests finishing in flight may need the pool's tasks to read them).
+    public func shutdown(_ mode: ShutdownMode = .finishInFlight) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.shutdown(mode)
+                continuation.resume()
+            }
+        }
+    }
+
     /// The KV cache's blocks and prefix hits, as of the loop's latest step or cancellation.
     public var cacheStatistics: KVCacheManager.Statistics { status.current.cache }
     /// Running requests preempted so far (their blocks freed, recomputed later).
