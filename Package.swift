@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "KilnModelsTests", dependencies: ["KilnModels"]),
         .testTarget(name: "KilnCompilerTests", dependencies: ["KilnCompiler", "KilnCPU", "KilnGraph"]),
         .testTarget(name: "KilnCPUTests", dependencies: ["KilnCPU", "KilnGraph"]),
-        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnGraph"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "KilnGraph", "KilnTensor"]),
         .testTarget(name: "KilnTokenizersTests", dependencies: ["KilnTokenizers"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCPU", "KilnCUDA", "KilnGraph"]),
     ]

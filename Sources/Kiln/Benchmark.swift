@@ -57,7 +57,7 @@ extension LLM {
     }
 
     private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64) throws -> BenchmarkResult {
-        let executable = generator.executable
+        let executable = executable
         let layout = executable.kvCacheLayout, limits = executable.limits
         let tokensPerSequence = inputLength + outputLength
         let blocksPerSequence = (tokensPerSequence + layout.tokensPerBlock - 1) / layout.tokensPerBlock
@@ -109,11 +109,6 @@ extension LLM {
             stepTimes.append((clock.now - stepStart).inSeconds * 1000)
         }
         let total = (clock.now - start).inSeconds
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            guard !values.isEmpty else { return 0 }
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-        }
         return BenchmarkResult(batch: batch, inputLength: inputLength, outputLength: outputLength,
                                outputTokensPerSecond: Double(batch * outputLength) / total,
                                timeToFirstTokenMs: percentile(firstTokenTimes.map { $0.inSeconds * 1000 }, 0.5),
@@ -124,7 +119,7 @@ extension LLM {
     /// Where the GPU's time goes in one decode step of `batch` sequences with `context`
     /// tokens cached each; nil on the CPU.
     public func profileDecode(batch: Int, context: Int) throws -> [(kernel: String, milliseconds: Double, launches: Int)]? {
-        guard let cuda = generator.executable as? CUDAExecutable else { return nil }
+        guard let cuda = executable as? CUDAExecutable else { return nil }
         let layout = cuda.kvCacheLayout
         let blocks = (context + 1 + layout.tokensPerBlock - 1) / layout.tokensPerBlock
         let step = StepInputs(sequences: (0..<batch).map { s in
@@ -134,7 +129,7 @@ extension LLM {
     }
 
     private func peakMemory() throws -> Int {
-        if let cuda = generator.executable as? CUDAExecutable {
+        if let cuda = executable as? CUDAExecutable {
             let (free, total) = try cuda.device.memoryInfo()
             return total - free
         }
@@ -142,4 +137,11 @@ extension LLM {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss * 1024
     }
+}
+
+/// The value below which a share `p` of `values` lie (nearest rank); 0 for none.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }

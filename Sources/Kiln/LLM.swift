@@ -1,5 +1,6 @@
 // The top-level API: a model (Hugging Face folder, GGUF file or engine) in, tokens and logits out.
 
+import Dispatch
 import FoundationEssentials
 import KilnCheckpoint
 import KilnCompiler
@@ -14,13 +15,18 @@ import KilnTokenizers
 /// The Kiln release that builds and reads engines.
 public let kilnVersion = "0.1.0"
 
-/// A loaded model ready to generate, on the CPU or CUDA backend.
+/// A loaded model ready to generate, on the CPU or CUDA backend. Every generation goes through
+/// one `Executor`, so requests from any number of tasks are batched together on the KV cache.
 public final class LLM {
     /// The Hugging Face folder, GGUF file or engine folder the model came from.
     public let source: String
     /// The model's tokenizer: the folder's tokenizer.json, or the GGUF's tokenizer metadata.
     public let tokenizer: Tokenizer?
-    public let generator: Generator
+    /// The generation graph, ready to run. Stepping it directly writes KV-cache blocks the
+    /// executor manages: only for tests and benchmarks, while no request is in flight.
+    public let executable: any Executable
+    /// Runs every request (`generate`, `stream`, `chat`) in in-flight batches.
+    public let executor: Executor
     /// What the builder did to the graphs (for an engine: as recorded when it was built).
     public let buildReport: String
     private let engine: Engine
@@ -36,40 +42,73 @@ public final class LLM {
     /// except `maxSequenceLength` and the CUDA run settings when given. `progress` hears the
     /// build's stages.
     public convenience init(model path: String, options: BuildOptions = BuildOptions(), progress: BuildProgress? = nil) throws {
-        if isEngineFolder(path) {
-            let backend = Engine.backend(of: path).flatMap(Backend.init(rawValue:)) ?? .cpu
-            let engine = try Engine.load(from: path, backend: backend.rawValue, architectures: try backend.runnableArchitectures())
-            var options = options
-            options.backend = backend
-            try self.init(engine: engine, source: path, tokenizer: TokenizerSource.stored(in: path), maxSequenceLength: options.maxSequenceLength,
-                          options: options)
-        } else {
-            let (engine, tokenizer) = try buildEngine(model: path, options: options, progress: progress)
-            try self.init(engine: engine, source: path, tokenizer: tokenizer, maxSequenceLength: nil, options: options)
-        }
+        self.init(try Self.load(model: path, options: options, progress: progress))
     }
 
-    private init(engine: Engine, source: String, tokenizer tokenizerSource: TokenizerSource?, maxSequenceLength: Int?,
-                 options: BuildOptions) throws {
-        self.engine = engine
-        self.source = source
-        self.tokenizerSource = tokenizerSource
-        self.backend = options.backend
-        self.options = options
-        tokenizer = try tokenizerSource?.load()
+    /// Loads `model` as the synchronous initializer does, building on a thread outside Swift's
+    /// cooperative pool (a build takes seconds to minutes).
+    public convenience init(model path: String, options: BuildOptions = BuildOptions(), progress: BuildProgress? = nil) async throws {
+        let loaded = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try Self.load(model: path, options: options, progress: progress) })
+            }
+        }
+        self.init(loaded)
+    }
+
+    /// What a model is made of once loaded and built, before an `LLM` holds it.
+    private struct LoadedModel {
+        var engine: Engine
+        var source: String
+        var tokenizerSource: TokenizerSource?
+        var tokenizer: Tokenizer?
+        var kvCache: KVCacheLayout
+        var executable: any Executable
+        var options: BuildOptions
+    }
+
+    private static func load(model path: String, options: BuildOptions, progress: BuildProgress?) throws -> LoadedModel {
+        var options = options
+        let engine: Engine, tokenizerSource: TokenizerSource?, capacity: Int?
+        if isEngineFolder(path) {
+            let backend = Engine.backend(of: path).flatMap(Backend.init(rawValue:)) ?? .cpu
+            engine = try Engine.load(from: path, backend: backend.rawValue, architectures: try backend.runnableArchitectures())
+            options.backend = backend
+            tokenizerSource = try TokenizerSource.stored(in: path)
+            capacity = options.maxSequenceLength
+        } else {
+            (engine, tokenizerSource) = try buildEngine(model: path, options: options, progress: progress)
+            capacity = nil
+        }
         let h = engine.header
-        let capacity = maxSequenceLength ?? h.maxSequenceLength
-        kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
-                                tokensPerBlock: h.tokensPerBlock, numBlocks: (capacity + h.tokensPerBlock - 1) / h.tokensPerBlock)
+        let tokens = capacity ?? h.maxSequenceLength
+        let kvCache = KVCacheLayout(numLayers: h.numLayers, numKVHeads: h.numKVHeads, headDim: h.headDim,
+                                    tokensPerBlock: h.tokensPerBlock, numBlocks: (tokens + h.tokensPerBlock - 1) / h.tokensPerBlock)
         let executable = try Self.executable(engine.generateGraph, engine: engine, kvCache: kvCache, options: options, ownsKVPool: true,
-                                             engineFolder: isEngineFolder(source) ? source : nil)
+                                             engineFolder: isEngineFolder(path) ? path : nil)
+        return LoadedModel(engine: engine, source: path, tokenizerSource: tokenizerSource, tokenizer: try tokenizerSource?.load(),
+                           kvCache: kvCache, executable: executable, options: options)
+    }
+
+    private init(_ loaded: LoadedModel) {
+        engine = loaded.engine
+        source = loaded.source
+        tokenizerSource = loaded.tokenizerSource
+        tokenizer = loaded.tokenizer
+        backend = loaded.options.backend
+        options = loaded.options
+        kvCache = loaded.kvCache
+        executable = loaded.executable
         // every end-of-sequence id the model or its tokenizer names (Llama 3 has several)
-        let eos = Set(h.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
+        let eos = Set(engine.header.eosTokenIds).union(tokenizer?.eosTokenIds.map(Int.init) ?? [])
         // with a tokenizer, completions come with their text and may stop on strings
-        let tokenizer = tokenizer
-        generator = Generator(executable: executable, eosTokenIds: eos.sorted(),
-                              text: tokenizer.map { tokenizer in { stop in DetokenizedCompletion(tokenizer: tokenizer, stop: stop) } })
-        buildReport = h.report
+        executor = Executor(executable: loaded.executable, eosTokenIds: eos.sorted(), text: loaded.tokenizer.map(Self.completionText))
+        buildReport = engine.header.report
+    }
+
+    /// Makes each completion's text with `tokenizer`, cut before a stop string.
+    private static func completionText(_ tokenizer: Tokenizer) -> CompletionTextFactory {
+        { stop in DetokenizedCompletion(tokenizer: tokenizer, stop: stop) }
     }
 
     /// Replaces the weights of the engine folder `engine` with those of the Hugging Face
@@ -87,9 +126,9 @@ public final class LLM {
     /// rebuilding (`kiln build`).
     public func save(engine directory: String) throws {
         var engine = engine
-        engine.header.eosTokenIds = generator.eosTokenIds.map(Int.init).sorted()
+        engine.header.eosTokenIds = executor.eosTokenIds.map(Int.init).sorted()
         // the GPU's GEMM algorithm choices, measured when the executable was made
-        let cuda = generator.executable as? CUDAExecutable
+        let cuda = executable as? CUDAExecutable
         if let cuda, !cuda.kernelSelection.choices.isEmpty { engine.header.kernels = cuda.kernelSelection }
         try engine.save(to: directory)
         // and its compiled kernels, so the engine loads without compiling
@@ -130,7 +169,7 @@ public final class LLM {
 
     /// Bytes of the generation graph's activation arena (planned for the largest step).
     public var activationBytes: Int {
-        switch generator.executable {
+        switch executable {
         case let cpu as CPUExecutable: cpu.activationBytes
         case let cuda as CUDAExecutable: cuda.memory.activations
         default: 0
@@ -143,11 +182,12 @@ public final class LLM {
         return tokenizer
     }
 
-    /// Generates `params.n` completions of `prompt` token ids, with their text when the model
-    /// has a tokenizer; `onToken` sees each token (and the text it releases) as it is chosen
-    /// and returns whether to go on.
+    /// Generates `params.n` completions of `prompt` token ids (or a beam search's best beams)
+    /// through the executor, batched with any other requests, while the calling thread waits;
+    /// with the text when the model has a tokenizer. `onToken` sees each token (and the text
+    /// it releases) as it is chosen and returns whether to go on.
     public func generate(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Bool = { _ in true }) throws -> GenerationResult {
-        try generator.generate(prompt: prompt, params, onToken: onToken)
+        try executor.generate(prompt: prompt, params, onToken: onToken)
     }
 
     /// The logits at every position of `prompt`: F32 `[prompt.count, vocab]`.

@@ -1,21 +1,41 @@
-// `kiln bench`: offline, synthetic throughput and latency per batch size — random prompts,
-// so model folders without a tokenizer work.
+// `kiln bench`: offline, synthetic throughput and latency — per static batch size, or for a
+// stream of requests through the executor (`--dataset synthetic`). Random prompts, so model
+// folders without a tokenizer work.
 
 import ArgumentParser
 import FoundationEssentials
 import Kiln
 
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure output tokens/s, time to first token and inter-token latency per batch size on random prompts.")
+        abstract: "Measure output tokens/s, time to first token and inter-token latency on random prompts.",
+        discussion: """
+            Without --dataset: a static batch per --batch size, prefilled then decoded together. With --dataset synthetic: \
+            --requests requests through the executor at --concurrency or --request-rate, reporting requests/s, output tok/s, \
+            and TTFT, TPOT and ITL at p50/p90/p99.
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Batch sizes, comma separated.")
     var batch = "1,8,64"
-    @Option(help: "Prompt tokens per sequence.")
+    @Option(help: "Prompt tokens per sequence (the mean with --isl-stddev).")
     var isl = 128
-    @Option(help: "Generated tokens per sequence.")
+    @Option(help: "Generated tokens per sequence (the mean with --osl-stddev).")
     var osl = 128
+    @Option(help: "Serve a dataset of requests through the executor instead of static batches: synthetic.")
+    var dataset: String?
+    @Option(help: "With --dataset: the number of requests.")
+    var requests = 64
+    @Option(name: .customLong("isl-stddev"), help: "With --dataset: prompt lengths drawn from a normal distribution of this standard deviation.")
+    var islStddev = 0.0
+    @Option(name: .customLong("osl-stddev"), help: "With --dataset: output lengths drawn likewise.")
+    var oslStddev = 0.0
+    @Option(help: "With --dataset: requests in flight at most (default: all at once).")
+    var concurrency: Int?
+    @Option(name: .customLong("request-rate"), help: "With --dataset: Poisson arrivals, this many requests a second on average.")
+    var requestRate: Double?
+    @Option(help: "With --dataset: seeds the lengths, prompts and arrivals.")
+    var seed: UInt64 = 1
     @Flag(help: "Print one JSON object per batch size.")
     var json = false
     @Flag(help: "CUDA: also print where the GPU's time goes in one decode step of each batch size.")
@@ -23,22 +43,28 @@ struct Bench: ParsableCommand {
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func validate() throws {
+        if let dataset, dataset != "synthetic" { throw ValidationError("--dataset \(dataset): the one dataset is 'synthetic'") }
+        if dataset == nil, islStddev != 0 || oslStddev != 0 || concurrency != nil || requestRate != nil {
+            throw ValidationError("--isl-stddev, --osl-stddev, --concurrency and --request-rate go with --dataset synthetic")
+        }
+        if concurrency != nil && requestRate != nil { throw ValidationError("give at most one of --concurrency and --request-rate") }
         guard !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch \(batch): expected positive sizes, e.g. 1,8,64") }
         guard isl > 0, osl > 0 else { throw ValidationError("--isl and --osl must be positive") }
     }
 
     private var batchSizes: [Int] { batch.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) } }
 
-    func run() throws {
+    func run() async throws {
+        if dataset != nil { return try await runDataset() }
         var options = build.options
         // the engine's step limits must hold the largest batch
         options.limits.maxBatchSize = max(options.limits.maxBatchSize, batchSizes.max()!)
         options.limits.maxNumTokens = max(options.limits.maxNumTokens, options.limits.maxBatchSize)
         if options.maxSequenceLength == nil {
             // the CPU's KV pool holds what the run is built for; the GPU's takes --kv-cache-fraction
-            options.maxSequenceLength = options.backend == .cpu ? batchSizes.max()! * (isl + osl) : max(isl + osl, 256)
+            options.maxSequenceLength = options.backend == .cpu ? batchSizes.max()! * wholeBlocks(isl + osl, options) : max(isl + osl, 256)
         }
-        let llm = try LLM(model: modelOptions.model, options: options, progress: buildProgressBar(offTerminal: false))
+        let llm = try await LLM(model: modelOptions.model, options: options, progress: buildProgressBar(offTerminal: false))
         if !json {
             print("\(llm.deviceDescription), isl \(isl), osl \(osl)")
             print("batch  output tok/s  TTFT ms  ITL p50 ms  ITL p99 ms  memory GiB")
@@ -46,9 +72,7 @@ struct Bench: ParsableCommand {
         for size in batchSizes {
             let result = try llm.benchmark(batch: size, inputLength: isl, outputLength: osl)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(JSONRecord(result: result, device: llm.deviceDescription)), as: UTF8.self))
+                try printJSONRecord(JSONRecord(result: result, device: llm.deviceDescription))
             } else {
                 let columns: [any CustomStringConvertible] = [size, result.outputTokensPerSecond.rounded(toPlaces: 1), result.timeToFirstTokenMs.rounded(toPlaces: 2),
                                result.interTokenLatencyP50Ms.rounded(toPlaces: 2), result.interTokenLatencyP99Ms.rounded(toPlaces: 2),
@@ -66,17 +90,24 @@ struct Bench: ParsableCommand {
     }
 }
 
-private func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+/// `tokens` rounded up to whole KV-cache blocks: each sequence takes blocks of its own.
+func wholeBlocks(_ tokens: Int, _ options: BuildOptions) -> Int {
+    (tokens + options.tokensPerBlock - 1) / options.tokensPerBlock * options.tokensPerBlock
+}
 
-/// A JSON line: the figures and the device they were measured on.
-private struct JSONRecord: Encodable {
-    let result: BenchmarkResult
+func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+
+/// A JSON line: the figures, the device they were measured on, and what else the run was.
+struct JSONRecord<Figures: Encodable>: Encodable {
+    let result: Figures
     let device: String
+    var extra: [(key: String, value: any Encodable)] = []
 
     func encode(to encoder: any Encoder) throws {
         try result.encode(to: encoder)
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(device, forKey: Key(stringValue: "device")!)
+        for (key, value) in extra { try container.encode(value, forKey: Key(stringValue: key)!) }
     }
 
     struct Key: CodingKey {
@@ -85,4 +116,10 @@ private struct JSONRecord: Encodable {
         init?(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
     }
+}
+
+func printJSONRecord(_ record: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(record), as: UTF8.self))
 }

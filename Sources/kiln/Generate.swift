@@ -1,4 +1,5 @@
-// `kiln generate`: tokens (and text) from a prompt given as ids, text, or a conversation.
+// `kiln generate`: tokens (and text) from a prompt given as ids, text, or a conversation; or
+// from a file of many prompts, all run through the executor together.
 
 import ArgumentParser
 import FoundationEssentials
@@ -7,8 +8,9 @@ import KilnCompiler
 import KilnRuntime
 import KilnTokenizers
 
-struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Generate from a prompt of token ids, text, or a chat conversation.")
+struct Generate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate from a prompt of token ids, text, or a chat conversation; or from a file of many prompts.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma separated (e.g. 1,2,3).")
@@ -19,6 +21,12 @@ struct Generate: ParsableCommand {
     var chat = false
     @Option(help: "A JSON file holding a whole conversation (messages array), rendered with the chat template.")
     var messages: String?
+    @Option(name: .customLong("prompts-file"), help: ArgumentHelp(
+        "A JSON-lines file of requests, batched together: one object a line with 'prompt' (and 'chat') or 'prompt_ids', "
+            + "and optionally max_tokens, temperature, top_k, top_p, seed, ignore_eos, stop, n, beam_width, arrival_ms "
+            + "(the options are the defaults).",
+        valueName: "file.jsonl"))
+    var promptsFile: String?
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
     var maxTokens = 32
     @OptionGroup var sampling: SamplingOptions
@@ -34,15 +42,18 @@ struct Generate: ParsableCommand {
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func validate() throws {
-        guard [promptIds != nil, prompt != nil, messages != nil].filter({ $0 }).count == 1 else {
-            throw ValidationError("give exactly one of --prompt-ids, --prompt and --messages")
+        guard [promptIds != nil, prompt != nil, messages != nil, promptsFile != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --prompt-ids, --prompt, --messages and --prompts-file")
         }
         if chat && prompt == nil { throw ValidationError("--chat goes with --prompt") }
     }
 
-    func run() throws {
+    func run() async throws {
         let params = try sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEOS, n: n, logprobs: logprobs, beams: beams)
-        let llm = try LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
+        // a bad line fails before the model loads
+        let requests = try promptsFile.map { try readPromptsFile($0, defaults: params) }
+        let llm = try await LLM(model: modelOptions.model, options: build.options, progress: buildProgressBar(offTerminal: false))
+        if let requests { return try await runPromptsFile(requests, llm: llm) }
         let ids = try promptTokens(llm)
         // text output (a text prompt means a tokenizer) streams as tokens arrive, a line per
         // completion; ids-only prompts print ids
@@ -79,7 +90,7 @@ struct Generate: ParsableCommand {
         }
         var object: [(String, any Encodable)] = [("prompt_ids", result.promptIds)]
         // a beam search lists its beams (best first, with scores) even when it returns one
-        let listed = result.completions.count > 1 || beams.beamWidth > 1
+        let listed = result.completions.count > 1 || result.completions[0].score != nil
         object += listed ? [("completions", result.completions.map { JSONObjectFields(fields($0)) })] : fields(result.completions[0])
         return object + [
             ("prefill_ms", (result.prefillTime.inSeconds * 1e3).rounded(toPlaces: 3)),
@@ -92,11 +103,54 @@ struct Generate: ParsableCommand {
         if let promptIds { return try parseTokenIds(promptIds, option: "--prompt-ids") }
         let tokenizer = try llm.requireTokenizer()
         if let prompt, !chat { return tokenizer.encode(prompt) }
-        let conversation = try messages.map { try readJSONArray($0, option: "--messages") }
-            ?? [.object(JSONObject([("role", .string("user")), ("content", .string(prompt!))]))]
-        // the template writes the special tokens itself, as in transformers' apply_chat_template
-        let text = try tokenizer.applyChatTemplate(messages: conversation, addGenerationPrompt: true)
-        return tokenizer.encode(text, addSpecialTokens: false)
+        let conversation = try messages.map { try readJSONArray($0, option: "--messages") } ?? [userMessage(prompt!)]
+        return try chatPromptTokens(conversation, tokenizer: tokenizer)
+    }
+
+    /// Submits every request at its arrival time, all batched by the executor, and prints
+    /// the results in the file's order.
+    private func runPromptsFile(_ requests: [PromptsFileRequest], llm: LLM) async throws {
+        let prompts = try requests.map { request in
+            switch request.prompt {
+            case .ids(let ids): return ids
+            case .text(let text, chat: false): return try llm.requireTokenizer().encode(text)
+            case .text(let text, chat: true): return try chatPromptTokens([userMessage(text)], tokenizer: llm.requireTokenizer())
+            }
+        }
+        let executor = llm.executor, clock = ContinuousClock(), start = clock.now
+        let results = await withTaskGroup(of: (Int, Result<GenerationResult, any Error>).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask {
+                    do {
+                        try await clock.sleep(until: start + request.arrival)
+                        return (index, .success(try await executor.submit(prompt: prompts[index], request.params).result()))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results = [Result<GenerationResult, any Error>?](repeating: nil, count: requests.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+        var failures = 0
+        for (request, outcome) in zip(requests, results) {
+            switch outcome {
+            case .success(let result) where json:
+                try printJSONObject(jsonFields(result, llm: llm))
+            case .success(let result):
+                for (index, completion) in result.completions.enumerated() {
+                    let which = result.completions.count > 1 ? " completion \(index)" : ""
+                    print("--- line \(request.line)\(which): \(completion.outputIds.count) tokens, \(completion.finishReason.rawValue)")
+                    print(completion.text ?? completion.outputIds.map(String.init).joined(separator: " "))
+                }
+            case .failure(let error):
+                failures += 1
+                if json { try printJSONObject([("line", request.line), ("error", "\(error)")]) }
+                printError("\(promptsFile!) line \(request.line): \(error)")
+            }
+        }
+        if failures > 0 { throw ExitCode.failure }
     }
 }
 
@@ -128,4 +182,15 @@ struct JSONTokenLogprobs: Encodable {
         try container.encode(chosen.logprob, forKey: .logprob)
         try container.encode(top, forKey: .top)
     }
+}
+
+private func userMessage(_ text: String) -> JSONValue {
+    .object(JSONObject([("role", .string("user")), ("content", .string(text))]))
+}
+
+/// `conversation` rendered with the model's chat template, as token ids.
+private func chatPromptTokens(_ conversation: [JSONValue], tokenizer: Tokenizer) throws -> [Int32] {
+    // the template writes the special tokens itself, as in transformers' apply_chat_template
+    let text = try tokenizer.applyChatTemplate(messages: conversation, addGenerationPrompt: true)
+    return tokenizer.encode(text, addSpecialTokens: false)
 }

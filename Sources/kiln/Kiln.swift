@@ -3,7 +3,7 @@
 import ArgumentParser
 
 @main
-struct KilnCommand: ParsableCommand {
+struct KilnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Kiln: build, run and serve LLMs.",

@@ -37,11 +37,11 @@ final class RecordingExecutable: Executable {
     static let totalAfter2 = log(exp(5.0) + exp(3.0) + 6)
     static let endAfter2 = 5 - totalAfter2, threeAfter2 = 3 - totalAfter2
 
-    func search(_ params: SamplingParams, prompt: [Int32] = [0]) throws -> (GenerationResult, steps: [StepInputs], generator: Generator) {
+    func search(_ params: SamplingParams, prompt: [Int32] = [0]) throws -> (GenerationResult, steps: [StepInputs], batcher: InFlightBatcher) {
         let executable = RecordingExecutable()
-        let generator = Generator(executable: executable, eosTokenIds: [7])
-        let result = try generator.generate(prompt: prompt, params)
-        return (result, executable.steps.withLock { $0 }, generator)
+        let batcher = InFlightBatcher(executable: executable, eosTokenIds: [7])
+        let result = try batcher.runBeamSearch(prompt: prompt, params)
+        return (result, executable.steps.withLock { $0 }, batcher)
     }
 
     func expectScores(_ result: GenerationResult, _ expected: [Double]) {
@@ -54,11 +54,11 @@ final class RecordingExecutable: Executable {
     /// pushes out [7]; the best runner [1, 2, 3] (−2.88 / 3) could still beat [1, 7] (−1.36).
     /// Step 4 ends every beam at the length limit: [1, 2, 3, 4] (/ 4) beats [1, 7].
     @Test func scoresAreLogprobSumsOverTheGeneratedLengthWithTheEndToken() throws {
-        let (result, steps, generator) = try search(SamplingParams(maxTokens: 4, n: 2, beamWidth: 2))
+        let (result, steps, batcher) = try search(SamplingParams(maxTokens: 4, n: 2, beamWidth: 2))
         #expect(result.completions.map(\.outputIds) == [[1, 2, 7], [1, 2, 3, 4]])
         #expect(result.completions.map(\.finishReason) == [.stop, .length])
         expectScores(result, [(2 * Self.next + Self.endAfter2) / 3, (3 * Self.next + Self.threeAfter2) / 4])
-        #expect(steps.count == 4 && generator.cacheStatistics.usedBlocks == 0)
+        #expect(steps.count == 4 && batcher.cacheStatistics.usedBlocks == 0)
     }
 
     @Test func earlyStoppingEndsOnceBeamWidthHypothesesFinished() throws {
@@ -85,15 +85,35 @@ final class RecordingExecutable: Executable {
     }
 
     @Test func theBestBeamsComeBackFirstWithTheirTokensStreamed() throws {
-        let executable = RecordingExecutable()
+        let executor = Executor(executable: RecordingExecutable(), eosTokenIds: [7])
+        defer { executor.shutdown() }
         var streamed: [[Int32]] = [[], []]
-        let result = try Generator(executable: executable, eosTokenIds: [7])
-            .generate(prompt: [0], SamplingParams(maxTokens: 4, n: 2, beamWidth: 4)) { token in
-                streamed[token.completion].append(token.id)
-                return true
-            }
+        let result = try executor.generate(prompt: [0], SamplingParams(maxTokens: 4, n: 2, beamWidth: 4)) { token in
+            streamed[token.completion].append(token.id)
+            return true
+        }
         #expect(result.completions.count == 2 && streamed == result.completions.map(\.outputIds))
         #expect(result.completions[0].score! >= result.completions[1].score!)
+    }
+
+    /// A beam search submitted while another request runs: the executor runs the search
+    /// between two steps on the same KV pool, and each request gets what it gets alone.
+    @Test func theExecutorRunsABeamSearchBetweenStepsOfTheRunningBatch() async throws {
+        let beams = SamplingParams(maxTokens: 4, n: 2, beamWidth: 2), greedy = SamplingParams.greedy(maxTokens: 6)
+        let aloneBatcher = InFlightBatcher(executable: RecordingExecutable(), eosTokenIds: [7])
+        let aloneBeams = try aloneBatcher.runBeamSearch(prompt: [0], beams)
+        let greedyID = try aloneBatcher.submit(prompt: [0, 1], greedy)
+        let aloneGreedy = try #require(try aloneBatcher.runUntilIdle()[greedyID])
+
+        let executor = Executor(executable: RecordingExecutable(), eosTokenIds: [7])
+        let running = executor.submit(prompt: [0, 1], greedy)
+        let searched = executor.submit(prompt: [0], beams)
+        let beamResult = try #require(try await collect(searched).result), greedyResult = try #require(try await collect(running).result)
+        #expect(beamResult.completions.map(\.outputIds) == aloneBeams.completions.map(\.outputIds))
+        #expect(beamResult.completions.map(\.score) == aloneBeams.completions.map(\.score))
+        #expect(greedyResult.outputIds == aloneGreedy.outputIds)
+        #expect(executor.cacheStatistics.usedBlocks == 0)
+        await executor.shutdown()
     }
 
     /// Prompt [0, 1, 2, 3, 4, 5] fills one block of 4 and two slots of the next. Step 2 runs
@@ -101,7 +121,7 @@ final class RecordingExecutable: Executable {
     /// the second forks it, sharing the full block and recomputing only [4, 5] and its token.
     @Test func forkedBeamsShareFullBlocksAndRecomputeOnlyTheTail() throws {
         let params = SamplingParams(maxTokens: 6, ignoreEOS: true, n: 2, beamWidth: 2)
-        let (_, steps, generator) = try search(params, prompt: [0, 1, 2, 3, 4, 5])
+        let (_, steps, batcher) = try search(params, prompt: [0, 1, 2, 3, 4, 5])
         #expect(steps[0].sequences.map { $0.newTokens } == [6])
         let kept = steps[1].sequences[0], forked = steps[1].sequences[1]
         #expect(kept.cachedTokens == 6 && kept.newTokens == 1)
@@ -117,10 +137,10 @@ final class RecordingExecutable: Executable {
                 #expect(isDecode || isFork)
             }
         }
-        #expect(generator.cacheStatistics.usedBlocks == 0)
+        #expect(batcher.cacheStatistics.usedBlocks == 0)
     }
 
-    @Test func theBatcherRefusesBeamSearch() {
+    @Test func theBatcherRunsBeamSearchOnlyBetweenSteps() {
         let batcher = InFlightBatcher(executable: RecordingExecutable(), eosTokenIds: [7])
         #expect(throws: GenerationError.beamSearchNotBatched) {
             try batcher.submit(prompt: [0], SamplingParams(beamWidth: 2))
@@ -135,12 +155,12 @@ final class RecordingExecutable: Executable {
             var limits: StepLimits { inner.limits }
             func forward(_ step: StepInputs) throws -> HostTensor { try inner.forward(step) }
         }
-        let generator = Generator(executable: Tiny(), eosTokenIds: [])
+        let batcher = InFlightBatcher(executable: Tiny(), eosTokenIds: [])
         // 8 beams of 9 tokens need more than 4 blocks of 4
         #expect(throws: GenerationError.kvCacheFullForBeams(beamWidth: 8)) {
-            try generator.generate(prompt: [0, 1, 2, 3, 4], SamplingParams(maxTokens: 4, beamWidth: 8))
+            try batcher.runBeamSearch(prompt: [0, 1, 2, 3, 4], SamplingParams(maxTokens: 4, beamWidth: 8))
         }
-        #expect(generator.cacheStatistics.usedBlocks == 0)
+        #expect(batcher.cacheStatistics.usedBlocks == 0)
     }
 }
 

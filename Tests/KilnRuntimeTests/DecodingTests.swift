@@ -53,7 +53,9 @@ final class ScriptedExecutable: Executable {
 @Suite struct DecodingTests {
     func generate(_ params: SamplingParams, eos: [Int] = [7]) throws -> (GenerationResult, logits: Int, picked: Int) {
         let executable = ScriptedExecutable()
-        let result = try Generator(executable: executable, eosTokenIds: eos).generate(prompt: [0], params)
+        let batcher = InFlightBatcher(executable: executable, eosTokenIds: eos)
+        let id = try batcher.submit(prompt: [0], params)
+        let result = try #require(try batcher.runUntilIdle()[id])
         let steps = executable.steps.withLock { $0 }
         return (result, steps.logits, steps.picked)
     }

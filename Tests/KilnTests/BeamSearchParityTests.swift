@@ -51,15 +51,17 @@ struct BeamReference: Decodable {
         let reference = try BeamReference.load(fixture)
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
         for (index, item) in reference.cases.enumerated() {
-            let generator = Generator(executable: llm.generator.executable, eosTokenIds: [Int(item.eos_token_id)])
-            let result = try generator.generate(prompt: item.input_ids, item.params)
+            // an executor of its own, on the LLM's executable, for the case's end id
+            let executor = Executor(executable: llm.executable, eosTokenIds: [Int(item.eos_token_id)])
+            defer { executor.shutdown() }
+            let result = try executor.generate(prompt: item.input_ids, item.params)
             let label = "\(fixture) case \(index) (beams \(item.num_beams), length penalty \(item.length_penalty), early stopping \(item.early_stopping))"
             #expect(result.completions.map(\.outputIds) == item.sequences, "\(label)")
             let scores = result.completions.compactMap(\.score)
             #expect(scores.count == item.scores.count && zip(scores, item.scores).allSatisfy { abs($0 - $1) < 1e-3 },
                     "\(label): \(scores) vs \(item.scores)")
             #expect(result.completions.map(\.finishReason) == item.sequences.map { $0.last == item.eos_token_id ? .stop : .length })
-            #expect(generator.cacheStatistics.usedBlocks == 0, "\(label): blocks still held")
+            #expect(executor.cacheStatistics.usedBlocks == 0, "\(label): blocks still held")
         }
     }
 

@@ -37,11 +37,11 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
 
     /// Requests picked on the host (penalties, bias, min-p, logprobs, n) batched with requests
     /// the GPU picks: each gets what the generator gives it alone.
-    @Test func hostPickedRequestsBatchLikeTheGenerator() throws {
+    @Test func hostPickedRequestsBatchLikeAlone() throws {
         var options = cudaF32
         options.maxSequenceLength = 1024
         options.limits = StepLimits(maxNumTokens: 16, maxBatchSize: 8)
-        try SamplingParamsTests.batcherMatchesGenerator(fixture: "llama-gqa", options: options)
+        try SamplingParamsTests.batchedMatchesAlone(fixture: "llama-gqa", options: options)
     }
 
     /// Both backends in f32 give the same prompt logits and the same greedy tokens.
@@ -100,7 +100,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// same logits and draw: temperature, top-k, top-p and their mix.
     @Test func gpuSamplingPicksWhatTheHostPicks() throws {
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaF32)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load("llama-gqa")
         let prompt = reference.prompts[0].input_ids
         let step = StepInputs(sequences: [(prompt, SequenceStep(cachedTokens: 0, newTokens: prompt.count, blockTable: [0]))],
@@ -161,7 +161,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     @Test(arguments: parityFixtures)
     func fusedDecodeMatchesPrefillInBF16(fixture: String) throws {
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load(fixture)
         let prompt = reference.prompts[0]
         let prefill = try llm.promptLogits(prompt.input_ids + prompt.greedy_ids).floats()
@@ -188,7 +188,7 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// gives each sequence the tokens it gets alone.
     @Test func batchedGreedyMatchesSingleRuns() throws {
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: BuildOptions(maxSequenceLength: 4096, backend: .cuda, kvCacheFraction: nil))
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, _) = try Reference.load("llama-gqa")
         let prompts = (0..<5).map { reference.prompts[$0 % 3].input_ids + [Int32($0)] }
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock

@@ -22,7 +22,7 @@ import Testing
         // a 16-token step budget: longer prompts prefill in chunks, beside other requests' decodes
         let options = BuildOptions(maxSequenceLength: 1024, limits: StepLimits(maxNumTokens: 16, maxBatchSize: 8))
         let batched = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
-        let batcher = InFlightBatcher(executable: batched.generator.executable, eosTokenIds: [])
+        let batcher = InFlightBatcher(executable: batched.executable, eosTokenIds: [])
         var ids: [SequenceID] = []
         var results: [SequenceID: GenerationResult] = [:]
         for (arrival, prompt) in prompts.enumerated() {
@@ -42,7 +42,7 @@ import Testing
     @Test func requestsWaitForCacheRoom() throws {
         let options = BuildOptions(maxSequenceLength: 64, tokensPerBlock: 8)
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
-        let batcher = InFlightBatcher(executable: llm.generator.executable, eosTokenIds: [])
+        let batcher = InFlightBatcher(executable: llm.executable, eosTokenIds: [])
         var params = SamplingParams.greedy(maxTokens: 20)
         params.ignoreEOS = true
         // 40 tokens each: one fits the 64-token pool at a time
@@ -65,7 +65,7 @@ import Testing
         params.ignoreEOS = true
         // 96 tokens of cache for six requests of up to 56 tokens each
         let tiny = try LLM(model: fixturesDirectory + "/" + fixture, options: BuildOptions(maxSequenceLength: 96, tokensPerBlock: 8))
-        let batcher = InFlightBatcher(executable: tiny.generator.executable, eosTokenIds: [], capacity: MaxUtilizationScheduler())
+        let batcher = InFlightBatcher(executable: tiny.executable, eosTokenIds: [], capacity: MaxUtilizationScheduler())
         let ids = try prompts.map { try batcher.submit(prompt: $0, params) }
         let results = try batcher.runUntilIdle()
         #expect(batcher.preemptions > 0)

@@ -86,7 +86,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
         var options = options
         (options.maxSequenceLength, options.tokensPerBlock) = (256, 4)
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let (reference, tensors) = try Reference.load(fixture)
         for (i, prompt) in reference.prompts.enumerated() {
@@ -111,7 +111,7 @@ func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
         var options = options
         (options.maxSequenceLength, options.tokensPerBlock) = (256, 8)
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
-        let executable = llm.generator.executable
+        let executable = llm.executable
         let (reference, tensors) = try Reference.load("llama-gqa")
         let a = reference.prompts[0].input_ids, b = reference.prompts[1].input_ids
         let blocksA: [Int32] = [0, 1], blocksB: [Int32] = [5, 4, 3, 2]

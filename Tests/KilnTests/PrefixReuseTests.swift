@@ -1,4 +1,4 @@
-// Prefix reuse through the generator: a request that starts like an earlier one computes
+// Prefix reuse through the executor: a request that starts like an earlier one computes
 // only its new tokens, with the tokens it would get computing everything.
 
 import Kiln
@@ -16,7 +16,7 @@ import Testing
         #expect(try llm.generate(prompt: prefix + [5, 6, 7], params).cachedPromptTokens == 0)
         let second = try llm.generate(prompt: prefix + [8, 9], params)
         #expect(second.cachedPromptTokens == 64)
-        #expect(llm.generator.cacheStatistics.reusedBlocks == 4)
+        #expect(llm.executor.cacheStatistics.reusedBlocks == 4)
         let computedWhole = try LLM(model: fixturesDirectory + "/llama-gqa", options: options).generate(prompt: prefix + [8, 9], params)
         #expect(computedWhole.cachedPromptTokens == 0)
         #expect(second.outputIds == computedWhole.outputIds)

@@ -1,5 +1,5 @@
 // Every sampling parameter end to end on a fixture model: the in-flight batcher gives each
-// request exactly what the one-at-a-time generator gives, completions of one prompt reuse its
+// request exactly what it gets alone, completions of one prompt reuse its
 // blocks, logprobs match the model's logits, and `kiln generate` takes the flags.
 
 import Foundation
@@ -28,17 +28,17 @@ import Testing
     }
 
     @Test(arguments: ["llama-gqa", "qwen2-tied"])
-    func theBatcherAndTheGeneratorAgreeOnEveryParameter(fixture: String) throws {
-        try Self.batcherMatchesGenerator(fixture: fixture, options: options)
+    func batchedRequestsGetWhatTheyGetAloneOnEveryParameter(fixture: String) throws {
+        try Self.batchedMatchesAlone(fixture: fixture, options: options)
     }
 
     /// Every request of `requests` batched (arriving while others run) gives what it gets alone.
-    static func batcherMatchesGenerator(fixture: String, options: BuildOptions) throws {
+    static func batchedMatchesAlone(fixture: String, options: BuildOptions) throws {
         let (reference, _) = try Reference.load(fixture)
         let requests = requests(reference)
         let batching = try LLM(model: fixturesDirectory + "/" + fixture, options: options)
-        let batcher = InFlightBatcher(executable: batching.generator.executable, eosTokenIds: batching.generator.eosTokenIds.map(Int.init),
-                                      text: batching.generator.text)
+        let batcher = InFlightBatcher(executable: batching.executable, eosTokenIds: batching.executor.eosTokenIds.map(Int.init),
+                                      text: batching.executor.text)
         var ids: [SequenceID] = []
         var results: [SequenceID: GenerationResult] = [:]
         for (arrival, request) in requests.enumerated() {
@@ -110,7 +110,7 @@ import Testing
         let params = SamplingParams(temperature: 1, seed: 21, maxTokens: 10, ignoreEOS: true, n: 3)
         let options = BuildOptions(maxSequenceLength: 256, tokensPerBlock: 16)
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
-        let batcher = InFlightBatcher(executable: llm.generator.executable, eosTokenIds: [])
+        let batcher = InFlightBatcher(executable: llm.executable, eosTokenIds: [])
         let id = try batcher.submit(prompt: prompt, params)
         let result = try #require(try batcher.runUntilIdle()[id])
         // the two later completions each found the prompt's 2 full blocks

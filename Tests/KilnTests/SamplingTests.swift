@@ -28,8 +28,8 @@ import Testing
         let (reference, _) = try Reference.load("llama-gqa")
         let expected = reference.prompts[0].greedy_ids
         // treat the fourth greedy token as end-of-sequence
-        let generator = Generator(executable: llm.generator.executable, eosTokenIds: [Int(expected[3])])
-        let result = try generator.generate(prompt: reference.prompts[0].input_ids, .greedy(maxTokens: 32))
+        let executor = Executor(executable: llm.executable, eosTokenIds: [Int(expected[3])])
+        let result = try executor.generate(prompt: reference.prompts[0].input_ids, .greedy(maxTokens: 32))
         #expect(result.outputIds == Array(expected.prefix(4)))
         #expect(result.finishReason == .stop)
     }

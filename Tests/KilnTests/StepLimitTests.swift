@@ -27,7 +27,7 @@ import Testing
         let step = StepInputs(sequences: [([1, 2, 3, 4, 5], SequenceStep(cachedTokens: 0, newTokens: 5, blockTable: [0]))], tokensPerBlock: 32)
         #expect(throws: CPUBackendError.invalidStep("5 tokens in 1 sequences exceed the engine's limit of 4 tokens, 1 sequences a step; "
                                                     + "split the step, or rebuild with a larger --max-num-tokens / --max-batch-size")) {
-            try llm.generator.executable.forward(step)
+            try llm.executable.forward(step)
         }
     }
 

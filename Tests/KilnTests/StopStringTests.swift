@@ -80,7 +80,7 @@ import Testing
         #expect(streamed == expected.text)
 
         let batching = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
-        let batcher = InFlightBatcher(executable: batching.generator.executable, eosTokenIds: [], text: batching.generator.text)
+        let batcher = InFlightBatcher(executable: batching.executable, eosTokenIds: [], text: batching.executor.text)
         let id = try batcher.submit(prompt: prompt, params)
         let batched = try #require(try batcher.runUntilIdle()[id])
         #expect(batched.outputIds == stopped.outputIds && batched.finishReason == .stop)
@@ -101,7 +101,8 @@ import Testing
 
     @Test func stopStringsWithoutATokenizerAreRefused() throws {
         let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
-        let idsOnly = Generator(executable: llm.generator.executable, eosTokenIds: [])
+        let idsOnly = Executor(executable: llm.executable, eosTokenIds: [])
+        defer { idsOnly.shutdown() }
         #expect(throws: GenerationError.stopStringsNeedTokenizer) {
             try idsOnly.generate(prompt: [1, 2], SamplingParams(stop: ["x"]))
         }

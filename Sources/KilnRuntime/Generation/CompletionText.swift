@@ -13,4 +13,4 @@ public protocol CompletionText {
 }
 
 /// Makes the text of one completion that stops at any of the given strings.
-public typealias CompletionTextFactory = (_ stop: [String]) -> any CompletionText
+public typealias CompletionTextFactory = @Sendable (_ stop: [String]) -> any CompletionText

@@ -8,7 +8,8 @@ public enum FinishReason: String, Sendable, Codable {
     /// An end-of-sequence or stop token id (the last output id), or a stop string (the text
     /// ends before it) ended it.
     case stop
-    /// The caller asked to stop (`onToken` returned false).
+    /// The request was cancelled: by its caller (`onToken` returned false, `Executor.cancel`),
+    /// its stream's consumer going away, or a shutdown that cancels what is in flight.
     case cancelled
 }
 
@@ -58,6 +59,26 @@ public struct GenerationResult: Sendable {
         let tokens = completions.reduce(0) { $0 + $1.outputIds.count }
         return tokens > 1 && seconds > 0 ? Double(tokens - 1) / seconds : 0
     }
+
+    /// The request's token counts, as an API bills them (completion tokens of every completion).
+    public var usage: Usage {
+        Usage(promptTokens: promptIds.count, completionTokens: completions.reduce(0) { $0 + $1.outputIds.count },
+              cachedPromptTokens: cachedPromptTokens)
+    }
+}
+
+/// Tokens a request read and wrote.
+public struct Usage: Sendable, Equatable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// Of the prompt tokens, those found in the prefix cache.
+    public var cachedPromptTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedPromptTokens = cachedPromptTokens
+    }
 }
 
 /// A token as it is generated, for streaming.
@@ -77,10 +98,11 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case sampling(SamplingError)
     /// Stop strings were given to a runtime that cannot turn tokens into text.
     case stopStringsNeedTokenizer
-    /// The in-flight batcher was given a beam search, which only the Generator runs.
+    /// `InFlightBatcher.submit` was given a beam search, which runs through `runBeamSearch`.
     case beamSearchNotBatched
     /// The KV cache ran out of blocks for a beam search's beams.
     case kvCacheFullForBeams(beamWidth: Int)
+    case tokenOutOfRange(token: Int32, vocabularySize: Int)
 
     public var description: String {
         switch self {
@@ -93,9 +115,11 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
         case .stopStringsNeedTokenizer:
             "stop strings need the model's tokenizer to match text; use stop_token_ids, or load a model with a tokenizer"
         case .beamSearchNotBatched:
-            "beam search (beam_width > 1) runs on the one-request-at-a-time Generator, not the in-flight batcher"
+            "beam search (beam_width > 1) runs to completion between steps (InFlightBatcher.runBeamSearch), not in the running batch"
         case .kvCacheFullForBeams(let beamWidth):
             "the KV cache cannot hold \(beamWidth) beams of this request; lower the beam width or max tokens, or build with a larger --max-seq-len"
+        case .tokenOutOfRange(let token, let vocabularySize):
+            "token id \(token) is outside the vocabulary (0..<\(vocabularySize))"
         }
     }
 }

@@ -11,8 +11,16 @@ public struct FinishedRequest: Sendable {
     public let result: GenerationResult
 }
 
+/// A token a request generated in a step: the request's id and the token as a stream shows it
+/// (which completion, its text, its logprobs).
+public struct StepToken: Sendable {
+    public let id: SequenceID
+    public let token: GeneratedToken
+}
+
 /// The requests of one executable, stepped together. A request of `n` completions runs as `n`
 /// sequences; the others start once the first has computed the prompt, and reuse its blocks.
+/// A beam search does not join the batch: `runBeamSearch` runs it to its end between steps.
 public final class InFlightBatcher {
     public let executable: any Executable
     public let eosTokenIds: Set<Int32>
@@ -100,9 +108,13 @@ public final class InFlightBatcher {
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
     /// Running requests preempted so far (their blocks freed, recomputed later).
     public private(set) var preemptions = 0
+    /// The tokens the last `step()` generated, in batch order (finished requests' last ones
+    /// included), each with its request's id, for callers that stream them.
+    public private(set) var lastStepTokens: [StepToken] = []
 
     /// One step of the loop; returns the requests that finished in it.
     public func step() throws -> [FinishedRequest] {
+        lastStepTokens = []
         admit()
         let limits = executable.limits
         var counts = microBatch.schedule(running.map(\.scheduled), limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
@@ -123,7 +135,7 @@ public final class InFlightBatcher {
             cache.commit(running[i].id, tokens: parts[row].tokens)
             running[i].computed += counts[i]
             guard var decoder = picking[row], let token = picked[row] else { continue }
-            _ = decoder.accept(token)
+            lastStepTokens.append(StepToken(id: running[i].request, token: decoder.accept(token)))
             running[i].decoder = decoder
             if let done = noteToken(of: running[i]) { finished.append(done) }
         }
@@ -160,6 +172,49 @@ public final class InFlightBatcher {
         return FinishedRequest(id: sequence.request, result: GenerationResult(
             promptIds: request.prompt, completions: completions, prefillTime: request.firstToken! - request.submitted,
             decodeTime: clock.now - request.firstToken!, cachedPromptTokens: request.cachedPromptTokens))
+    }
+
+    /// Drops request `id` (every completion, waiting or running) and frees its KV blocks at
+    /// once; returns its tokens so far (unfinished completions end `cancelled`), or nil when
+    /// no such request is in flight.
+    public func cancel(_ id: SequenceID) -> GenerationResult? {
+        guard var request = requests.removeValue(forKey: id) else { return nil }
+        // a waiting sequence holds no blocks (a preempted one gave them back)
+        var unfinished = waiting.filter { $0.request == id } + request.followers
+        waiting.removeAll { $0.request == id }
+        for sequence in running where sequence.request == id {
+            cache.free(sequence.id)
+            unfinished.append(sequence)
+        }
+        running.removeAll { $0.request == id }
+        for var sequence in unfinished {
+            sequence.decoder.cancel()
+            request.completions[sequence.decoder.index] = sequence.decoder.result
+        }
+        let now = clock.now, firstToken = request.firstToken ?? now
+        return GenerationResult(promptIds: request.prompt, completions: request.completions.map { $0! },
+                                prefillTime: firstToken - request.submitted, decodeTime: now - firstToken,
+                                cachedPromptTokens: request.cachedPromptTokens)
+    }
+
+    /// Runs a beam search to its end on the batcher's own KV cache and sequence ids, so the
+    /// search and the batch share one pool (prefix blocks included). It runs between steps:
+    /// the running requests keep their blocks and wait for it; the beams get the blocks left
+    /// free. Its tokens are chosen only when it ends: they reach `onToken` then, best beam
+    /// first.
+    public func runBeamSearch(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Void = { _ in }) throws -> GenerationResult {
+        try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
+        let start = clock.now
+        var firstLogitsAt: ContinuousClock.Instant?
+        var decoder = BeamSearchDecoder(executable: executable, prompt: prompt, params: params, eosTokenIds: eosTokenIds)
+        let cachedPromptTokens = try decoder.run(cache: &cache, nextSequence: &nextSequence) { firstLogitsAt = clock.now }
+        let completions = decoder.completions(text: text) { token in
+            onToken(token)
+            return true
+        }
+        let firstLogits = firstLogitsAt ?? clock.now
+        return GenerationResult(promptIds: prompt, completions: completions, prefillTime: firstLogits - start,
+                                decodeTime: clock.now - firstLogits, cachedPromptTokens: cachedPromptTokens)
     }
 
     /// Moves the waiting sequences the capacity scheduler admits into the running batch, each
