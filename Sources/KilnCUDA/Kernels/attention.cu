@@ -238,6 +238,131 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
            num_heads, num_kv_heads, head_dim, splits, splits);
 }
 
+// A decode block's keys [begin, end) are few (one split of one token's context), so its work is
+// spread across threads rather than keys: for the scores, thread (key k, chunk c) — chunks
+// adjacent — dots dimensions 8c … 8c + 7 of key k with every head's q and the chunks' partial
+// sums are added by shuffles; for the values, the same thread adds chunk c of keys k,
+// k + keys a pass, … for every head, and the key lanes' sums are added through shared memory
+// once at the end. Output and split records as in `attend`.
+#define DECODE_REDUCE (ATTN_THREADS * 8 * MAX_GROUP)
+
+__device__ void attend_decode(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head,
+                              int split, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim,
+                              int splits, int stride) {
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int group = num_heads / num_kv_heads, chunks = head_dim / 8;
+    int span = 1;  // thread slots a key takes: a power of two, so its chunks share a warp
+    while (span < chunks) span <<= 1;
+    int per_pass = ATTN_THREADS / span, chunk = tid % span, key_lane = tid / span;
+    bool reads = chunk < chunks;
+    long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
+    __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
+    __shared__ long rows[ATTN_THREADS];
+    __shared__ float m_shared[MAX_GROUP], l_shared[MAX_GROUP], rescale[MAX_GROUP];
+    __shared__ float reduce[DECODE_REDUCE];
+    if (tid < group) { m_shared[tid] = NEG_INF; l_shared[tid] = 0.0f; }
+    float acc[MAX_GROUP][8];
+#pragma unroll
+    for (int g = 0; g < MAX_GROUP; g++)
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] = 0.0f;
+
+    for (int tile = begin; tile < end; tile += ATTN_THREADS) {
+        int keys = min(ATTN_THREADS, end - tile);
+        if (tid < keys) {
+            int j = tile + tid;
+            rows[tid] = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+        }
+        __syncthreads();
+        for (int base = 0; base < keys; base += per_pass) {
+            int key = base + key_lane;
+            float s[MAX_GROUP];
+#pragma unroll
+            for (int g = 0; g < MAX_GROUP; g++) s[g] = 0.0f;
+            if (key < keys && reads) {
+                float k[8];
+                load8(cache + rows[key] * head_dim + chunk * 8, k);
+#pragma unroll
+                for (int g = 0; g < MAX_GROUP; g++) {
+                    if (g >= group) break;
+                    f32x4 a = *(const f32x4*)(q_shared + g * head_dim + chunk * 8), b = *(const f32x4*)(q_shared + g * head_dim + chunk * 8 + 4);
+                    s[g] = a.x * k[0] + a.y * k[1] + a.z * k[2] + a.w * k[3] + b.x * k[4] + b.y * k[5] + b.z * k[6] + b.w * k[7];
+                }
+            }
+#pragma unroll
+            for (int g = 0; g < MAX_GROUP; g++) {
+                if (g >= group) break;
+                for (int offset = span / 2; offset > 0; offset >>= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], offset);
+                if (chunk == 0 && key < keys) p_shared[g][key] = s[g];
+            }
+        }
+        __syncthreads();
+        // fold the tile into each head's running max and sum: a warp per head
+        for (int g = warp; g < group; g += ATTN_THREADS / 32) {
+            float top = NEG_INF;
+            for (int i = lane; i < keys; i += 32) top = fmaxf(top, p_shared[g][i]);
+            for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
+            float previous = m_shared[g], m_new = fmaxf(previous, top), sum = 0.0f;
+            for (int i = lane; i < keys; i += 32) {
+                float p = expf(p_shared[g][i] - m_new);
+                p_shared[g][i] = p;
+                sum += p;
+            }
+            sum = warp_sum(sum);
+            if (lane == 0) {
+                float correction = previous == NEG_INF ? 0.0f : expf(previous - m_new);
+                rescale[g] = correction;
+                l_shared[g] = l_shared[g] * correction + sum;
+                m_shared[g] = m_new;
+            }
+        }
+        __syncthreads();
+        if (reads) {
+#pragma unroll
+            for (int g = 0; g < MAX_GROUP; g++) {
+                if (g >= group) break;
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
+            }
+            for (int key = key_lane; key < keys; key += per_pass) {
+                float v[8];
+                load8(cache + rows[key] * head_dim + v_offset + chunk * 8, v);
+#pragma unroll
+                for (int g = 0; g < MAX_GROUP; g++) {
+                    if (g >= group) break;
+                    float p = p_shared[g][key];
+#pragma unroll
+                    for (int e = 0; e < 8; e++) acc[g][e] += p * v[e];
+                }
+            }
+        }
+        __syncthreads();
+    }
+    // the key lanes' sums: [key lane][head][dimension] in shared memory, then one output a thread
+    if (reads) {
+#pragma unroll
+        for (int g = 0; g < MAX_GROUP; g++) {
+            if (g >= group) break;
+#pragma unroll
+            for (int e = 0; e < 8; e++) reduce[(key_lane * group + g) * head_dim + chunk * 8 + e] = acc[g][e];
+        }
+    }
+    __syncthreads();
+    for (int o = tid; o < group * head_dim; o += ATTN_THREADS) {
+        int g = o / head_dim, d = o % head_dim;
+        float value = 0.0f;
+        for (int l = 0; l < per_pass; l++) value += reduce[(l * group + g) * head_dim + d];
+        long head = (long)t * num_heads + kv_head * group + g;
+        if (splits == 1) {
+            store(out + head * head_dim + d, value / l_shared[g]);
+        } else {
+            float* record = partial + (head * stride + split) * (head_dim + 2);
+            record[d] = value;
+            if (d == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
+        }
+    }
+}
+
 // Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
 // block rotates its group's q itself, the block whose keys include the new token writes that
 // token's k and v into the cache first, and with splits the last block of a (token, KV head)
@@ -273,8 +398,8 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
         write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
                        rotary, num_kv_heads, head_dim, tokens_per_block);
     __syncthreads();  // the new key is in the cache for this block's reads
-    attend(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
-           num_heads, num_kv_heads, head_dim, splits, stride);
+    attend_decode(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
+                  num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
     __shared__ int last;
     __threadfence();  // this split's record is visible before it is counted
