@@ -18,7 +18,7 @@ model=${KILN_BENCH_MODEL:-/tmp/kiln-llama-3.2-1b}
 out=$(mktemp -d)
 python3 "$baseline" --shape llama-3.2-1b --batch "$hf_batches" --isl 128 --osl 128 --save "$model" 2>/dev/null | tee "$out/hf.jsonl"
 "$kiln" bench --model "$model" --backend cuda --dataset synthetic --requests "$requests" --isl 128 --osl 128 \
-  --max-batch-size "$max_batch" --max-num-tokens 4096 --json | tee "$out/kiln.jsonl"
+  --max-batch-size "$max_batch" --max-num-tokens "${KILN_MAX_NUM_TOKENS:-8192}" --json | tee "$out/kiln.jsonl"
 python3 - "$out/hf.jsonl" "$out/kiln.jsonl" <<'PY'
 import json, sys
 hf = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

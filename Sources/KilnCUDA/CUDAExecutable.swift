@@ -638,7 +638,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let heads: [KernelArgument] = [.int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim))]
         if decode {
             // one kernel: rotation, the new token's cache write, attention and the split merge
-            try device.launch(kernels["decode_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
+            // the key lanes' sums (attend_decode's `reduce`): keys a pass × group × head dim floats
+            var span = 1
+            while span < attention.headDim / 8 { span *= 2 }
+            let reduceBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
+            let group = [1, 2, 4, 8].first { $0 >= attention.numHeads / attention.numKVHeads }!
+            try device.launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
+                              sharedBytes: reduceBytes, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
             ] + strides + [
                 positions, .pointer(metadataAddress(slotsOffset)), .pointer(metadataAddress(blockTablesOffset)),

@@ -15,7 +15,8 @@ struct CUDAKernelLibrary {
     /// The hand-written kernels, as the sources name them.
     static let handwrittenNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
-        "write_kv", "paged_attention", "decode_attention", "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16", "gemv_rms_norm",
+        "write_kv", "paged_attention", "decode_attention_g1", "decode_attention_g2", "decode_attention_g4", "decode_attention_g8",
+        "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16", "gemv_rms_norm",
     ]
 
     /// What every module starts with: shared helpers and the GEMV sweep (generated GEMV

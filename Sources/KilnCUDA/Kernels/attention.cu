@@ -243,9 +243,10 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
 // adjacent — dots dimensions 8c … 8c + 7 of key k with every head's q and the chunks' partial
 // sums are added by shuffles; for the values, the same thread adds chunk c of keys k,
 // k + keys a pass, … for every head, and the key lanes' sums are added through shared memory
-// once at the end. Output and split records as in `attend`.
-#define DECODE_REDUCE (ATTN_THREADS * 8 * MAX_GROUP)
-
+// once at the end (`reduce`: dynamic shared memory of ATTN_THREADS / span · group · head_dim
+// floats). Output and split records as in `attend`. G: the group size the loops are unrolled
+// for (a power of two ≥ the group), so registers follow the model's group, not the largest.
+template <int G>
 __device__ void attend_decode(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head,
                               int split, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim,
                               int splits, int stride) {
@@ -259,11 +260,11 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
     __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
     __shared__ long rows[ATTN_THREADS];
     __shared__ float m_shared[MAX_GROUP], l_shared[MAX_GROUP], rescale[MAX_GROUP];
-    __shared__ float reduce[DECODE_REDUCE];
+    extern __shared__ float reduce[];
     if (tid < group) { m_shared[tid] = NEG_INF; l_shared[tid] = 0.0f; }
-    float acc[MAX_GROUP][8];
+    float acc[G][8];
 #pragma unroll
-    for (int g = 0; g < MAX_GROUP; g++)
+    for (int g = 0; g < G; g++)
 #pragma unroll
         for (int e = 0; e < 8; e++) acc[g][e] = 0.0f;
 
@@ -276,21 +277,21 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
         __syncthreads();
         for (int base = 0; base < keys; base += per_pass) {
             int key = base + key_lane;
-            float s[MAX_GROUP];
+            float s[G];
 #pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) s[g] = 0.0f;
+            for (int g = 0; g < G; g++) s[g] = 0.0f;
             if (key < keys && reads) {
                 float k[8];
                 load8(cache + rows[key] * head_dim + chunk * 8, k);
 #pragma unroll
-                for (int g = 0; g < MAX_GROUP; g++) {
+                for (int g = 0; g < G; g++) {
                     if (g >= group) break;
                     f32x4 a = *(const f32x4*)(q_shared + g * head_dim + chunk * 8), b = *(const f32x4*)(q_shared + g * head_dim + chunk * 8 + 4);
                     s[g] = a.x * k[0] + a.y * k[1] + a.z * k[2] + a.w * k[3] + b.x * k[4] + b.y * k[5] + b.z * k[6] + b.w * k[7];
                 }
             }
 #pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) {
+            for (int g = 0; g < G; g++) {
                 if (g >= group) break;
                 for (int offset = span / 2; offset > 0; offset >>= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], offset);
                 if (chunk == 0 && key < keys) p_shared[g][key] = s[g];
@@ -319,7 +320,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
         __syncthreads();
         if (reads) {
 #pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) {
+            for (int g = 0; g < G; g++) {
                 if (g >= group) break;
 #pragma unroll
                 for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
@@ -328,7 +329,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
                 float v[8];
                 load8(cache + rows[key] * head_dim + v_offset + chunk * 8, v);
 #pragma unroll
-                for (int g = 0; g < MAX_GROUP; g++) {
+                for (int g = 0; g < G; g++) {
                     if (g >= group) break;
                     float p = p_shared[g][key];
 #pragma unroll
@@ -341,7 +342,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
     // the key lanes' sums: [key lane][head][dimension] in shared memory, then one output a thread
     if (reads) {
 #pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) {
+        for (int g = 0; g < G; g++) {
             if (g >= group) break;
 #pragma unroll
             for (int e = 0; e < 8; e++) reduce[(key_lane * group + g) * head_dim + chunk * 8 + e] = acc[g][e];
@@ -366,9 +367,10 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
 // Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
 // block rotates its group's q itself, the block whose keys include the new token writes that
 // token's k and v into the cache first, and with splits the last block of a (token, KV head)
-// to finish merges them (counted in `arrivals`, which it resets for the next use).
-extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
-decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
+// to finish merges them (counted in `arrivals`, which it resets for the next use). One kernel
+// per group size (decode_attention_g1 … _g8), each with the registers its group needs.
+template <int G>
+__device__ __forceinline__ void decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
                  int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables,
                  int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary,
                  int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) {
@@ -398,8 +400,8 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
         write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
                        rotary, num_kv_heads, head_dim, tokens_per_block);
     __syncthreads();  // the new key is in the cache for this block's reads
-    attend_decode(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
-                  num_heads, num_kv_heads, head_dim, splits, stride);
+    attend_decode<G>(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
+                     num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
     __shared__ int last;
     __threadfence();  // this split's record is visible before it is counted
@@ -414,6 +416,20 @@ decode_attention(act* out, float* partial, int* arrivals, act* cache, const act*
     __threadfence();
     combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits, stride);
 }
+
+#define DECODE_ATTENTION_KERNEL(G) \
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) \
+decode_attention_g##G(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v, \
+                      int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables, \
+                      int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary, \
+                      int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) { \
+    decode_attention<G>(out, partial, arrivals, cache, q, k, v, q_stride, k_stride, v_stride, positions, slots, block_tables, max_blocks, \
+                        tokens_per_block, inverse_frequencies, factor, rotary, num_heads, num_kv_heads, head_dim, scale, window, splits); \
+}
+DECODE_ATTENTION_KERNEL(1)
+DECODE_ATTENTION_KERNEL(2)
+DECODE_ATTENTION_KERNEL(4)
+DECODE_ATTENTION_KERNEL(8)
 
 // merges the splits of each (token, KV head)'s group of query heads
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_combine(act* out, const float* partial, int num_heads, int num_kv_heads,
