@@ -184,6 +184,13 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(worst < 0.1, "\(fixture): max |Δ| = \(worst)")
     }
 
+    /// Batch invariance through the executor on the GPU (f32): staggered arrivals, mixed
+    /// lengths and chunked prefill give each prompt the tokens it gets alone.
+    @Test(arguments: parityFixtures)
+    func staggeredArrivalsMatchSingleRunsInF32(fixture: String) async throws {
+        try await ExecutorFixtureTests.staggeredArrivalsMatchSingleRuns(fixture: fixture, options: cudaF32)
+    }
+
     /// A batch of sequences decoded together (graphs at padded sizes, split-K attention)
     /// gives each sequence the tokens it gets alone.
     @Test func batchedGreedyMatchesSingleRuns() throws {

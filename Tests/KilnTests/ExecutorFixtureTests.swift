@@ -11,32 +11,41 @@ import Testing
 @Suite struct ExecutorFixtureTests {
     @Test(arguments: parityFixtures)
     func staggeredArrivalsGetTheTokensOfSingleRuns(fixture: String) async throws {
+        try await Self.staggeredArrivalsMatchSingleRuns(fixture: fixture, options: BuildOptions())
+    }
+
+    /// Batch invariance: 8 prompts of mixed lengths submitted together with staggered
+    /// arrivals, long ones prefilled in chunks beside the others' decodes, get the greedy
+    /// tokens each gets alone (`options`: the backend and precision; the step limits are set here).
+    static func staggeredArrivalsMatchSingleRuns(fixture: String, options base: BuildOptions) async throws {
         let (reference, _) = try Reference.load(fixture)
-        let base = reference.prompts.map(\.input_ids)
+        let prompts = reference.prompts.map(\.input_ids)
         // mixed lengths: the fixture's prompts, some cut short, some two joined
-        let prompts = (0..<6).map { i -> [Int32] in
-            let prompt = base[i % base.count]
-            return i < 2 ? prompt : i < 4 ? Array(prompt.prefix(2 + i)) : prompt + base[(i + 1) % base.count]
+        let mixed = (0..<8).map { i -> [Int32] in
+            let prompt = prompts[i % prompts.count]
+            return i < 3 ? prompt : i < 6 ? Array(prompt.prefix(2 + i)) : prompt + prompts[(i + 1) % prompts.count]
         }
         let params = SamplingParams(maxTokens: 10, ignoreEOS: true)
         // a 16-token step budget: long prompts prefill in chunks beside others' decodes
-        let options = BuildOptions(maxSequenceLength: 1024, limits: StepLimits(maxNumTokens: 16, maxBatchSize: 8))
+        var options = base
+        options.maxSequenceLength = 1024
+        options.limits = StepLimits(maxNumTokens: 16, maxBatchSize: 8)
         let alone = try await LLM(model: fixturesDirectory + "/" + fixture, options: options)
-        let expected = try prompts.map { try alone.generate(prompt: $0, params).outputIds }
+        let expected = try mixed.map { try alone.generate(prompt: $0, params).outputIds }
         let llm = try await LLM(model: fixturesDirectory + "/" + fixture, options: options)
         let executor = llm.executor
         let outputs = try await withThrowingTaskGroup(of: (Int, [Int32]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
+            for (i, prompt) in mixed.enumerated() {
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(i))
                     return (i, try await executor.submit(prompt: prompt, params).result().outputIds)
                 }
             }
-            var outputs = [[Int32]](repeating: [], count: prompts.count)
+            var outputs = [[Int32]](repeating: [], count: mixed.count)
             for try await (i, tokens) in group { outputs[i] = tokens }
             return outputs
         }
-        for i in prompts.indices { #expect(outputs[i] == expected[i], "\(fixture) prompt \(i)") }
+        for i in mixed.indices { #expect(outputs[i] == expected[i], "\(fixture) prompt \(i)") }
         #expect(executor.cacheStatistics.usedBlocks == 0)
     }
 

@@ -275,6 +275,8 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
             rows[tid] = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
         }
         __syncthreads();
+        // unrolled: several keys' loads in flight per thread (long contexts take many passes)
+#pragma unroll 4
         for (int base = 0; base < keys; base += per_pass) {
             int key = base + key_lane;
             float s[G];
@@ -325,6 +327,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
 #pragma unroll
                 for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
             }
+#pragma unroll 4
             for (int key = key_lane; key < keys; key += per_pass) {
                 float v[8];
                 load8(cache + rows[key] * head_dim + v_offset + chunk * 8, v);
