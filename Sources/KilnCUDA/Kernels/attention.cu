@@ -48,6 +48,57 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
                    rotary, num_kv_heads, head_dim, tokens_per_block);
 }
 
+// Folds a tile's scores (p_shared[g][0 … keys)) into each head's running max and sum: a warp
+// per head; leaves the tile's weights in p_shared and the factor earlier sums are scaled by in
+// rescale
+__device__ __forceinline__ void fold_tile(float (*p_shared)[ATTN_THREADS], int keys, int group, float* m_shared, float* l_shared,
+                                          float* rescale) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int g = warp; g < group; g += ATTN_THREADS / 32) {
+        float top = NEG_INF;
+        for (int i = lane; i < keys; i += 32) top = fmaxf(top, p_shared[g][i]);
+        for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
+        float previous = m_shared[g], m_new = fmaxf(previous, top), sum = 0.0f;
+        for (int i = lane; i < keys; i += 32) {
+            float p = expf(p_shared[g][i] - m_new);
+            p_shared[g][i] = p;
+            sum += p;
+        }
+        sum = warp_sum(sum);
+        if (lane == 0) {
+            float correction = previous == NEG_INF ? 0.0f : expf(previous - m_new);
+            rescale[g] = correction;
+            l_shared[g] = l_shared[g] * correction + sum;
+            m_shared[g] = m_new;
+        }
+    }
+}
+
+// acc[g][·] (dimensions 8·chunk … of head g) rescaled, plus the tile's V rows key_lane,
+// key_lane + step, … < keys weighted by the tile's weights; loads unrolled so several are in flight
+template <int G>
+__device__ __forceinline__ void add_values(float (&acc)[G][8], const float (*p_shared)[ATTN_THREADS], const float* rescale, const act* cache,
+                                           const long* rows, long v_offset, int head_dim, int chunk, int key_lane, int step, int keys, int group) {
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        if (g >= group) break;
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
+    }
+#pragma unroll 4
+    for (int key = key_lane; key < keys; key += step) {
+        float v[8];
+        load8(cache + rows[key] * head_dim + v_offset + chunk * 8, v);
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            if (g >= group) break;
+            float p = p_shared[g][key];
+#pragma unroll
+            for (int e = 0; e < 8; e++) acc[g][e] += p * v[e];
+        }
+    }
+}
+
 // The keys [begin, end) of one query token for the query heads of one KV head, whose scaled
 // q rows are in q_shared: the output (splits == 1) or a split's record in partial
 // [token][head][split < stride][head_dim + 2] (acc, max, sum). Keys are taken in tiles of one per
@@ -59,7 +110,7 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
 // so the memory system sees many at once.
 __device__ void attend(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head, int split,
                        int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim, int splits, int stride) {
-    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int tid = threadIdx.x;
     int group = num_heads / num_kv_heads;
     long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
     __shared__ float p_shared[MAX_GROUP][ATTN_THREADS];
@@ -106,47 +157,9 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
         for (int g = 0; g < MAX_GROUP; g++) if (g < group) p_shared[g][tid] = row >= 0 ? s[g] : NEG_INF;
         rows[tid] = row;
         __syncthreads();
-        // fold the tile into each head's running max and sum: a warp per head
-        for (int g = warp; g < group; g += ATTN_THREADS / 32) {
-            float top = NEG_INF;
-            for (int i = lane; i < ATTN_THREADS; i += 32) top = fmaxf(top, p_shared[g][i]);
-            for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
-            float previous = m_shared[g], m_new = fmaxf(previous, top), sum = 0.0f;
-            for (int i = lane; i < ATTN_THREADS; i += 32) {
-                float p = p_shared[g][i] == NEG_INF ? 0.0f : expf(p_shared[g][i] - m_new);
-                p_shared[g][i] = p;
-                sum += p;
-            }
-            sum = warp_sum(sum);
-            if (lane == 0) {
-                float correction = previous == NEG_INF ? 0.0f : expf(previous - m_new);
-                rescale[g] = correction;
-                l_shared[g] = l_shared[g] * correction + sum;
-                m_shared[g] = m_new;
-            }
-        }
+        fold_tile(p_shared, min(ATTN_THREADS, end - tile), group, m_shared, l_shared, rescale);
         __syncthreads();
-        if (adds) {
-            int keys = min(ATTN_THREADS, end - tile);
-#pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) {
-                if (g >= group) break;
-#pragma unroll
-                for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
-            }
-#pragma unroll 8
-            for (int i = key_lane; i < keys; i += lanes) {
-                float v[8];
-                load8(cache + rows[i] * head_dim + v_offset + chunk * 8, v);
-#pragma unroll
-                for (int g = 0; g < MAX_GROUP; g++) {
-                    if (g >= group) break;
-                    float p = p_shared[g][i];
-#pragma unroll
-                    for (int e = 0; e < 8; e++) acc[g][e] += p * v[e];
-                }
-            }
-        }
+        if (adds) add_values<MAX_GROUP>(acc, p_shared, rescale, cache, rows, v_offset, head_dim, chunk, key_lane, lanes, min(ATTN_THREADS, end - tile), group);
         __syncthreads();
     }
     // every thread of a warp takes part in the shuffles (threads past the chunks add zeros)
@@ -250,7 +263,7 @@ template <int G>
 __device__ void attend_decode(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head,
                               int split, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim,
                               int splits, int stride) {
-    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int tid = threadIdx.x;
     int group = num_heads / num_kv_heads, chunks = head_dim / 8;
     int span = 1;  // thread slots a key takes: a power of two, so its chunks share a warp
     while (span < chunks) span <<= 1;
@@ -300,46 +313,9 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
             }
         }
         __syncthreads();
-        // fold the tile into each head's running max and sum: a warp per head
-        for (int g = warp; g < group; g += ATTN_THREADS / 32) {
-            float top = NEG_INF;
-            for (int i = lane; i < keys; i += 32) top = fmaxf(top, p_shared[g][i]);
-            for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
-            float previous = m_shared[g], m_new = fmaxf(previous, top), sum = 0.0f;
-            for (int i = lane; i < keys; i += 32) {
-                float p = expf(p_shared[g][i] - m_new);
-                p_shared[g][i] = p;
-                sum += p;
-            }
-            sum = warp_sum(sum);
-            if (lane == 0) {
-                float correction = previous == NEG_INF ? 0.0f : expf(previous - m_new);
-                rescale[g] = correction;
-                l_shared[g] = l_shared[g] * correction + sum;
-                m_shared[g] = m_new;
-            }
-        }
+        fold_tile(p_shared, keys, group, m_shared, l_shared, rescale);
         __syncthreads();
-        if (reads) {
-#pragma unroll
-            for (int g = 0; g < G; g++) {
-                if (g >= group) break;
-#pragma unroll
-                for (int e = 0; e < 8; e++) acc[g][e] *= rescale[g];
-            }
-#pragma unroll 4
-            for (int key = key_lane; key < keys; key += per_pass) {
-                float v[8];
-                load8(cache + rows[key] * head_dim + v_offset + chunk * 8, v);
-#pragma unroll
-                for (int g = 0; g < G; g++) {
-                    if (g >= group) break;
-                    float p = p_shared[g][key];
-#pragma unroll
-                    for (int e = 0; e < 8; e++) acc[g][e] += p * v[e];
-                }
-            }
-        }
+        if (reads) add_values<G>(acc, p_shared, rescale, cache, rows, v_offset, head_dim, chunk, key_lane, per_pass, keys, group);
         __syncthreads();
     }
     // the key lanes' sums: [key lane][head][dimension] in shared memory, then one output a thread
