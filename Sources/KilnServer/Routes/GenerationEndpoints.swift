@@ -22,7 +22,8 @@ struct GenerationEndpoints: Sendable {
             let prompt = try render(chat.messages, for: model)
             let params = try chat.sampling.params(defaultMaxTokens: max(1, model.contextLength - prompt.count), logprobs: try chat.logprobCount())
             try check([prompt], params, on: model, param: "messages")
-            let job = GenerationJob(id: id, created: unixTime(), model: model, prompts: [prompt], params: params, arrival: arrival)
+            let job = GenerationJob(id: id, created: unixTime(), model: model, prompts: [prompt], params: params, arrival: arrival,
+                                    promptParam: "messages")
             let format = ChatFormat(id: id, created: job.created, model: model, includeUsage: chat.streamOptions?.includeUsage ?? false,
                                     logprobs: params.logprobs != nil)
             return try await respond(job, format: format, stream: chat.stream, endpoint: endpoint, ticket: ticket, channel: context.channel)
@@ -45,7 +46,8 @@ struct GenerationEndpoints: Sendable {
             // OpenAI's default for completions is 16 tokens
             let params = try completion.sampling.params(defaultMaxTokens: 16, logprobs: try whole(completion.logprobs, "logprobs"))
             try check(prompts, params, on: model, param: "prompt")
-            let job = GenerationJob(id: id, created: unixTime(), model: model, prompts: prompts, params: params, arrival: arrival)
+            let job = GenerationJob(id: id, created: unixTime(), model: model, prompts: prompts, params: params, arrival: arrival,
+                                    promptParam: "prompt")
             let format = TextCompletionFormat(id: id, created: job.created, model: model,
                                               includeUsage: completion.streamOptions?.includeUsage ?? false,
                                               logprobs: params.logprobs != nil)
@@ -162,7 +164,7 @@ struct GenerationEndpoints: Sendable {
                     }
                 } catch let error where !(error is ClientGone) {
                     // the 200 went out: the error travels as an event, as OpenAI's streams carry them
-                    let apiError = APIError.from(error, promptParam: "prompt")
+                    let apiError = APIError.from(error, promptParam: job.promptParam)
                     try await send(event: apiError.body, &writer)
                     try await send("data: [DONE]\n\n", &writer)
                     try await writer.finish(nil)

@@ -13,6 +13,8 @@ struct GenerationJob: Sendable {
     let prompts: [[Int32]]
     let params: SamplingParams
     let arrival: ContinuousClock.Instant
+    /// The request field that holds the prompt ("messages" or "prompt"), for errors.
+    let promptParam: String
 
     /// An output of prompt `prompt`.
     typealias Event = (prompt: Int, output: GenerationOutput)
