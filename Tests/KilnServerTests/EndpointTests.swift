@@ -207,4 +207,18 @@ import Testing
         #expect(choice["finish_reason"] as? String == "stop")
         try await server.stop()
     }
+
+    /// A logit bias that forces a special token: its text shows only with skip_special_tokens false.
+    @Test func skipSpecialTokensDecidesWhetherSpecialTokensShow() async throws {
+        let server = try await TestServer.start()
+        var request: [String: Any] = ["prompt": "The kiln", "max_tokens": 2, "temperature": 0, "ignore_eos": true,
+                                      "logit_bias": ["1024": 100]]
+        let skipped = try await server.post("/v1/completions", json(request))
+        #expect((try skipped.json["choices"] as? [[String: Any]])?.first?["text"] as? String == "")
+        #expect((try skipped.json["usage"] as? [String: Any])?["completion_tokens"] as? Int == 2)
+        request["skip_special_tokens"] = false
+        let shown = try await server.post("/v1/completions", json(request))
+        #expect((try shown.json["choices"] as? [[String: Any]])?.first?["text"] as? String == "<|im_start|><|im_start|>")
+        try await server.stop()
+    }
 }
