@@ -68,7 +68,8 @@ public final class OpenAIServer: Sendable {
     /// address cannot be bound or the model cannot be loaded.
     public func run(loading load: @escaping @Sendable () async throws -> ServedModel,
                     gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let application = Application(router: makeRouter(), configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+        let application = Application(router: makeRouter(), server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectHandler()])),
+                                      configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
                                       onServerRunning: { [self] channel in
                                           let port = channel.localAddress?.port
                                           logger.info("listening on http://\(configuration.host):\(port ?? configuration.port)")

@@ -5,6 +5,7 @@
 import AsyncHTTPClient
 import Foundation
 import Kiln
+import NIOCore
 import Synchronization
 import Testing
 
@@ -28,6 +29,30 @@ import Testing
         #expect(try await server.metric("kiln_requests_cancelled_total") == 1)
         #expect(try await server.metric("kiln_server_requests_in_flight") == 0)
         // the cancelled request stopped far short of its 4000 tokens
+        #expect(try await server.metric("kiln_inter_token_latency_seconds_count") < 3000)
+        try await server.stop()
+    }
+
+    /// A whole (non-streamed) answer writes nothing until it is done: the closed connection
+    /// itself cancels the request.
+    @Test func aClientDisconnectingBeforeAWholeAnswerFreesItsBlocks() async throws {
+        let server = try await TestServer.start(options: Self.longContext)
+        let url = server.baseURL + "/v1/completions"
+        let request = Task {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: json(["prompt": "The kiln", "max_tokens": 4000, "ignore_eos": true])))
+            _ = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        }
+        #expect(try await server.eventually { try await server.metric("kiln_kv_blocks_used") > 0 })
+        request.cancel()
+        let freed = try await server.eventually {
+            let used = try await server.metric("kiln_kv_blocks_used"), running = try await server.metric("kiln_requests_running")
+            return used == 0 && running == 0
+        }
+        #expect(freed)
+        #expect(try await server.metric("kiln_requests_cancelled_total") == 1)
+        #expect(try await server.eventually { try await server.metric("kiln_server_requests_in_flight") == 0 })
         #expect(try await server.metric("kiln_inter_token_latency_seconds_count") < 3000)
         try await server.stop()
     }
