@@ -4,13 +4,13 @@
 import KilnRuntime
 import KilnTokenizers
 
-/// A completion's text, special tokens skipped, cut before the first stop string.
+/// A completion's text, special tokens skipped unless asked for, cut before the first stop string.
 struct DetokenizedCompletion: CompletionText {
     private var detokenizer: StreamingDetokenizer
     private var matcher: StopStringMatcher
 
-    init(tokenizer: Tokenizer, stop: [String]) {
-        detokenizer = tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true)
+    init(tokenizer: Tokenizer, stop: [String], skipSpecialTokens: Bool = true) {
+        detokenizer = tokenizer.makeStreamingDetokenizer(skipSpecialTokens: skipSpecialTokens)
         matcher = StopStringMatcher(stops: stop)
     }
 

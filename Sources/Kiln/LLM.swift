@@ -108,7 +108,7 @@ public final class LLM {
 
     /// Makes each completion's text with `tokenizer`, cut before a stop string.
     private static func completionText(_ tokenizer: Tokenizer) -> CompletionTextFactory {
-        { stop in DetokenizedCompletion(tokenizer: tokenizer, stop: stop) }
+        { stop, skipSpecialTokens in DetokenizedCompletion(tokenizer: tokenizer, stop: stop, skipSpecialTokens: skipSpecialTokens) }
     }
 
     /// Replaces the weights of the engine folder `engine` with those of the Hugging Face

@@ -157,7 +157,7 @@ struct BeamSearchDecoder {
     func completions(text: CompletionTextFactory?, onToken: (GeneratedToken) -> Bool) -> [CompletionOutput] {
         var streaming = true
         return search.finished.prefix(params.n).enumerated().map { index, hypothesis in
-            var completionText = text?([])
+            var completionText = text?([], true)
             var released = ""
             for (position, token) in hypothesis.output.enumerated() {
                 var piece = completionText?.append(token, canStop: false).text ?? ""

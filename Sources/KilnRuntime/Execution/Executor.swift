@@ -26,6 +26,12 @@ public struct GenerationOutput: Sendable {
     public var tokenIds: [Int32] { tokens.map(\.id) }
 }
 
+/// How many requests an executor holds: those in the running batch and those waiting for it.
+public struct ExecutorLoad: Sendable, Equatable {
+    public var waitingRequests: Int
+    public var runningRequests: Int
+}
+
 /// A submitted request: its id (for `Executor.cancel`) and its outputs.
 public struct GenerationRequest: Sendable {
     public let id: RequestID
@@ -185,6 +191,8 @@ public final class Executor: Sendable {
     public var cacheStatistics: KVCacheManager.Statistics { status.current.cache }
     /// Running requests preempted so far (their blocks freed, recomputed later).
     public var preemptions: Int { status.current.preemptions }
+    /// Requests waiting and running, as of the loop's latest change.
+    public var load: ExecutorLoad { status.current.load }
 
     private func enqueue(_ id: RequestID, prompt: [Int32], _ params: SamplingParams, sink: @escaping OutputSink) {
         if !commands.push(.submit(id, prompt: prompt, params, sink)) { sink(.failure(ExecutorError.shutDown)) }

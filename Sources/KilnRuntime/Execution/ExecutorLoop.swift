@@ -20,6 +20,7 @@ final class LoopStatus: Sendable {
     struct Snapshot: Sendable {
         var cache: KVCacheManager.Statistics
         var preemptions = 0
+        var load = ExecutorLoad(waitingRequests: 0, runningRequests: 0)
     }
 
     private let snapshot: Mutex<Snapshot>
@@ -73,6 +74,7 @@ final class ExecutorLoop {
                 let sequence = try batcher.submit(prompt: prompt, params)
                 requests[sequence] = (id, sink)
                 sequences[id] = sequence
+                publishStatus()
             } catch {
                 sink(.failure(error))
             }
@@ -141,6 +143,7 @@ final class ExecutorLoop {
     }
 
     private func publishStatus() {
-        status.publish(LoopStatus.Snapshot(cache: batcher.cacheStatistics, preemptions: batcher.preemptions))
+        status.publish(LoopStatus.Snapshot(cache: batcher.cacheStatistics, preemptions: batcher.preemptions,
+                                           load: ExecutorLoad(waitingRequests: batcher.waitingRequests, runningRequests: batcher.runningRequests)))
     }
 }

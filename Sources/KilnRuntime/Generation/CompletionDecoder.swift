@@ -26,7 +26,7 @@ struct CompletionDecoder {
         return (0..<params.n).map { index in
             CompletionDecoder(index: index, params: params,
                               sampler: Sampler(params, prompt: prompt, eosTokenIds: eosTokenIds, seed: RandomSource.completionSeed(seed, index: index)),
-                              text: text.map { $0(params.stop) })
+                              text: text.map { $0(params.stop, params.skipSpecialTokens) })
         }
     }
 

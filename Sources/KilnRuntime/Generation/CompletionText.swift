@@ -12,5 +12,6 @@ public protocol CompletionText {
     mutating func finish() -> String
 }
 
-/// Makes the text of one completion that stops at any of the given strings.
-public typealias CompletionTextFactory = @Sendable (_ stop: [String]) -> any CompletionText
+/// Makes the text of one completion that stops at any of the given strings, with or without
+/// the special tokens' text.
+public typealias CompletionTextFactory = @Sendable (_ stop: [String], _ skipSpecialTokens: Bool) -> any CompletionText

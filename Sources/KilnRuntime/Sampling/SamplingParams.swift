@@ -49,6 +49,9 @@ public struct SamplingParams: Hashable, Sendable {
     /// Report the log-probability of each chosen token and of the `logprobs` most likely
     /// tokens (0: the chosen one only), from the distribution it was drawn from; `nil` is off.
     public var logprobs: Int?
+    /// Leave special tokens (end-of-turn markers and the like) out of the completion's text;
+    /// the ids keep them either way.
+    public var skipSpecialTokens: Bool
 
     /// Beams of a beam search (Hugging Face's `num_beams`); 1 is off. The `n` completions are
     /// then the `n` best finished beams, best first, each with its score.
@@ -62,7 +65,7 @@ public struct SamplingParams: Hashable, Sendable {
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0, seed: UInt64? = nil, maxTokens: Int = 16,
                 ignoreEOS: Bool = false, repetitionPenalty: Float = 1, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
                 logitBias: [Int32: Float] = [:], minTokens: Int = 0, stopTokenIds: [Int32] = [], stop: [String] = [], n: Int = 1,
-                logprobs: Int? = nil, beamWidth: Int = 1, lengthPenalty: Float = 1, earlyStopping: EarlyStopping = .heuristic) {
+                logprobs: Int? = nil, skipSpecialTokens: Bool = true, beamWidth: Int = 1, lengthPenalty: Float = 1, earlyStopping: EarlyStopping = .heuristic) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -79,6 +82,7 @@ public struct SamplingParams: Hashable, Sendable {
         self.stop = stop
         self.n = n
         self.logprobs = logprobs
+        self.skipSpecialTokens = skipSpecialTokens
         self.beamWidth = beamWidth
         self.lengthPenalty = lengthPenalty
         self.earlyStopping = earlyStopping

@@ -103,6 +103,10 @@ public final class InFlightBatcher {
 
     /// Whether requests are waiting or running.
     public var hasWork: Bool { !requests.isEmpty }
+    /// Requests with a completion in the running batch.
+    public var runningRequests: Int { Set(running.map(\.request)).count }
+    /// Requests in flight with none in the running batch (queued, or all preempted).
+    public var waitingRequests: Int { requests.count - runningRequests }
 
     /// The KV cache's blocks and prefix hits so far.
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
