@@ -5,7 +5,8 @@
 
 Each client sends streaming chat completions (stream_options.include_usage) one after the
 other until the time is up; requests still running then get --grace seconds to finish.
-Reports errors by kind, lost requests (started, never ended with `data: [DONE]`), request and
+With --disconnect-fraction F, a share F of the requests hang up after their first token (a
+client going away mid-stream; counted apart, not as errors). Reports errors by kind, lost requests (started, never ended with `data: [DONE]`), request and
 token throughput, time to first token and inter-token latency percentiles, and checks that
 /metrics shows zero KV blocks used once the load is gone. Plain asyncio: HTTP/1.1 over
 asyncio streams, no third-party package needed. Exits 1 when any request failed or was lost,
@@ -32,6 +33,7 @@ class Stats:
     def __init__(self):
         self.started = 0
         self.completed = 0
+        self.disconnected = 0
         self.errors = Counter()
         self.ttft = []
         self.itl = []
@@ -101,6 +103,8 @@ async def one_request(args, stats, client_id, number):
         "max_tokens": args.max_tokens, "temperature": args.temperature, "ignore_eos": args.ignore_eos,
     }
     key = (client_id, number)
+    # a share of the clients hang up after their first token: their blocks must come back
+    hang_up = random.random() < args.disconnect_fraction
     stats.started += 1
     stats.in_flight.add(key)
     start = time.perf_counter()
@@ -139,6 +143,9 @@ async def one_request(args, stats, client_id, number):
                         if first is None:
                             first = now
                             stats.ttft.append(now - start)
+                            if hang_up:
+                                stats.disconnected += 1
+                                return
                         else:
                             stats.itl.append(now - last)
                         last = now
@@ -200,6 +207,8 @@ async def main():
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--ignore-eos", action="store_true", help="always generate max-tokens")
+    parser.add_argument("--disconnect-fraction", type=float, default=0.0,
+                        help="share of requests whose client closes the connection after the first token")
     parser.add_argument("--api-key")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
@@ -231,7 +240,8 @@ async def main():
 
     report = {
         "clients": args.clients, "duration_s": args.duration, "elapsed_s": round(elapsed, 1), "max_tokens": args.max_tokens,
-        "requests_started": stats.started, "requests_completed": stats.completed, "errors": sum(stats.errors.values()),
+        "requests_started": stats.started, "requests_completed": stats.completed,
+        "requests_disconnected": stats.disconnected, "errors": sum(stats.errors.values()),
         "errors_by_kind": dict(stats.errors), "lost_requests": lost,
         "requests_per_s": round(stats.completed / elapsed, 2), "output_tokens": stats.completion_tokens,
         "output_tokens_per_s": round(stats.completion_tokens / elapsed, 1), "prompt_tokens": stats.prompt_tokens,
@@ -242,7 +252,8 @@ async def main():
         print(json.dumps(report, indent=2))
     else:
         print(f"{args.clients} clients for {args.duration:.0f} s ({elapsed:.1f} s with the drain), max_tokens {args.max_tokens}")
-        print(f"requests: {stats.started} started, {stats.completed} completed, {report['errors']} errors {dict(stats.errors)}, {lost} lost")
+        print(f"requests: {stats.started} started, {stats.completed} completed, {stats.disconnected} hung up by their client, "
+              f"{report['errors']} errors {dict(stats.errors)}, {lost} lost")
         print(f"throughput: {report['requests_per_s']} requests/s, {report['output_tokens_per_s']} output tok/s "
               f"({stats.completion_tokens} output, {stats.prompt_tokens} prompt tokens)")
         for name in ("ttft_ms", "itl_ms", "latency_ms"):
