@@ -65,6 +65,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCPU", "KilnCUDA", "KilnGraph"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnCheckpoint", "KilnCompiler", "KilnCPU", "KilnCUDA", "KilnGraph", "KilnModels", "KilnTensor"]),
     ]
 )
