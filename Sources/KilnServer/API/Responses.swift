@@ -136,16 +136,8 @@ struct ChatCompletionChunk: Encodable {
     }
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(object, forKey: .object)
-        try container.encode(created, forKey: .created)
-        try container.encode(model, forKey: .model)
-        try container.encode(choices, forKey: .choices)
-        if includeUsage { try container.encode(usage, forKey: .usage) }
+        try encodeEnvelope(encoder, id: id, object: object, created: created, model: model, choices: choices, usage: includeUsage ? .some(usage) : nil)
     }
-
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
 }
 
 // MARK: completions
@@ -177,16 +169,8 @@ struct CompletionBody: Encodable {
     }
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(object, forKey: .object)
-        try container.encode(created, forKey: .created)
-        try container.encode(model, forKey: .model)
-        try container.encode(choices, forKey: .choices)
-        if includeUsage { try container.encode(usage, forKey: .usage) }
+        try encodeEnvelope(encoder, id: id, object: object, created: created, model: model, choices: choices, usage: includeUsage ? .some(usage) : nil)
     }
-
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
 }
 
 /// `choices[i].logprobs` of a (legacy) completion: parallel lists.
@@ -217,3 +201,18 @@ struct ModelCard: Encodable {
 
     enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by", maxModelLen = "max_model_len" }
 }
+
+/// Writes the envelope streamed chunks and text completions share. `usage`: nil leaves the key
+/// out (the client did not ask for it); `.some(nil)` writes null (a chunk before the last).
+private func encodeEnvelope<Choice: Encodable>(_ encoder: any Encoder, id: String, object: String, created: Int, model: String,
+                                               choices: [Choice], usage: UsageBody??) throws {
+    var container = encoder.container(keyedBy: EnvelopeKeys.self)
+    try container.encode(id, forKey: .id)
+    try container.encode(object, forKey: .object)
+    try container.encode(created, forKey: .created)
+    try container.encode(model, forKey: .model)
+    try container.encode(choices, forKey: .choices)
+    if let usage { try container.encode(usage, forKey: .usage) }
+}
+
+private enum EnvelopeKeys: String, CodingKey { case id, object, created, model, choices, usage }
