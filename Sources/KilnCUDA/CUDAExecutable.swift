@@ -58,6 +58,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let plan: MemoryPlan
     private let maxBlocksPerSequence: Int
     private let splitCapacity: Int
+    /// Tokens of one sequence a tensor-core prefill attention block takes.
+    private let flashTileTokens: Int
     /// Device addresses of weights (by node), epilogue biases (by matmul node), rotary tables
     /// (by rope or attention node).
     private let weightAddresses: [Int: UInt64]
@@ -169,7 +171,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                               extraReads: fusion.extraReads)
         let arena = try device.allocate(plan.arenaBytes, purpose: "the activation arena (\(limits))")
         let maxBlocks = max(1, kvCache.numBlocks)
-        let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks)
+        // prefill attention tiles: a sequence's tokens in runs of flashTileTokens (a tile's
+        // rows are its tokens times a KV head's query heads)
+        let maxGroup = attention.map { $0.numHeads / $0.numKVHeads }.max() ?? 1
+        let flashTileTokens = max(1, 64 / maxGroup)
+        let flashTileCapacity = limits.maxNumTokens / flashTileTokens + limits.maxBatchSize
+        let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks) + 2 * flashTileCapacity
         let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32
@@ -221,6 +228,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         for name in ["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }
+        if activation != .f32 {
+            for size in CUDAKernelLibrary.flashHeadSizes {
+                try device.allowSharedMemory(kernels["flash_prefill_d\(size)"], bytes: Self.flashSharedBytes(headDim: size))
+            }
+        }
         self.kernels = kernels
         self.elementwise = elementwise
         self.fusion = fusion
@@ -236,6 +248,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         self.plan = plan
         self.maxBlocksPerSequence = maxBlocks
         self.splitCapacity = splitCapacity
+        self.flashTileTokens = flashTileTokens
         self.weightAddresses = weightAddresses
         self.biasAddresses = biasAddresses
         self.rotaryAddresses = rotaryAddresses
@@ -329,6 +342,20 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private var tokenSequenceOffset: Int { 3 * limits.maxNumTokens }
     private var lastRowsOffset: Int { 4 * limits.maxNumTokens }
     private var blockTablesOffset: Int { 4 * limits.maxNumTokens + limits.maxBatchSize }
+    /// Prefill attention tiles (first row, token count), after the block tables.
+    private var flashTilesOffset: Int { blockTablesOffset + limits.maxBatchSize * maxBlocksPerSequence }
+
+    /// Tiles a step's prefill attention launches: an upper bound, as each sequence may end
+    /// a tile early (the tiles past the step's have no tokens).
+    private func flashTileCount(numTokens: Int, numSeqs: Int) -> Int { numTokens / flashTileTokens + numSeqs }
+
+    /// Shared memory of the tensor-core prefill attention: q, k and v tiles of 64 rows padded by 8.
+    private static func flashSharedBytes(headDim: Int) -> Int { 3 * 64 * (headDim + 8) * 2 }
+
+    /// Whether prefill attention runs on tensor cores (16-bit activations, a head size built for).
+    private func usesFlashPrefill(_ attention: AttentionPlugin) -> Bool {
+        activation != .f32 && CUDAKernelLibrary.flashHeadSizes.contains(attention.headDim)
+    }
 
     /// Fills the step's metadata and queues its upload; padded decode rows read and write
     /// the pool's spare block.
@@ -360,6 +387,20 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let count = blockTablesOffset + sequences * maxBlocksPerSequence
         try device.upload(UnsafeRawBufferPointer(start: hostMetadata.base, count: count * 4), to: metadata.address)
+        guard activation != .f32, step.sequences.contains(where: { $0.newTokens > 1 }) else { return }
+        let tiles = ints + flashTilesOffset
+        let tileCount = flashTileCount(numTokens: step.numTokens, numSeqs: step.numSeqs)
+        var tile = 0
+        row = 0
+        for sequence in step.sequences {
+            for first in stride(from: 0, to: sequence.newTokens, by: flashTileTokens) {
+                (tiles[2 * tile], tiles[2 * tile + 1]) = (Int32(row + first), Int32(min(flashTileTokens, sequence.newTokens - first)))
+                tile += 1
+            }
+            row += sequence.newTokens
+        }
+        for unused in tile..<tileCount { (tiles[2 * unused], tiles[2 * unused + 1]) = (0, 0) }
+        try device.upload(UnsafeRawBufferPointer(start: tiles, count: 2 * tileCount * 4), to: metadataAddress(flashTilesOffset))
     }
 
     private func metadataAddress(_ offset: Int) -> UInt64 { metadata.address + UInt64(offset * 4) }
@@ -655,6 +696,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
             try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
         ] + rope + heads + [.int(Int32(layout.tokensPerBlock))] + strides)
+        if usesFlashPrefill(attention) {
+            try device.launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (flashTileCount(numTokens: numTokens, numSeqs: numSeqs), attention.numKVHeads, 1),
+                              block: (128, 1, 1), sharedBytes: Self.flashSharedBytes(headDim: attention.headDim), [
+                try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)), .pointer(metadataAddress(flashTilesOffset)),
+                .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
+                .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)),
+            ])
+            return
+        }
         try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
             try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)),
             .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),

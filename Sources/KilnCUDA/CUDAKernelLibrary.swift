@@ -13,11 +13,19 @@ struct CUDAKernelLibrary {
     let modules: [CompiledModule]
 
     /// The hand-written kernels, as the sources name them.
-    static let handwrittenNames = [
+    static let commonNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
         "write_kv", "paged_attention", "decode_attention_g1", "decode_attention_g2", "decode_attention_g4", "decode_attention_g8",
         "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16", "gemv_rms_norm",
     ]
+
+    /// Head sizes the tensor-core prefill attention is built for (`flash_prefill_d…`).
+    static let flashHeadSizes = [16, 32, 64, 96, 128, 256]
+
+    /// The hand-written kernels for an activation type: tensor-core kernels need 16-bit ones.
+    static func handwrittenNames(activation: DType) -> [String] {
+        commonNames + (activation == .f32 ? [] : flashHeadSizes.map { "flash_prefill_d\($0)" })
+    }
 
     /// What every module starts with: shared helpers and the GEMV sweep (generated GEMV
     /// prologues use it too).
@@ -26,7 +34,7 @@ struct CUDAKernelLibrary {
     }
 
     static var handwrittenSource: String {
-        [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.sampling_cu, PackageResources.gemv_cu]
+        [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.flash_attention_cu, PackageResources.sampling_cu, PackageResources.gemv_cu]
             .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
     }
 
@@ -41,7 +49,7 @@ struct CUDAKernelLibrary {
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
         var modules = [main]
         // every Kiln kernel starts with KILN_WAIT_FOR_PRIOR_GRID
-        var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames, waitForPriorGrid: true)
+        var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames(activation: activation), waitForPriorGrid: true)
         var cached = mainCached
         let generated = Array(Set(elementwise)).sorted { $0.name < $1.name }
         let prologues = Array(Set(gemvPrologues)).sorted { $0.name < $1.name }

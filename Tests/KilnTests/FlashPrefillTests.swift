@@ -1,0 +1,123 @@
+// The tensor-core prefill attention (bf16) on head sizes and GQA groups the fixtures do not
+// have: random Llama models written here, their prefill checked against decode steps (the
+// decode kernel, another code path) and against itself chunked and batched.
+
+import Foundation
+import Kiln
+import KilnCheckpoint
+import KilnGraph
+import KilnRuntime
+import KilnTensor
+import Testing
+
+@Suite(.enabled(if: gpuAvailable, "no GPU visible"), .serialized) struct FlashPrefillTests {
+    struct Shape: CustomStringConvertible, Sendable {
+        let headDim: Int, heads: Int, kvHeads: Int
+        var description: String { "head_dim \(headDim), \(heads) heads / \(kvHeads) KV heads" }
+    }
+
+    static let shapes = [Shape(headDim: 64, heads: 8, kvHeads: 2), Shape(headDim: 128, heads: 2, kvHeads: 2),
+                         Shape(headDim: 64, heads: 6, kvHeads: 2), Shape(headDim: 96, heads: 4, kvHeads: 1),
+                         Shape(headDim: 256, heads: 2, kvHeads: 1)]
+
+    /// Prefill logits of every position equal the logits of decoding the same tokens one at a
+    /// time (within bf16 rounding), across several 64-key tiles and query tiles.
+    @Test(arguments: shapes)
+    func prefillMatchesDecodeSteps(shape: Shape) throws {
+        let dir = try Self.randomLlama(shape)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let llm = try LLM(model: dir, options: cudaBF16)
+        let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let tokens = Self.tokens(count: 150, seed: 1)
+        let prefill = try llm.promptLogits(tokens).floats()
+        let table = (0..<((tokens.count + tokensPerBlock - 1) / tokensPerBlock)).reversed().map { Int32($0) }
+        func step(_ new: ArraySlice<Int32>, after cached: Int) -> StepInputs {
+            StepInputs(sequences: [(Array(new), SequenceStep(cachedTokens: cached, newTokens: new.count, blockTable: table))], tokensPerBlock: tokensPerBlock)
+        }
+        let start = 20
+        _ = try executable.forward(step(tokens[0..<start], after: 0))
+        var worst: Float = 0, largest: Float = 0, agreeing = 0
+        for row in start..<tokens.count {
+            let decoded = try executable.forward(step(tokens[row...row], after: row)).floats()
+            let expected = Array(prefill[(row * width)..<((row + 1) * width)])
+            worst = max(worst, maxAbsoluteDifference(decoded, expected))
+            largest = max(largest, expected.map(abs).max() ?? 0)
+            if decoded.indices.max(by: { decoded[$0] < decoded[$1] }) == expected.indices.max(by: { expected[$0] < expected[$1] }) { agreeing += 1 }
+        }
+        let count = tokens.count - start
+        #expect(worst < 0.03 * largest, "\(shape): max |Δ| \(worst), logits up to \(largest)")
+        #expect(agreeing >= count * 9 / 10, "\(shape): \(agreeing) of \(count) argmaxes agree")
+    }
+
+    /// A prompt prefilled in chunks, and two prompts prefilled in one step, give the last
+    /// logits of prefilling each alone.
+    @Test(arguments: shapes)
+    func chunkedAndBatchedPrefillMatchOneShot(shape: Shape) throws {
+        let dir = try Self.randomLlama(shape)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let llm = try LLM(model: dir, options: cudaBF16)
+        let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let first = Self.tokens(count: 133, seed: 2), second = Self.tokens(count: 71, seed: 3)
+        let tableA = (0..<9).map { Int32(2 * $0 + 1) }, tableB = (0..<9).map { Int32(2 * $0) }
+        func sequence(_ tokens: ArraySlice<Int32>, after cached: Int, _ table: [Int32]) -> ([Int32], SequenceStep) {
+            (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: table))
+        }
+        let alone = try executable.forward(StepInputs(sequences: [sequence(first[...], after: 0, tableA)], tokensPerBlock: tokensPerBlock)).floats()
+        let secondAlone = try executable.forward(StepInputs(sequences: [sequence(second[...], after: 0, tableB)], tokensPerBlock: tokensPerBlock)).floats()
+        var chunked: [Float] = []
+        for start in stride(from: 0, to: first.count, by: 37) {
+            let chunk = first[start..<min(first.count, start + 37)]
+            chunked = try executable.forward(StepInputs(sequences: [sequence(chunk, after: start, tableA)], tokensPerBlock: tokensPerBlock)).floats()
+        }
+        let both = try executable.forward(StepInputs(sequences: [sequence(second[...], after: 0, tableB), sequence(first[...], after: 0, tableA)],
+                                                     tokensPerBlock: tokensPerBlock)).floats()
+        let scale = alone.map(abs).max() ?? 1
+        #expect(maxAbsoluteDifference(chunked, alone) < 0.03 * scale, "\(shape): chunked")
+        #expect(maxAbsoluteDifference(Array(both[width...]), alone) < 0.03 * scale, "\(shape): batched, first prompt")
+        #expect(maxAbsoluteDifference(Array(both[..<width]), secondAlone) < 0.03 * scale, "\(shape): batched, second prompt")
+    }
+
+    static func tokens(count: Int, seed: UInt64) -> [Int32] {
+        var generator = RandomSource(seed: seed)
+        return (0..<count).map { _ in Int32(generator.next() % 500) + 1 }
+    }
+
+    /// A two-layer Llama with random f32 weights of the given attention shape, in a temporary folder.
+    static func randomLlama(_ shape: Shape) throws -> String {
+        let dir = NSTemporaryDirectory() + "kiln-flash-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let hidden = 256, intermediate = 512, vocabulary = 512, layers = 2
+        let config: [String: Any] = [
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden, "intermediate_size": intermediate,
+            "num_hidden_layers": layers, "num_attention_heads": shape.heads, "num_key_value_heads": shape.kvHeads, "head_dim": shape.headDim,
+            "vocab_size": vocabulary, "max_position_embeddings": 1024, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+            "tie_word_embeddings": false, "torch_dtype": "float32", "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2,
+        ]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        var generator = RandomSource(seed: UInt64(shape.headDim * 31 + shape.heads * 7 + shape.kvHeads))
+        func random(_ rows: Int, _ columns: Int, scale: Float) -> HostTensor {
+            HostTensor((0..<(rows * columns)).map { _ in (Float(generator.next() % 20001) / 10000 - 1) * scale }, shape: [rows, columns])
+        }
+        func ones(_ n: Int) -> HostTensor { HostTensor([Float](repeating: 1, count: n), shape: [n]) }
+        var tensors: [(name: String, tensor: HostTensor)] = [
+            ("model.embed_tokens.weight", random(vocabulary, hidden, scale: 1)), ("lm_head.weight", random(vocabulary, hidden, scale: 0.2)),
+            ("model.norm.weight", ones(hidden)),
+        ]
+        let qWidth = shape.heads * shape.headDim, kvWidth = shape.kvHeads * shape.headDim
+        for layer in 0..<layers {
+            let prefix = "model.layers.\(layer)."
+            tensors += [
+                (prefix + "input_layernorm.weight", ones(hidden)), (prefix + "post_attention_layernorm.weight", ones(hidden)),
+                (prefix + "self_attn.q_proj.weight", random(qWidth, hidden, scale: 0.25)),
+                (prefix + "self_attn.k_proj.weight", random(kvWidth, hidden, scale: 0.25)),
+                (prefix + "self_attn.v_proj.weight", random(kvWidth, hidden, scale: 0.1)),
+                (prefix + "self_attn.o_proj.weight", random(hidden, qWidth, scale: 0.1)),
+                (prefix + "mlp.gate_proj.weight", random(intermediate, hidden, scale: 0.1)),
+                (prefix + "mlp.up_proj.weight", random(intermediate, hidden, scale: 0.1)),
+                (prefix + "mlp.down_proj.weight", random(hidden, intermediate, scale: 0.1)),
+            ]
+        }
+        try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
+        return dir
+    }
+}
