@@ -187,6 +187,8 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
     }
 }
 
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 // the keys of query token t that split `split` of `splits` takes: [begin, end)
 __device__ __forceinline__ void split_range(int position, int window, int split, int splits, int* begin, int* end) {
     int first = window > 0 ? max(0, position + 1 - window) : 0;
@@ -353,7 +355,9 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
                  int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables,
                  int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary,
                  int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) {
-    KILN_EARLY_DEPENDENTS();
+    // the step's metadata and the cached keys do not depend on the previous kernel: the split's
+    // first keys are fetched into L2 before waiting for it, so the wait ends with them close by
+    KILN_LAUNCH_DEPENDENTS();
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
     // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
@@ -361,6 +365,19 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     int first = window > 0 ? max(0, position + 1 - window) : 0, stride = splits;
     splits = min(splits, (position + 1 - first + 15) / 16);
     if (split >= splits) return;
+    int begin, end;
+    split_range(position, window, split, splits, &begin, &end);
+    const int* table = block_tables + (long)t * max_blocks;
+    if (begin + (int)threadIdx.x < end) {
+        int j = begin + threadIdx.x;
+        long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+        long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
+        for (int d = 0; d < head_dim; d += 128 / (int)sizeof(act)) {  // one 128-byte line at a time
+            prefetch_l2(cache + row * head_dim + d);
+            prefetch_l2(cache + row * head_dim + v_offset + d);
+        }
+    }
+    KILN_WAIT_ONLY();
     __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
     for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
         int g = i / half, pair = i % half;
@@ -373,13 +390,11 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
         q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
         q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
     }
-    int begin, end;
-    split_range(position, window, split, splits, &begin, &end);
     if (position >= begin && position < end)
         write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
                        rotary, num_kv_heads, head_dim, tokens_per_block);
     __syncthreads();  // the new key is in the cache for this block's reads
-    attend_decode<G>(q_shared, out, partial, cache, block_tables + (long)t * max_blocks, t, kv_head, split, begin, end, tokens_per_block,
+    attend_decode<G>(q_shared, out, partial, cache, table, t, kv_head, split, begin, end, tokens_per_block,
                      num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
     __shared__ int last;
