@@ -639,7 +639,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     }
 
     /// GEMV_THREADS of gemv.cuh.
-    private static let gemvThreads = 512
+    private static let gemvThreads = 256
 
     /// Activations a GEMV stages in shared memory (m · k bf16 values).
     private static let maxStagedBytes = 64 << 10
