@@ -168,6 +168,10 @@ public final class CUDADevice: @unchecked Sendable {
     /// `KILN_NO_PDL=1` turns it off (for comparisons).
     public var programmaticLaunch: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_PDL") == nil }
 
+    /// `KILN_SPLIT_DECODE_ATTENTION=1` keeps every decode step on the split-K decode kernel,
+    /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).
+    public var prefersSplitDecodeAttention: Bool { getenv("KILN_SPLIT_DECODE_ATTENTION") != nil }
+
     /// Queues `kernel` on the stream.
     public func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
                        _ arguments: [KernelArgument]) throws(CUDAError) {

@@ -67,6 +67,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let rotaryAddresses: [Int: UInt64]
     private let weightBuffer: DeviceBuffer
     private let graphsEnabled: Bool
+    /// Few-row GEMMs the GEMV could take but cuBLASLt was measured faster at.
+    private var smallGemmsOnBlas: Set<GemmShape> = []
     private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
     /// Per (sequence, KV head): how many decode-attention splits have finished (the last resets it).
     private let arrivals: DeviceBuffer
@@ -600,7 +602,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             throw CUDABackendError.unsupportedOp("\(nodes[id].op) with a \(nodes[inputs[1]].dtype) right operand")
         }
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
-        guard shape.runsAsGemv else {
+        guard runsAsGemv(shape) else {
             try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
                          b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
                          d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
@@ -639,7 +641,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     }
 
     /// GEMV_THREADS of gemv.cuh.
-    private static let gemvThreads = 256
+    private static let gemvThreads = 512
 
     /// Activations a GEMV stages in shared memory (m · k bf16 values).
     private static let maxStagedBytes = 64 << 10
@@ -649,7 +651,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// 8 aligned values at a time.
     private func gemvPrologue(_ gemv: Int, numTokens: Int, numSeqs: Int, decode: Bool) throws -> GemvPrologue? {
         guard decode, let prologue = fusion.prologues[gemv], let shape = gemmShape(gemv, numTokens: numTokens, numSeqs: numSeqs),
-              shape.runsAsGemv, shape.m * shape.k * 2 <= Self.maxStagedBytes else { return nil }
+              runsAsGemv(shape), shape.m * shape.k * 2 <= Self.maxStagedBytes else { return nil }
         guard case .elementwise(let node) = prologue else { return prologue }
         let kernel = elementwise[node]!
         for (input, isActivation) in zip(nodes[node].inputs, kernel.operandIsActivation) {
@@ -658,6 +660,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         return prologue
     }
+
+    /// Whether `shape` runs as Kiln's GEMV: one it can take, unless cuBLASLt was measured faster.
+    private func runsAsGemv(_ shape: GemmShape) -> Bool { shape.gemvEligible && !smallGemmsOnBlas.contains(shape) }
 
     private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int, decode: Bool) throws {
         let inputs = nodes[id].inputs
@@ -677,7 +682,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
         let rope: [KernelArgument] = [.pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1)]
         let heads: [KernelArgument] = [.int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim))]
-        if decode {
+        // decode steps whose tokens alone fill the GPU (no splits) stream their keys faster
+        // through the tensor-core kernel's shared-memory tiles, one token a block
+        let decodeOnTensorCores = decode && splits == 1 && usesFlashPrefill(attention) && !device.prefersSplitDecodeAttention
+        if decode && !decodeOnTensorCores {
             // one kernel: rotation, the new token's cache write, attention and the split merge
             // the key lanes' sums (attend_decode's `reduce`): keys a pass × group × head dim floats
             var span = 1
@@ -697,9 +705,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
         ] + rope + heads + [.int(Int32(layout.tokensPerBlock))] + strides)
         if usesFlashPrefill(attention) {
-            try device.launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (flashTileCount(numTokens: numTokens, numSeqs: numSeqs), attention.numKVHeads, 1),
+            // decode: no tile list, block t takes token t
+            let tileCount = decode ? numTokens : flashTileCount(numTokens: numTokens, numSeqs: numSeqs)
+            try device.launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (tileCount, attention.numKVHeads, 1),
                               block: (128, 1, 1), sharedBytes: Self.flashSharedBytes(headDim: attention.headDim), [
-                try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)), .pointer(metadataAddress(flashTilesOffset)),
+                try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)), .pointer(decode ? 0 : metadataAddress(flashTilesOffset)),
                 .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
                 .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)),
             ])
@@ -720,7 +730,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     }
 
     /// Takes the recorded GEMM algorithm choices, and measures the others when asked: for
-    /// each weight GEMM at the decode graph sizes and a few prefill sizes.
+    /// each weight GEMM at the decode graph sizes and a few prefill sizes, cuBLASLt's
+    /// candidates and, for few rows, Kiln's GEMV against the best of them (`gemv`: 1 or 0).
     private func chooseGemmAlgorithms(_ recorded: KernelSelection, measure: Bool) throws {
         var chosen: [String: [String: Int]] = [:]
         let decodeSizes = Self.graphBatchSizes.filter { $0 <= limits.maxBatchSize }
@@ -730,18 +741,31 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         for (id, node) in nodes.enumerated() where node.op.isGemm && nodes[node.inputs[1]].isWeight {
             for m in decodeSizes + prefillSizes {
                 let tokens = m, sequences = min(m, limits.maxBatchSize)
-                guard let shape = gemmShape(id, numTokens: tokens, numSeqs: sequences), shape.m == m, !shape.runsAsGemv,
+                guard let shape = gemmShape(id, numTokens: tokens, numSeqs: sequences), shape.m == m,
                       seen.insert(shape).inserted else { continue }
-                if let index = recorded.choices[shape.description]?["candidate"] {
-                    try blas.choose(index, for: shape)
-                    chosen[shape.description] = ["candidate": index]
+                if let choice = recorded.choices[shape.description] {
+                    if let index = choice["candidate"] { try blas.choose(index, for: shape) }
+                    if choice["gemv"] == 0 { smallGemmsOnBlas.insert(shape) }
+                    chosen[shape.description] = choice
                 } else if measure {
                     // operands in the arena: a at its start, d after it
                     let aBytes = (shape.m * shape.k * shape.input.byteCount + 255) / 256 * 256
                     guard aBytes + shape.m * shape.n * shape.output.byteCount <= arena.byteCount else { continue }
-                    let index = try blas.tune(shape, a: arena.address, b: try address(of: node.inputs[1], numTokens: tokens, numSeqs: sequences),
-                                              d: arena.address + UInt64(aBytes), bias: biasAddresses[id] ?? 0)
-                    chosen[shape.description] = ["candidate": index]
+                    let (index, blasTime) = try blas.tune(shape, a: arena.address, b: try address(of: node.inputs[1], numTokens: tokens, numSeqs: sequences),
+                                                          d: arena.address + UInt64(aBytes), bias: biasAddresses[id] ?? 0)
+                    var choice = ["candidate": index]
+                    if shape.gemvEligible {
+                        try runGemm(id, numTokens: tokens, numSeqs: sequences, decode: false)  // warm
+                        let gemvTime = try device.time {
+                            for _ in 0..<5 { try runGemm(id, numTokens: tokens, numSeqs: sequences, decode: false) }
+                        }
+                        // cuBLASLt must win clearly: in decode the GEMV also absorbs its input's
+                        // norm or SwiGLU, a kernel cuBLASLt would need beside it
+                        let gemvWins = gemvTime <= 1.1 * blasTime
+                        choice["gemv"] = gemvWins ? 1 : 0
+                        if !gemvWins { smallGemmsOnBlas.insert(shape) }
+                    }
+                    chosen[shape.description] = choice
                 }
             }
         }
@@ -775,9 +799,10 @@ extension Graph {
 }
 
 extension GemmShape {
-    /// A few bf16 rows times a weight matrix: Kiln's bandwidth-bound GEMV beats cuBLASLt's
-    /// tiles there (bias and ReLU epilogues stay with cuBLASLt).
-    var runsAsGemv: Bool { m <= 8 && transposeB && !bias && !relu && input == .bf16 && k % 8 == 0 }
+    /// A few bf16 rows times a weight matrix, which Kiln's bandwidth-bound GEMV can take
+    /// (bias and ReLU epilogues stay with cuBLASLt); it runs there unless cuBLASLt was
+    /// measured faster.
+    var gemvEligible: Bool { m <= 8 && transposeB && !bias && !relu && input == .bf16 && k % 8 == 0 }
 }
 
 extension Op {

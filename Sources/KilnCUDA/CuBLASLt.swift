@@ -155,9 +155,11 @@ public final class CuBLASLt: @unchecked Sendable {
     }
 
     /// Times every proposed algorithm for `shape` on the given operands and keeps the
-    /// fastest; returns its index among the proposals (0: cuBLASLt's own first choice).
+    /// fastest; returns its index among the proposals (0: cuBLASLt's own first choice) and
+    /// the milliseconds `repeats` runs of it took.
     @discardableResult
-    public func tune(_ shape: GemmShape, a: UInt64, b: UInt64, d: UInt64, bias: UInt64 = 0, repeats: Int = 5) throws -> Int {
+    public func tune(_ shape: GemmShape, a: UInt64, b: UInt64, d: UInt64, bias: UInt64 = 0,
+                     repeats: Int = 5) throws -> (index: Int, milliseconds: Double) {
         var plan = try plan(shape)
         var best = (index: 0, time: Double.infinity)
         for index in plan.candidates.indices {
@@ -170,7 +172,7 @@ public final class CuBLASLt: @unchecked Sendable {
         }
         plan.chosen = best.index
         plans[shape] = plan
-        return best.index
+        return (best.index, best.time)
     }
 
     /// Uses proposal `index` for `shape` (a choice measured earlier, e.g. stored in an engine).

@@ -60,7 +60,7 @@ struct ElementwiseKernel: Hashable {
         }
         lines.append("        store8(xs + i, v\(program.steps.count - 1));")
         return """
-        extern "C" __global__ void GEMV_BOUNDS \(gemvName)(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(parameters.joined(separator: ", "))) {
+        extern "C" __global__ void __launch_bounds__(GEMV_THREADS) \(gemvName)(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(parameters.joined(separator: ", "))) {
             extern __shared__ u32x4 gemv_shared[];
             GemvSweep s = gemv_begin(w, n, k, parts);
             KILN_WAIT_ONLY();

@@ -62,9 +62,11 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// bf16 against Hugging Face. Fed HF's f32 greedy tokens (teacher forcing, so one early
     /// difference does not decide the rest), Kiln's argmax is HF's next token for at least 30
     /// of 32. Over the prompts, the logits' argmax agrees with HF's own bf16 run
-    /// (reference_bf16.json, Scripts/fixtures/make_bf16_references.py) at 99% of positions;
-    /// against the f32 reference, where rounding the weights to bf16 alone moves near-ties,
-    /// Kiln agrees at least as often as HF in bf16 does.
+    /// (reference_bf16.json, Scripts/fixtures/make_bf16_references.py) at 99% of positions —
+    /// where HF's bf16 logits tie (its top tokens within one bf16 step, which its output
+    /// cannot order) any of the tied tokens is its argmax; against the f32 reference, where
+    /// rounding the weights to bf16 alone moves near-ties, Kiln agrees at least as often as HF
+    /// in bf16 does.
     @Test(arguments: parityFixtures)
     func bf16StaysWithHuggingFace(fixture: String) throws {
         try Self.staysWithHuggingFace(fixture: fixture, options: cudaBF16, halfPrecisionReference: true)
@@ -96,9 +98,10 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
                 let ours = rowArgmax(logits, row, width), f32 = rowArgmax(expected, row, width)
                 if ours == f32 { withF32 += 1 }
                 if half.argmax[row] == f32 { halfWithF32 += 1 }
-                if ours == half.argmax[row] { withHalf += 1 }
-                if ours != (halfPrecisionReference ? half.argmax[row] : f32) {
-                    misses.append("prompt \(i) row \(row): HF bf16 top-2 gap \(half.gap[row])")
+                let agreesWithHalf = half.ties[row].contains(ours)
+                if agreesWithHalf { withHalf += 1 }
+                if halfPrecisionReference ? !agreesWithHalf : ours != f32 {
+                    misses.append("prompt \(i) row \(row): ours \(ours), HF bf16 \(half.ties[row]), top-2 gap \(half.gap[row])")
                 }
             }
         }
@@ -235,6 +238,8 @@ struct HalfPrecisionReference: Decodable {
     struct Prompt: Decodable {
         let argmax: [Int]
         let gap: [Float]
+        /// The tokens whose logit is within one bf16 step of the largest (argmax among them).
+        let ties: [[Int]]
     }
     let prompts: [Prompt]
 

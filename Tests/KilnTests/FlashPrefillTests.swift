@@ -1,10 +1,12 @@
 // The tensor-core prefill attention (bf16) on head sizes and GQA groups the fixtures do not
 // have: random Llama models written here, their prefill checked against decode steps (the
-// decode kernel, another code path) and against itself chunked and batched.
+// decode kernel, another code path) and against itself chunked and batched; and decode steps
+// that fill the GPU, which it also takes, against the same tokens decoded one sequence at a time.
 
 import Foundation
 import Kiln
 import KilnCheckpoint
+import KilnCUDA
 import KilnGraph
 import KilnRuntime
 import KilnTensor
@@ -75,6 +77,41 @@ import Testing
         #expect(maxAbsoluteDifference(chunked, alone) < 0.03 * scale, "\(shape): chunked")
         #expect(maxAbsoluteDifference(Array(both[width...]), alone) < 0.03 * scale, "\(shape): batched, first prompt")
         #expect(maxAbsoluteDifference(Array(both[..<width]), secondAlone) < 0.03 * scale, "\(shape): batched, second prompt")
+    }
+
+    /// A decode step of enough sequences to fill the GPU (the tensor-core kernel's, one token a
+    /// block) gives each sequence the logits of decoding it alone (the split-K decode kernel).
+    @Test(arguments: shapes)
+    func fullDecodeStepMatchesSequencesAlone(shape: Shape) throws {
+        let dir = try Self.randomLlama(shape)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = cudaBF16
+        options.limits = StepLimits(maxNumTokens: 2048, maxBatchSize: 256)
+        options.kvCacheFraction = 0.05  // blocks for every sequence at once
+        let llm = try LLM(model: dir, options: options)
+        let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let multiprocessors = try #require(executable as? CUDAExecutable).device.info.multiprocessors
+        let count = multiprocessors / shape.kvHeads + 3
+        let prompts = (0..<count).map { Self.tokens(count: 20 + $0 * 37 % 100, seed: UInt64($0 + 10)) }
+        let blocksEach = 120 / tokensPerBlock + 1
+        func sequence(_ s: Int, _ tokens: ArraySlice<Int32>, after cached: Int) -> ([Int32], SequenceStep) {
+            (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: (0..<blocksEach).map { Int32(s * blocksEach + $0) }))
+        }
+        for (s, prompt) in prompts.enumerated() {
+            _ = try executable.forward(StepInputs(sequences: [sequence(s, prompt.dropLast(), after: 0)], tokensPerBlock: tokensPerBlock))
+        }
+        let together = try executable.forward(StepInputs(sequences: prompts.enumerated().map { sequence($0, $1.suffix(1), after: $1.count - 1) },
+                                                         tokensPerBlock: tokensPerBlock)).floats()
+        var worst: Float = 0, largest: Float = 0, agreeing = 0
+        for (s, prompt) in prompts.enumerated() {
+            let alone = try executable.forward(StepInputs(sequences: [sequence(s, prompt.suffix(1), after: prompt.count - 1)], tokensPerBlock: tokensPerBlock)).floats()
+            let row = Array(together[(s * width)..<((s + 1) * width)])
+            worst = max(worst, maxAbsoluteDifference(row, alone))
+            largest = max(largest, alone.map(abs).max() ?? 0)
+            if row.indices.max(by: { row[$0] < row[$1] }) == alone.indices.max(by: { alone[$0] < alone[$1] }) { agreeing += 1 }
+        }
+        #expect(worst < 0.03 * largest, "\(shape), \(count) sequences: max |Δ| \(worst), logits up to \(largest)")
+        #expect(agreeing >= count * 9 / 10, "\(shape): \(agreeing) of \(count) argmaxes agree")
     }
 
     static func tokens(count: Int, seed: UInt64) -> [Int32] {

@@ -361,7 +361,8 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
     // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
-    // (records keep the launch's stride: tokens of one step may use different counts)
+    // (records keep the launch's stride: tokens of one step may use different counts; 16
+    // measured best on an H200 against 48–256 at batch 1 and 8)
     int first = window > 0 ? max(0, position + 1 - window) : 0, stride = splits;
     splits = min(splits, (position + 1 - first + 15) / 16);
     if (split >= splits) return;

@@ -5,8 +5,9 @@
 // max and sum per row (online softmax) and the output in registers. Scores and outputs are
 // mma.sync m16n8k16 products with f32 accumulation; the softmax weights are rounded to the
 // activation type for the second product, as flash attention does. Tiles come from the host
-// (`tiles`: first row and token count, a count of 0 leaves the block idle); q was rotated
-// into `out` by write_kv, and each block overwrites exactly the rows it read.
+// (`tiles`: first row and token count, a count of 0 leaves the block idle; without a list,
+// in decode steps that fill the GPU, block t takes token t alone); q was rotated into `out`
+// by write_kv, and each block overwrites exactly the rows it read.
 
 #if defined(KILN_BF16) || defined(KILN_F16)
 
@@ -47,7 +48,7 @@ __device__ void flash_prefill(act* out, const act* cache, const int* positions, 
                               const int* block_tables, int max_blocks, int tokens_per_block, int num_heads, int num_kv_heads,
                               float scale, int window) {
     KILN_EARLY_DEPENDENTS();
-    const int first = tiles[2 * blockIdx.x], tokens = tiles[2 * blockIdx.x + 1];
+    const int first = tiles ? tiles[2 * blockIdx.x] : blockIdx.x, tokens = tiles ? tiles[2 * blockIdx.x + 1] : 1;
     if (tokens == 0) return;
     constexpr int PITCH = D + 8;  // shared rows padded: the fragment loads of 8 rows hit 32 banks
     extern __shared__ u32x4 flash_shared[];

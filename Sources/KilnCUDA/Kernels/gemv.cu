@@ -2,7 +2,7 @@
 // generated kernels). `staged`: x fits in shared memory and is copied there; otherwise the
 // sweep reads it from global memory (through L1).
 
-extern "C" __global__ void GEMV_BOUNDS
+extern "C" __global__ void __launch_bounds__(GEMV_THREADS)
 gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ w, int m, int n, int k, int parts, int staged) {
     extern __shared__ u32x4 gemv_shared[];
     GemvSweep s = gemv_begin(w, n, k, parts);
@@ -13,7 +13,7 @@ gemv_bf16(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restr
 
 // y = rmsNorm(x + residual) · wᵀ, the norm computed by every block into shared memory; block 0
 // also writes x + residual to `sum` (residual and sum may be null: a plain RMSNorm)
-extern "C" __global__ void GEMV_BOUNDS
+extern "C" __global__ void __launch_bounds__(GEMV_THREADS)
 gemv_rms_norm(void* y, int y_is_f32, const bf16* __restrict__ x, const bf16* __restrict__ residual, bf16* __restrict__ sum,
               const float* __restrict__ norm_weight, float eps, const bf16* __restrict__ w, int m, int n, int k, int parts) {
     extern __shared__ u32x4 gemv_shared[];

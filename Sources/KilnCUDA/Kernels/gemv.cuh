@@ -2,20 +2,16 @@
 // enough 16-byte weight loads in flight and to do little else. y[r, j] = Σ x[r, ·] · w[j, ·]
 // for r < m ≤ 8, w bf16 [n, k] row-major.
 //
-// The grid is persistent — one block of 8 warps per SM, so a prologue's inputs are read once
-// per SM — and every warp sweeps weight rows j = slot · gridDim + block, j += row slots in the
-// grid: each lane reads chunks lane, lane + 32, … of a row, GEMV_DEPTH of them per tile. A
-// warp keeps two tiles: the next one (of this row or the next) is loaded before the current one
-// is used, so loads stay in flight while it computes; the first is loaded before waiting for
-// the previous kernel (weights do not depend on it). Then the block stages x in shared memory
-// — copied, or computed by a fused prologue (RMSNorm with the residual add, an elementwise chain
-// such as SwiGLU) — so the activations the GEMV reads never round-trip through their own kernel.
-// At most 128 registers a thread (GEMV_BOUNDS) leave half an SM's registers to the next
-// kernel's blocks, which programmatic launch starts beside this one: they load their first
-// tiles while this sweep drains, and attention blocks fit beside a GEMV.
-#define GEMV_THREADS 256
+// The grid is persistent — one block of 16 warps per SM, so a prologue's inputs are read once
+// per SM, and the next kernel's blocks find room beside it — and every warp sweeps weight
+// rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
+// of a row, GEMV_DEPTH of them per trip. Before waiting for the previous kernel, each warp
+// loads its first row's first tile (weights do not depend on it); then the block stages x in
+// shared memory — copied, or computed by a fused prologue (RMSNorm with the residual add, an
+// elementwise chain such as SwiGLU) — so the activations the GEMV reads never round-trip
+// through their own kernel. While a row's sums are reduced, the next row's weights load.
+#define GEMV_THREADS 512
 #define GEMV_DEPTH 8
-#define GEMV_BOUNDS __launch_bounds__(GEMV_THREADS, 2)
 
 // A warp's place in the sweep and its tile of weights in flight. With `parts` > 1, that many
 // warps of a block share each row, each taking a contiguous share of its chunks (rows with
@@ -34,8 +30,8 @@ __device__ __forceinline__ u32x4 load_streaming(const u32x4* p) {
     return v;
 }
 
-__device__ __forceinline__ void gemv_load_tile(GemvSweep& s, int row_index, int base) {
-    const u32x4* row = s.weights + (long)row_index * s.chunks;
+__device__ __forceinline__ void gemv_load_tile(GemvSweep& s, int base) {
+    const u32x4* row = s.weights + (long)s.row * s.chunks;
 #pragma unroll
     for (int u = 0; u < GEMV_DEPTH; u++) {
         int c = s.begin + base + s.lane + 32 * u;
@@ -58,8 +54,7 @@ __device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int
     s.begin = s.part * share;
     s.end = min(s.chunks, s.begin + share);
     s.weights = (const u32x4*)w;
-    if (s.row < n) gemv_load_tile(s, s.row, 0);
-    else KILN_LAUNCH_DEPENDENTS();  // an idle warp loads nothing
+    if (s.row < n) gemv_load_tile(s, 0);
     return s;
 }
 
@@ -70,28 +65,19 @@ __device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int
 template <int M>
 __device__ __forceinline__ void gemv_sweep(GemvSweep& s, const u32x4* x, void* y, int y_is_f32, int m, int n) {
     __shared__ float partial[GEMV_THREADS / 32][M];
-    const int span = s.end - s.begin;  // the warp's chunks of a row
     int first = blockIdx.x;  // the block's lowest row this trip
     for (; first < n; first += s.stride, s.row += s.stride) {
         float acc[M];
 #pragma unroll
         for (int r = 0; r < M; r++) acc[r] = 0.0f;
         if (s.row < n) {
-            for (int base = 0; base < span; base += 32 * GEMV_DEPTH) {
-                u32x4 current[GEMV_DEPTH];
-#pragma unroll
-                for (int u = 0; u < GEMV_DEPTH; u++) current[u] = s.tile[u];
-                // the next tile: the rest of this row, else the next row's first
-                int next_row = s.row, next_base = base + 32 * GEMV_DEPTH;
-                if (next_base >= span) { next_row += s.stride; next_base = 0; }
-                if (next_row < n) gemv_load_tile(s, next_row, next_base);
-                else KILN_LAUNCH_DEPENDENTS();  // this warp's last load is issued: the next kernel may start
+            for (int base = 0;;) {
 #pragma unroll
                 for (int u = 0; u < GEMV_DEPTH; u++) {
                     int c = s.begin + base + s.lane + 32 * u;
                     if (c >= s.end) break;
                     float wf[8];
-                    unpack_bf16x8(current[u], wf);
+                    unpack_bf16x8(s.tile[u], wf);
 #pragma unroll
                     for (int r = 0; r < M; r++) {
                         float xf[8];
@@ -100,9 +86,20 @@ __device__ __forceinline__ void gemv_sweep(GemvSweep& s, const u32x4* x, void* y
                         for (int i = 0; i < 8; i++) acc[r] = fmaf(wf[i], xf[i], acc[r]);
                     }
                 }
+                base += 32 * GEMV_DEPTH;
+                if (s.begin + base >= s.end) break;
+                gemv_load_tile(s, base);
             }
         }
         int row = s.row;
+        if (row + s.stride < n) {
+            s.row += s.stride;
+            gemv_load_tile(s, 0);  // in flight while this row's sums are reduced
+            s.row = row;
+        } else {
+            // this warp has issued its last weight load: the next kernel may be scheduled
+            KILN_LAUNCH_DEPENDENTS();
+        }
 #pragma unroll
         for (int r = 0; r < M; r++) acc[r] = warp_sum(acc[r]);
         if (s.parts == 1) {

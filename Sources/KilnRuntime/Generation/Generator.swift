@@ -96,7 +96,7 @@ public final class Generator {
         while decoder.finishReason == nil {
             var picking: [CompletionDecoder?] = [decoder]
             let picked = try executable.forward(step(pending[...]), picking: &picking)[0]!
-            decoder = picking[0]!
+            decoder = picking[0].take()!  // moved back, so accept grows its history in place
             cache.commit(sequence, tokens: pending)
             guard onToken(decoder.accept(picked)) else {
                 decoder.cancel()

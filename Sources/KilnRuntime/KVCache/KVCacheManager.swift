@@ -115,22 +115,24 @@ public struct KVCacheManager: Sendable {
     /// Records that a step wrote the k and v of `tokens`, the sequence's next tokens; blocks
     /// they fill become reusable by later sequences.
     public mutating func commit(_ id: SequenceID, tokens: [Int32]) {
-        guard var sequence = sequences[id] else { preconditionFailure("sequence \(id) is not running") }
-        sequence.tokens += tokens
-        precondition(sequence.tokens.count <= sequence.blocks.count * tokensPerBlock, "tokens committed past the reserved blocks")
-        while (sequence.registered + 1) * tokensPerBlock <= sequence.tokens.count {
-            let index = sequence.registered
-            let content = Array(sequence.tokens[(index * tokensPerBlock)..<((index + 1) * tokensPerBlock)])
-            let key = BlockKey(chain: Self.chain(sequence.chain, content), tokens: content)
+        guard let slot = sequences.index(forKey: id) else { preconditionFailure("sequence \(id) is not running") }
+        // changed in place: a copy taken out of the dictionary would copy the sequence's
+        // token list at every step
+        sequences.values[slot].tokens += tokens
+        let count = sequences.values[slot].tokens.count
+        precondition(count <= sequences.values[slot].blocks.count * tokensPerBlock, "tokens committed past the reserved blocks")
+        while (sequences.values[slot].registered + 1) * tokensPerBlock <= count {
+            let index = sequences.values[slot].registered, block = sequences.values[slot].blocks[index]
+            let content = Array(sequences.values[slot].tokens[(index * tokensPerBlock)..<((index + 1) * tokensPerBlock)])
+            let key = BlockKey(chain: Self.chain(sequences.values[slot].chain, content), tokens: content)
             // an equal block cached by another sequence stays the one found; this one is private
             if cached[key] == nil {
-                cached[key] = sequence.blocks[index]
-                blocks[Int(sequence.blocks[index])].key = key
+                cached[key] = block
+                blocks[Int(block)].key = key
             }
-            sequence.chain = key.chain
-            sequence.registered += 1
+            sequences.values[slot].chain = key.chain
+            sequences.values[slot].registered += 1
         }
-        sequences[id] = sequence
     }
 
     /// Starts sequence `child` as a continuation of running sequence `parent` (a beam-search

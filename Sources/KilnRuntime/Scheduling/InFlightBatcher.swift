@@ -47,8 +47,9 @@ public final class InFlightBatcher {
         var completions: [CompletionOutput?]
     }
 
-    /// One completion: a sequence of the KV cache.
-    private struct Sequence {
+    /// One completion: a sequence of the KV cache. A class: the batch's lists pass it around
+    /// at every step, a reference where a copy would retain each of its arrays.
+    private final class Sequence {
         /// The cache's id for it (ordered by submission: the largest is the newest).
         let id: SequenceID
         let request: SequenceID
@@ -70,6 +71,10 @@ public final class InFlightBatcher {
 
         var scheduled: ScheduledRequest {
             ScheduledRequest(id: id, pendingPromptTokens: max(0, replay.count - computed), remainingTokens: maxTokens - output.count)
+        }
+
+        init(id: SequenceID, request: SequenceID, prompt: [Int32], maxTokens: Int, decoder: CompletionDecoder) {
+            (self.id, self.request, self.prompt, self.maxTokens, self.decoder, replay) = (id, request, prompt, maxTokens, decoder, prompt)
         }
     }
 
@@ -93,7 +98,7 @@ public final class InFlightBatcher {
         nextRequest += 1
         var sequences: [Sequence] = []
         for decoder in CompletionDecoder.completions(of: prompt, params, eosTokenIds: eosTokenIds, text: text) {
-            sequences.append(Sequence(id: nextSequence, request: id, prompt: prompt, maxTokens: params.maxTokens, decoder: decoder, replay: prompt))
+            sequences.append(Sequence(id: nextSequence, request: id, prompt: prompt, maxTokens: params.maxTokens, decoder: decoder))
             nextSequence += 1
         }
         waiting.append(sequences.removeFirst())
@@ -104,7 +109,7 @@ public final class InFlightBatcher {
     /// Whether requests are waiting or running.
     public var hasWork: Bool { !requests.isEmpty }
     /// Requests with a completion in the running batch.
-    public var runningRequests: Int { Set(running.map(\.request)).count }
+    public var runningRequests: Int { Set(running.map { $0.request }).count }
     /// Requests in flight with none in the running batch (queued, or all preempted).
     public var waitingRequests: Int { requests.count - runningRequests }
 
@@ -121,7 +126,7 @@ public final class InFlightBatcher {
         lastStepTokens = []
         admit()
         let limits = executable.limits
-        var counts = microBatch.schedule(running.map(\.scheduled), limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        var counts = microBatch.schedule(running.map { $0.scheduled }, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
         if !capacity.reservesAhead { reserveOrPreempt(&counts) }
         let chosen = running.indices.filter { counts[$0] > 0 }
         guard !chosen.isEmpty else { return [] }
@@ -129,21 +134,25 @@ public final class InFlightBatcher {
         // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
         var picking: [CompletionDecoder?] = []
         for i in chosen {
-            let sequence = running[i]
-            parts.append((sequence.tokens(counts[i]), SequenceStep(cachedTokens: sequence.computed, newTokens: counts[i], blockTable: cache.blockTable(sequence.id))))
-            picking.append(sequence.computed + counts[i] >= sequence.replay.count ? sequence.decoder : nil)
+            parts.append((running[i].tokens(counts[i]),
+                          SequenceStep(cachedTokens: running[i].computed, newTokens: counts[i], blockTable: cache.blockTable(running[i].id))))
+            picking.append(running[i].computed + counts[i] >= running[i].replay.count ? running[i].decoder : nil)
         }
         let picked = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), picking: &picking)
         var finished: [FinishedRequest] = []
         for (row, i) in chosen.enumerated() {
             cache.commit(running[i].id, tokens: parts[row].tokens)
             running[i].computed += counts[i]
-            guard var decoder = picking[row], let token = picked[row] else { continue }
-            lastStepTokens.append(StepToken(id: running[i].request, token: decoder.accept(token)))
-            running[i].decoder = decoder
+            guard picking[row] != nil, let token = picked[row] else { continue }
+            // the decoder with the draws the pick made, moved (not copied) back: as the only
+            // reference to its history and output, they grow in place instead of being copied
+            running[i].decoder = picking[row].take()!
+            lastStepTokens.append(StepToken(id: running[i].request, token: running[i].decoder.accept(token)))
             if let done = noteToken(of: running[i]) { finished.append(done) }
         }
-        for sequence in running where sequence.decoder.finishReason != nil { cache.free(sequence.id) }
+        let done = running.indices.filter { running[$0].decoder.finishReason != nil }
+        guard !done.isEmpty else { return finished }
+        for i in done { cache.free(running[i].id) }
         running.removeAll { $0.decoder.finishReason != nil }
         return finished
     }
@@ -160,18 +169,19 @@ public final class InFlightBatcher {
     /// Books a sequence's new token with its request: the first token of the first completion
     /// lets the others start; a finished completion is kept; the last one finishes the request.
     private func noteToken(of sequence: Sequence) -> FinishedRequest? {
-        guard var request = requests[sequence.request] else { return nil }
-        if request.firstToken == nil { request.firstToken = clock.now }
-        // the prompt's full blocks are committed now, so the followers find them; they go first
-        // in line, being part of a request that already runs
-        waiting.insert(contentsOf: request.followers, at: 0)
-        request.followers = []
-        if sequence.decoder.finishReason != nil { request.completions[sequence.decoder.index] = sequence.decoder.result }
-        let completions = request.completions.compactMap { $0 }
-        guard completions.count == request.completions.count else {
-            requests[sequence.request] = request
-            return nil
+        // the request is changed in place (most steps change nothing), not copied out and back
+        guard let slot = requests.index(forKey: sequence.request) else { return nil }
+        if requests.values[slot].firstToken == nil {
+            requests.values[slot].firstToken = clock.now
+            // the prompt's full blocks are committed now, so the followers find them; they go
+            // first in line, being part of a request that already runs
+            waiting.insert(contentsOf: requests.values[slot].followers, at: 0)
+            requests.values[slot].followers = []
         }
+        guard sequence.decoder.finishReason != nil else { return nil }
+        requests.values[slot].completions[sequence.decoder.index] = sequence.decoder.result
+        let request = requests.values[slot], completions = request.completions.compactMap { $0 }
+        guard completions.count == request.completions.count else { return nil }
         requests[sequence.request] = nil
         return FinishedRequest(id: sequence.request, result: GenerationResult(
             promptIds: request.prompt, completions: completions, prefillTime: request.firstToken! - request.submitted,
@@ -191,7 +201,7 @@ public final class InFlightBatcher {
             unfinished.append(sequence)
         }
         running.removeAll { $0.request == id }
-        for var sequence in unfinished {
+        for sequence in unfinished {
             sequence.decoder.cancel()
             request.completions[sequence.decoder.index] = sequence.decoder.result
         }
@@ -222,11 +232,15 @@ public final class InFlightBatcher {
     }
 
     /// Moves the waiting sequences the capacity scheduler admits into the running batch, each
-    /// with its cached prefix and every block it may need.
+    /// with its cached prefix and every block it may need. The batch holds at most a step's
+    /// sequences: more could not run together, would hold blocks idle, and would make every
+    /// step's bookkeeping longer.
     private func admit() {
-        let layout = executable.kvCacheLayout
-        let count = capacity.admit(waiting.map(\.scheduled), freeBlocks: cache.statistics.freeBlocks, tokensPerBlock: layout.tokensPerBlock)
-        for var sequence in waiting.prefix(count) {
+        let layout = executable.kvCacheLayout, room = executable.limits.maxBatchSize - running.count
+        guard room > 0, !waiting.isEmpty else { return }
+        let count = capacity.admit(waiting.prefix(room).map { $0.scheduled }, freeBlocks: cache.statistics.freeBlocks,
+                                   tokensPerBlock: layout.tokensPerBlock)
+        for sequence in waiting.prefix(count) {
             let cached = cache.start(sequence.id, prompt: sequence.replay)
             let ahead = capacity.reservesAhead ? sequence.prompt.count + sequence.maxTokens : sequence.replay.count + 1
             guard cache.reserve(sequence.id, tokens: ahead) else {
@@ -252,7 +266,7 @@ public final class InFlightBatcher {
                 continue
             }
             let newest = running.indices.max { running[$0].id < running[$1].id }!
-            var preempted = running.remove(at: newest)
+            let preempted = running.remove(at: newest)
             counts.remove(at: newest)
             cache.free(preempted.id)
             preempted.replay = preempted.prompt + preempted.output
