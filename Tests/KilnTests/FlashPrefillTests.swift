@@ -26,9 +26,7 @@ import Testing
     /// time (within bf16 rounding), across several 64-key tiles and query tiles.
     @Test(arguments: shapes)
     func prefillMatchesDecodeSteps(shape: Shape) throws {
-        let dir = try Self.randomLlama(shape)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let llm = try LLM(model: dir, options: cudaBF16)
+        let llm = try Self.randomLlama(shape)
         let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let tokens = Self.tokens(count: 150, seed: 1)
         let prefill = try llm.promptLogits(tokens).floats()
@@ -38,26 +36,18 @@ import Testing
         }
         let start = 20
         _ = try executable.forward(step(tokens[0..<start], after: 0))
-        var worst: Float = 0, largest: Float = 0, agreeing = 0
+        var rows = RowAgreement()
         for row in start..<tokens.count {
-            let decoded = try executable.forward(step(tokens[row...row], after: row)).floats()
-            let expected = Array(prefill[(row * width)..<((row + 1) * width)])
-            worst = max(worst, maxAbsoluteDifference(decoded, expected))
-            largest = max(largest, expected.map(abs).max() ?? 0)
-            if decoded.indices.max(by: { decoded[$0] < decoded[$1] }) == expected.indices.max(by: { expected[$0] < expected[$1] }) { agreeing += 1 }
+            rows.add(try executable.forward(step(tokens[row...row], after: row)).floats(), expected: Array(prefill[(row * width)..<((row + 1) * width)]))
         }
-        let count = tokens.count - start
-        #expect(worst < 0.03 * largest, "\(shape): max |Δ| \(worst), logits up to \(largest)")
-        #expect(agreeing >= count * 9 / 10, "\(shape): \(agreeing) of \(count) argmaxes agree")
+        rows.expectClose("\(shape)")
     }
 
     /// A prompt prefilled in chunks, and two prompts prefilled in one step, give the last
     /// logits of prefilling each alone.
     @Test(arguments: shapes)
     func chunkedAndBatchedPrefillMatchOneShot(shape: Shape) throws {
-        let dir = try Self.randomLlama(shape)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let llm = try LLM(model: dir, options: cudaBF16)
+        let llm = try Self.randomLlama(shape)
         let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let first = Self.tokens(count: 133, seed: 2), second = Self.tokens(count: 71, seed: 3)
         let tableA = (0..<9).map { Int32(2 * $0 + 1) }, tableB = (0..<9).map { Int32(2 * $0) }
@@ -83,12 +73,10 @@ import Testing
     /// block) gives each sequence the logits of decoding it alone (the split-K decode kernel).
     @Test(arguments: shapes)
     func fullDecodeStepMatchesSequencesAlone(shape: Shape) throws {
-        let dir = try Self.randomLlama(shape)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = cudaBF16
         options.limits = StepLimits(maxNumTokens: 2048, maxBatchSize: 256)
         options.kvCacheFraction = 0.05  // blocks for every sequence at once
-        let llm = try LLM(model: dir, options: options)
+        let llm = try Self.randomLlama(shape, options: options)
         let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let multiprocessors = try #require(executable as? CUDAExecutable).device.info.multiprocessors
         let count = multiprocessors / shape.kvHeads + 3
@@ -102,16 +90,30 @@ import Testing
         }
         let together = try executable.forward(StepInputs(sequences: prompts.enumerated().map { sequence($0, $1.suffix(1), after: $1.count - 1) },
                                                          tokensPerBlock: tokensPerBlock)).floats()
-        var worst: Float = 0, largest: Float = 0, agreeing = 0
+        var rows = RowAgreement()
         for (s, prompt) in prompts.enumerated() {
             let alone = try executable.forward(StepInputs(sequences: [sequence(s, prompt.suffix(1), after: prompt.count - 1)], tokensPerBlock: tokensPerBlock)).floats()
-            let row = Array(together[(s * width)..<((s + 1) * width)])
-            worst = max(worst, maxAbsoluteDifference(row, alone))
-            largest = max(largest, alone.map(abs).max() ?? 0)
-            if row.indices.max(by: { row[$0] < row[$1] }) == alone.indices.max(by: { alone[$0] < alone[$1] }) { agreeing += 1 }
+            rows.add(Array(together[(s * width)..<((s + 1) * width)]), expected: alone)
         }
-        #expect(worst < 0.03 * largest, "\(shape), \(count) sequences: max |Δ| \(worst), logits up to \(largest)")
-        #expect(agreeing >= count * 9 / 10, "\(shape): \(agreeing) of \(count) argmaxes agree")
+        rows.expectClose("\(shape), \(count) sequences")
+    }
+
+    /// Logit rows of one path against another's: within bf16 rounding of each other (3% of the
+    /// largest logit), with the same argmax in at least 9 rows of 10.
+    struct RowAgreement {
+        var worst: Float = 0, largest: Float = 0, agreeing = 0, count = 0
+
+        mutating func add(_ row: [Float], expected: [Float]) {
+            worst = max(worst, maxAbsoluteDifference(row, expected))
+            largest = max(largest, expected.map(abs).max() ?? 0)
+            if row.indices.max(by: { row[$0] < row[$1] }) == expected.indices.max(by: { expected[$0] < expected[$1] }) { agreeing += 1 }
+            count += 1
+        }
+
+        func expectClose(_ label: String) {
+            #expect(worst < 0.03 * largest, "\(label): max |Δ| \(worst), logits up to \(largest)")
+            #expect(agreeing >= count * 9 / 10, "\(label): \(agreeing) of \(count) argmaxes agree")
+        }
     }
 
     static func tokens(count: Int, seed: UInt64) -> [Int32] {
@@ -119,8 +121,16 @@ import Testing
         return (0..<count).map { _ in Int32(generator.next() % 500) + 1 }
     }
 
-    /// A two-layer Llama with random f32 weights of the given attention shape, in a temporary folder.
-    static func randomLlama(_ shape: Shape) throws -> String {
+    /// A two-layer Llama with random f32 weights of the given attention shape, loaded with
+    /// `options` (its temporary folder is removed once loaded).
+    static func randomLlama(_ shape: Shape, options: BuildOptions = cudaBF16) throws -> LLM {
+        let dir = try writeRandomLlama(shape)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        return try LLM(model: dir, options: options)
+    }
+
+    /// The folder of `randomLlama`.
+    static func writeRandomLlama(_ shape: Shape) throws -> String {
         let dir = NSTemporaryDirectory() + "kiln-flash-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let hidden = 256, intermediate = 512, vocabulary = 512, layers = 2
