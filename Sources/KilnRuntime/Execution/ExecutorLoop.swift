@@ -1,11 +1,13 @@
-// The executor's loop: the only code that touches the batcher and the requests' sinks. Each
-// turn applies the commands that arrived, then runs one step and hands every request its new
-// tokens; with nothing to do it sleeps until a command comes.
+// The executor's loop: the only code that touches the batcher and decides what the requests'
+// sinks hear. Each turn applies the commands that arrived, then runs one step and hands every
+// request its new tokens — through a serial queue of their own, so the streams are fed while
+// the next step runs; with nothing to do it sleeps until a command comes.
 
+import Dispatch
 import KilnGraph
 import Synchronization
 
-/// Receives a request's outputs on the loop's thread (it must not block).
+/// Receives a request's outputs, in order, on the executor's output queue (it must not block).
 typealias OutputSink = @Sendable (Result<GenerationOutput, any Error>) -> Void
 
 /// What callers ask of the loop.
@@ -42,6 +44,8 @@ final class ExecutorLoop {
     private var requests: [SequenceID: (id: RequestID, sink: OutputSink)] = [:]
     private var sequences: [RequestID: SequenceID] = [:]
     private var shutdown: ShutdownMode?
+    /// Where the sinks are called, in the order the loop sends to them.
+    private let outputs = DispatchQueue(label: "kiln.executor.outputs", qos: .userInitiated)
 
     init(batcher: InFlightBatcher, commands: BlockingQueue<ExecutorCommand>, status: LoopStatus) {
         self.batcher = batcher
@@ -57,17 +61,22 @@ final class ExecutorLoop {
             if batcher.hasWork { step() }
         }
         for sequence in Array(requests.keys) { cancel(sequence) }
-        for case .submit(_, _, _, let sink) in commands.close() { sink(.failure(ExecutorError.shutDown)) }
+        for case .submit(_, _, _, let sink) in commands.close() { send(sink, .failure(ExecutorError.shutDown)) }
+        outputs.sync {}  // every output is delivered before the executor counts as stopped
+    }
+
+    private func send(_ sink: @escaping OutputSink, _ event: Result<GenerationOutput, any Error>) {
+        outputs.async { sink(event) }
     }
 
     private func apply(_ command: ExecutorCommand) {
         switch command {
         case .submit(let id, let prompt, let params, let sink):
-            guard shutdown == nil else { return sink(.failure(ExecutorError.shutDown)) }
+            guard shutdown == nil else { return send(sink, .failure(ExecutorError.shutDown)) }
             // checked here, so one bad request cannot fail the step of every other
             let vocabularySize = batcher.executable.vocabularySize
             if let token = prompt.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
-                return sink(.failure(GenerationError.tokenOutOfRange(token: token, vocabularySize: vocabularySize)))
+                return send(sink, .failure(GenerationError.tokenOutOfRange(token: token, vocabularySize: vocabularySize)))
             }
             do {
                 if params.isBeamSearch { return runBeamSearch(prompt: prompt, params, sink: sink) }
@@ -76,7 +85,7 @@ final class ExecutorLoop {
                 sequences[id] = sequence
                 publishStatus()
             } catch {
-                sink(.failure(error))
+                send(sink, .failure(error))
             }
         case .cancel(let id):
             if let sequence = sequences[id] { cancel(sequence) }
@@ -101,9 +110,14 @@ final class ExecutorLoop {
             tokens[generated.id, default: []].append(generated.token)
         }
         let results = Dictionary(uniqueKeysWithValues: finished.map { ($0.id, $0.result) })
+        var deliveries: [(OutputSink, GenerationOutput)] = []
         for sequence in order + finished.map(\.id).filter({ tokens[$0] == nil }) {
             let output = GenerationOutput(tokens: tokens[sequence] ?? [], result: results[sequence])
-            if output.result != nil { forget(sequence)?(.success(output)) } else { requests[sequence]?.sink(.success(output)) }
+            if let sink = output.result != nil ? forget(sequence) : requests[sequence]?.sink { deliveries.append((sink, output)) }
+        }
+        // one hand-off a step
+        outputs.async { [deliveries] in
+            for (sink, output) in deliveries { sink(.success(output)) }
         }
     }
 
@@ -113,17 +127,17 @@ final class ExecutorLoop {
     /// one-sequence-per-completion bookkeeping does not model, and a search is as long as one
     /// request's decode. Its tokens are final only at the end, so its stream gets one output,
     /// every beam's tokens (best first) with the result; it cannot be cancelled mid-search.
-    private func runBeamSearch(prompt: [Int32], _ params: SamplingParams, sink: OutputSink) {
+    private func runBeamSearch(prompt: [Int32], _ params: SamplingParams, sink: @escaping OutputSink) {
         var tokens: [GeneratedToken] = []
         let outcome = Result { try batcher.runBeamSearch(prompt: prompt, params) { tokens.append($0) } }
         publishStatus()
-        sink(outcome.map { GenerationOutput(tokens: tokens, result: $0) })
+        send(sink, outcome.map { GenerationOutput(tokens: tokens, result: $0) })
     }
 
     private func cancel(_ sequence: SequenceID) {
         guard let result = batcher.cancel(sequence) else { return }
         publishStatus()
-        forget(sequence)?(.success(GenerationOutput(tokens: [], result: result)))
+        if let sink = forget(sequence) { send(sink, .success(GenerationOutput(tokens: [], result: result))) }
     }
 
     private func failEverything(_ error: any Error) {
@@ -132,7 +146,7 @@ final class ExecutorLoop {
             return forget(sequence)
         }
         publishStatus()
-        for sink in sinks { sink(.failure(error)) }
+        for sink in sinks { send(sink, .failure(error)) }
     }
 
     /// Drops a request that is done; returns its sink for the last word.
