@@ -118,7 +118,7 @@ extension LLM {
 
     /// Where the GPU's time goes in one decode step of `batch` sequences with `context`
     /// tokens cached each; nil on the CPU.
-    public func profileDecode(batch: Int, context: Int) throws -> [(kernel: String, milliseconds: Double, launches: Int)]? {
+    public func profileDecode(batch: Int, context: Int) throws -> DecodeProfile? {
         guard let cuda = executable as? CUDAExecutable else { return nil }
         let layout = cuda.kvCacheLayout
         let blocks = (context + 1 + layout.tokensPerBlock - 1) / layout.tokensPerBlock

@@ -499,8 +499,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     }
 
     /// GPU time of one step by kind of kernel (GEMMs by shape): where a step's time goes.
-    /// The step's KV writes happen as in `forward`.
-    public func profile(_ step: StepInputs) throws -> [(kernel: String, milliseconds: Double, launches: Int)] {
+    /// Each kernel is timed on its own (an event after each), so the sum exceeds `stepMilliseconds`,
+    /// where kernels overlap. The step's KV writes happen as in `forward`.
+    public func profile(_ step: StepInputs) throws -> DecodeProfile {
         try graphs.withLock { _ in
             try device.makeCurrent()
             if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
@@ -524,6 +525,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try graph.launch()
             try graph.launch()
             try device.synchronize()
+            // the whole step replayed back to back: the GPU's time a step, without the host's
+            let plain = try device.capture { try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode) }
+            try plain.launch()
+            let replays = 20
+            let stepMilliseconds = try device.time { for _ in 0..<replays { try plain.launch() } } / Double(replays)
             var totals: [String: (Double, Int)] = [:]
             for (previous, mark) in zip(marks, marks.dropFirst()) {
                 let time = try mark.event.milliseconds(since: previous.event)
@@ -532,7 +538,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 totals[label, default: (0, 0)].0 += time
                 totals[label, default: (0, 0)].1 += 1
             }
-            return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
+            let kernels = totals.map { (kernel: $0.key, milliseconds: $0.value.0, launches: $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
+            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds)
         }
     }
 
@@ -812,6 +819,14 @@ extension Op {
         default: false
         }
     }
+}
+
+/// Where a step's GPU time goes (`CUDAExecutable.profile`).
+public struct DecodeProfile: Sendable {
+    /// Kernels by kind: time (each timed alone) and launches in the step, longest first.
+    public let kernels: [(kernel: String, milliseconds: Double, launches: Int)]
+    /// The whole step's GPU time, replayed back to back as a CUDA graph.
+    public let stepMilliseconds: Double
 }
 
 extension Node {
