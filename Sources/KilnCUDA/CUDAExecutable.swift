@@ -227,7 +227,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
                                             gemvPrologues: gemvPrologues)
-        for name in ["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName) {
+        for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }
         if activation != .f32 {
@@ -644,7 +644,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
             arguments = head + [try at(inputs[1])] + sizes + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] }
         }
-        try device.launch(kernels[name], grid: (blocks, 1, 1), block: (Self.gemvThreads, 1, 1), sharedBytes: sharedBytes, arguments)
+        try device.launch(kernels[CUDAKernelLibrary.gemv(name, rows: shape.m)], grid: (blocks, 1, 1), block: (Self.gemvThreads, 1, 1),
+                          sharedBytes: sharedBytes, arguments)
     }
 
     /// GEMV_THREADS of gemv.cuh.

@@ -16,8 +16,17 @@ struct CUDAKernelLibrary {
     static let commonNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
         "write_kv", "paged_attention", "decode_attention_g1", "decode_attention_g2", "decode_attention_g4", "decode_attention_g8",
-        "attention_combine", "argmax_rows", "sample_rows", "gemv_bf16", "gemv_rms_norm",
-    ]
+        "attention_combine", "argmax_rows", "sample_rows",
+    ] + gemvVariants("gemv_bf16") + gemvVariants("gemv_rms_norm")
+
+    /// The row counts a GEMV kernel is unrolled for, one kernel each (`GEMV_KERNELS` in gemv.cuh).
+    static let gemvRowCounts = [1, 2, 4, 8]
+
+    /// The kernel that runs GEMV `name` for `m` rows.
+    static func gemv(_ name: String, rows m: Int) -> String { "\(name)_m\(gemvRowCounts.first { $0 >= m } ?? 8)" }
+
+    /// Every kernel of GEMV `name`.
+    static func gemvVariants(_ name: String) -> [String] { gemvRowCounts.map { "\(name)_m\($0)" } }
 
     /// Head sizes the tensor-core prefill attention is built for (`flash_prefill_d…`).
     static let flashHeadSizes = [16, 32, 64, 96, 128, 256]
@@ -57,7 +66,7 @@ struct CUDAKernelLibrary {
             let source = prefix + (generated.map(\.source) + prologues.map(\.gemvSource)).joined(separator: "\n")
             let (module, hit) = try compiler.cubin(source, name: "kiln-elementwise", options: options)
             modules.append(module)
-            let names = generated.map(\.name) + prologues.map(\.gemvName)
+            let names = generated.map(\.name) + prologues.flatMap { Self.gemvVariants($0.gemvName) }
             functions.merge(try device.loadKernels(cubin: module.cubin, names: names, waitForPriorGrid: true)) { a, _ in a }
             cached = cached && hit
         }

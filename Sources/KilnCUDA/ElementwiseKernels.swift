@@ -59,18 +59,22 @@ struct ElementwiseKernel: Hashable {
             }
         }
         lines.append("        store8(xs + i, v\(program.steps.count - 1));")
+        let signature = "(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(parameters.joined(separator: ", ")))"
+        let arguments = "(y, y_is_f32, w, m, n, k, parts, \(operandIsActivation.indices.map { "in\($0), w\($0), r\($0)" }.joined(separator: ", ")))"
         return """
-        extern "C" __global__ void __launch_bounds__(GEMV_THREADS) \(gemvName)(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(parameters.joined(separator: ", "))) {
+        template <int M>
+        __device__ __forceinline__ void \(gemvName)_body\(signature) {
             extern __shared__ u32x4 gemv_shared[];
-            GemvSweep s = gemv_begin(w, n, k, parts);
+            GemvSweep<M> s = gemv_begin<M>(w, n, k, parts);
             KILN_WAIT_ONLY();
             bf16* xs = (bf16*)gemv_shared;
             for (long i = threadIdx.x * 8; i < (long)m * k; i += blockDim.x * 8) {
         \(lines.joined(separator: "\n"))
             }
             __syncthreads();
-            gemv_run(s, gemv_shared, y, y_is_f32, m, n);
+            gemv_sweep<M>(s, gemv_shared, y, y_is_f32, m, n);
         }
+        GEMV_KERNELS(\(gemvName), \(signature), \(arguments))
 
         """
     }

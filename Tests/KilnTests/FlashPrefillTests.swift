@@ -1,7 +1,8 @@
 // The tensor-core prefill attention (bf16) on head sizes and GQA groups the fixtures do not
 // have: random Llama models written here, their prefill checked against decode steps (the
-// decode kernel, another code path) and against itself chunked and batched; and decode steps
-// that fill the GPU, which it also takes, against the same tokens decoded one sequence at a time.
+// decode kernel, another code path) and against itself chunked and batched; decode steps
+// that fill the GPU, which it also takes, against the same tokens decoded one sequence at a
+// time; and the decode GEMVs at a real model's widths against prefill's cuBLASLt GEMMs.
 
 import Foundation
 import Kiln
@@ -15,7 +16,8 @@ import Testing
 @Suite(.enabled(if: gpuAvailable, "no GPU visible"), .serialized) struct FlashPrefillTests {
     struct Shape: CustomStringConvertible, Sendable {
         let headDim: Int, heads: Int, kvHeads: Int
-        var description: String { "head_dim \(headDim), \(heads) heads / \(kvHeads) KV heads" }
+        var hidden = 256, intermediate = 512
+        var description: String { "head_dim \(headDim), \(heads) heads / \(kvHeads) KV heads, hidden \(hidden), MLP \(intermediate)" }
     }
 
     static let shapes = [Shape(headDim: 64, heads: 8, kvHeads: 2), Shape(headDim: 128, heads: 2, kvHeads: 2),
@@ -98,6 +100,35 @@ import Testing
         rows.expectClose("\(shape), \(count) sequences")
     }
 
+    /// Decode GEMVs at a Llama-3.2-1B's widths (rows of several tiles, rows shared by two warps,
+    /// thousands of rows a warp sweeps in turn) for 1, 2, 3, 5 and 8 sequences a step — each
+    /// row count's kernel — give each sequence the logits of prefilling it alone (cuBLASLt).
+    @Test func decodeGemvsMatchPrefillAtModelWidths() throws {
+        let shape = Shape(headDim: 64, heads: 32, kvHeads: 8, hidden: 2048, intermediate: 8192)
+        var options = cudaBF16
+        options.kvCacheFraction = 0.05  // blocks for every sequence at once
+        let llm = try Self.randomLlama(shape, options: options)
+        let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        let blocksEach = 64 / tokensPerBlock + 1
+        func sequence(_ s: Int, _ tokens: ArraySlice<Int32>, after cached: Int) -> ([Int32], SequenceStep) {
+            (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: (0..<blocksEach).map { Int32(s * blocksEach + $0) }))
+        }
+        var rows = RowAgreement()
+        for count in [1, 2, 3, 5, 8] {
+            let prompts = (0..<count).map { Self.tokens(count: 12 + 5 * $0, seed: UInt64(100 + count * 10 + $0)) }
+            for (s, prompt) in prompts.enumerated() {
+                _ = try executable.forward(StepInputs(sequences: [sequence(s, prompt.dropLast(), after: 0)], tokensPerBlock: tokensPerBlock))
+            }
+            let decoded = try executable.forward(StepInputs(sequences: prompts.enumerated().map { sequence($0, $1.suffix(1), after: $1.count - 1) },
+                                                            tokensPerBlock: tokensPerBlock)).floats()
+            for (s, prompt) in prompts.enumerated() {
+                let prefilled = try llm.promptLogits(prompt).floats()
+                rows.add(Array(decoded[(s * width)..<((s + 1) * width)]), expected: Array(prefilled[((prompt.count - 1) * width)...]))
+            }
+        }
+        rows.expectClose("\(shape)")
+    }
+
     /// Logit rows of one path against another's: within bf16 rounding of each other (3% of the
     /// largest logit), with the same argmax in at least 9 rows of 10.
     struct RowAgreement {
@@ -133,7 +164,7 @@ import Testing
     static func writeRandomLlama(_ shape: Shape) throws -> String {
         let dir = NSTemporaryDirectory() + "kiln-flash-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let hidden = 256, intermediate = 512, vocabulary = 512, layers = 2
+        let hidden = shape.hidden, intermediate = shape.intermediate, vocabulary = 512, layers = 2
         let config: [String: Any] = [
             "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden, "intermediate_size": intermediate,
             "num_hidden_layers": layers, "num_attention_heads": shape.heads, "num_key_value_heads": shape.kvHeads, "head_dim": shape.headDim,

@@ -3,23 +3,36 @@
 // for r < m ≤ 8, w bf16 [n, k] row-major.
 //
 // The grid is persistent — one block of 16 warps per SM, so a prologue's inputs are read once
-// per SM, and the next kernel's blocks find room beside it — and every warp sweeps weight
-// rows j = slot · gridDim + block, j += row slots in the grid: each lane reads chunks lane, lane + 32, …
-// of a row, GEMV_DEPTH of them per trip. Before waiting for the previous kernel, each warp
-// loads its first row's first tile (weights do not depend on it); then the block stages x in
-// shared memory — copied, or computed by a fused prologue (RMSNorm with the residual add, an
-// elementwise chain such as SwiGLU) — so the activations the GEMV reads never round-trip
-// through their own kernel. While a row's sums are reduced, the next row's weights load.
+// per SM — and every warp sweeps weight rows j = slot · gridDim + block, j += row slots in the
+// grid: each lane reads chunks lane, lane + 32, … of a row, GEMV_DEPTH of them per tile. Before
+// waiting for the previous kernel, each warp loads its first tiles (weights do not depend on
+// it); then the block stages x in shared memory — copied, or computed by a fused prologue
+// (RMSNorm with the residual add, an elementwise chain such as SwiGLU) — so the activations the
+// GEMV reads never round-trip through their own kernel. While a tile is summed (and a row's
+// sums reduced), the next tiles' weights load.
+//
+// Measured on an H200 and left out: two blocks an SM for the one- and two-row kernels (64
+// registers, so the next GEMV's block could start beside this one's tail: ITL 1.03 → 1.22 ms),
+// and asking L2 for this or the next GEMV's weights ahead with bulk prefetches (slower at
+// every budget tried, 8–48 MiB).
 #define GEMV_THREADS 512
 #define GEMV_DEPTH 8
 
-// A warp's place in the sweep and its tile of weights in flight. With `parts` > 1, that many
-// warps of a block share each row, each taking a contiguous share of its chunks (rows with
-// long k and few rows to go around), and add their sums in shared memory.
+// Tiles a warp keeps in flight: two in the one- and two-row kernels (the next tile loads while
+// one is summed, and a kernel's start — the loads it issues before waiting for its inputs —
+// covers twice the weights: on an H200, batch-1 ITL 1.03 ms against 1.13 with one), one for more
+// rows, whose sums and activations need those registers.
+template <int M> struct GemvStages { static const int count = M <= 2 ? 2 : 1; };
+
+// A warp's place in the sweep and its tiles of weights in flight. Tile i of a warp is tile
+// i % per_row of its row in trip i / per_row. With `parts` > 1, that many warps of a block
+// share each row, each taking a contiguous share of its chunks (rows with long k and few rows
+// to go around), and add their sums in shared memory.
+template <int M>
 struct GemvSweep {
-    int lane, warp, part, parts, row, stride, begin, end, chunks;
+    int lane, warp, part, parts, row, stride, begin, end, chunks, per_row, tiles;
     const u32x4* __restrict__ weights;
-    u32x4 tile[GEMV_DEPTH];
+    u32x4 tile[GemvStages<M>::count][GEMV_DEPTH];
 };
 
 // weights are streamed once: keep them out of L1, where the staged activations live
@@ -30,18 +43,28 @@ __device__ __forceinline__ u32x4 load_streaming(const u32x4* p) {
     return v;
 }
 
-__device__ __forceinline__ void gemv_load_tile(GemvSweep& s, int base) {
-    const u32x4* row = s.weights + (long)s.row * s.chunks;
+template <int M>
+__device__ __forceinline__ int gemv_tile_row(const GemvSweep<M>& s, int i) { return s.row + i / s.per_row * s.stride; }
+template <int M>
+__device__ __forceinline__ int gemv_tile_base(const GemvSweep<M>& s, int i) { return s.begin + i % s.per_row * 32 * GEMV_DEPTH; }
+
+// Issues the loads of the warp's tile i into `tile` (none past its last tile or row n)
+template <int M>
+__device__ __forceinline__ void gemv_load_tile(const GemvSweep<M>& s, u32x4 (&tile)[GEMV_DEPTH], int i, int n) {
+    int row = gemv_tile_row(s, i), base = gemv_tile_base(s, i);
+    if (i >= s.tiles || row >= n) return;
+    const u32x4* weights = s.weights + (long)row * s.chunks;
 #pragma unroll
     for (int u = 0; u < GEMV_DEPTH; u++) {
-        int c = s.begin + base + s.lane + 32 * u;
-        if (c < s.end) s.tile[u] = load_streaming(row + c);
+        int c = base + s.lane + 32 * u;
+        if (c < s.end) tile[u] = load_streaming(weights + c);
     }
 }
 
-// The warp's first row and its first tile, loaded before the kernel waits for its inputs
-__device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int parts) {
-    GemvSweep s;
+// The warp's place and its first tiles, loaded before the kernel waits for its inputs
+template <int M>
+__device__ __forceinline__ GemvSweep<M> gemv_begin(const bf16* w, int n, int k, int parts) {
+    GemvSweep<M> s;
     s.lane = threadIdx.x & 31;
     s.warp = threadIdx.x >> 5;
     s.parts = parts;
@@ -54,64 +77,52 @@ __device__ __forceinline__ GemvSweep gemv_begin(const bf16* w, int n, int k, int
     s.begin = s.part * share;
     s.end = min(s.chunks, s.begin + share);
     s.weights = (const u32x4*)w;
-    if (s.row < n) gemv_load_tile(s, 0);
+    // the same count for every warp of the block (the shared-memory sums need them all)
+    s.per_row = (share + 32 * GEMV_DEPTH - 1) / (32 * GEMV_DEPTH);
+    s.tiles = (n - (int)blockIdx.x + s.stride - 1) / s.stride * s.per_row;
+#pragma unroll
+    for (int b = 0; b < GemvStages<M>::count; b++) gemv_load_tile(s, s.tile[b], b, n);
     return s;
 }
 
-// Sweeps the warp's rows against x ([m, k] bf16, in shared or global memory); M: the rows
-// the loop is unrolled for (1, 2, 4 or 8), rows past m repeat the last one and are not
-// written. Every warp of a block runs the same number of trips (the shared-memory sums
-// need the whole block), idle where its row is past n.
+// Adds tile i (in `tile`) to the sums, loads tile i + stages into the same registers, and at
+// the row's last tile reduces and writes the row (y[r, row] for r < m).
 template <int M>
-__device__ __forceinline__ void gemv_sweep(GemvSweep& s, const u32x4* x, void* y, int y_is_f32, int m, int n) {
-    __shared__ float partial[GEMV_THREADS / 32][M];
-    int first = blockIdx.x;  // the block's lowest row this trip
-    for (; first < n; first += s.stride, s.row += s.stride) {
-        float acc[M];
+__device__ __forceinline__ void gemv_step(GemvSweep<M>& s, u32x4 (&tile)[GEMV_DEPTH], int i, float (&acc)[M], const u32x4* x,
+                                          void* y, int y_is_f32, int m, int n, float (*partial)[M]) {
+    const int stages = GemvStages<M>::count;
+    int row = gemv_tile_row(s, i), base = gemv_tile_base(s, i);
+    if (row < n) {
 #pragma unroll
-        for (int r = 0; r < M; r++) acc[r] = 0.0f;
-        if (s.row < n) {
-            for (int base = 0;;) {
-#pragma unroll
-                for (int u = 0; u < GEMV_DEPTH; u++) {
-                    int c = s.begin + base + s.lane + 32 * u;
-                    if (c >= s.end) break;
-                    float wf[8];
-                    unpack_bf16x8(s.tile[u], wf);
-#pragma unroll
-                    for (int r = 0; r < M; r++) {
-                        float xf[8];
-                        unpack_bf16x8(x[(long)min(r, m - 1) * s.chunks + c], xf);
-#pragma unroll
-                        for (int i = 0; i < 8; i++) acc[r] = fmaf(wf[i], xf[i], acc[r]);
-                    }
-                }
-                base += 32 * GEMV_DEPTH;
-                if (s.begin + base >= s.end) break;
-                gemv_load_tile(s, base);
-            }
-        }
-        int row = s.row;
-        if (row + s.stride < n) {
-            s.row += s.stride;
-            gemv_load_tile(s, 0);  // in flight while this row's sums are reduced
-            s.row = row;
-        } else {
-            // this warp has issued its last weight load: the next kernel may be scheduled
-            KILN_LAUNCH_DEPENDENTS();
-        }
-#pragma unroll
-        for (int r = 0; r < M; r++) acc[r] = warp_sum(acc[r]);
-        if (s.parts == 1) {
+        for (int u = 0; u < GEMV_DEPTH; u++) {
+            int c = base + s.lane + 32 * u;
+            if (c >= s.end) break;
+            float wf[8];
+            unpack_bf16x8(tile[u], wf);
 #pragma unroll
             for (int r = 0; r < M; r++) {
-                if (s.lane == 0 && r < m && row < n) {
-                    if (y_is_f32) ((float*)y)[(long)r * n + row] = acc[r];
-                    else store((bf16*)y + (long)r * n + row, acc[r]);
-                }
+                float xf[8];
+                unpack_bf16x8(x[(long)min(r, m - 1) * s.chunks + c], xf);
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[r] = fmaf(wf[e], xf[e], acc[r]);
             }
-            continue;
         }
+    }
+    gemv_load_tile(s, tile, i + stages, n);  // in flight while the sums go on
+    // this warp has issued its last weight load: the next kernel may be scheduled
+    if (i == max(0, s.tiles - stages)) KILN_LAUNCH_DEPENDENTS();
+    if (i % s.per_row != s.per_row - 1) return;
+#pragma unroll
+    for (int r = 0; r < M; r++) acc[r] = warp_sum(acc[r]);
+    if (s.parts == 1) {
+#pragma unroll
+        for (int r = 0; r < M; r++) {
+            if (s.lane == 0 && r < m && row < n) {
+                if (y_is_f32) ((float*)y)[(long)r * n + row] = acc[r];
+                else store((bf16*)y + (long)r * n + row, acc[r]);
+            }
+        }
+    } else {
         if (s.lane == 0) {
 #pragma unroll
             for (int r = 0; r < M; r++) partial[s.warp][r] = acc[r];
@@ -125,14 +136,39 @@ __device__ __forceinline__ void gemv_sweep(GemvSweep& s, const u32x4* x, void* y
         }
         __syncthreads();
     }
+#pragma unroll
+    for (int r = 0; r < M; r++) acc[r] = 0.0f;
 }
 
-__device__ __forceinline__ void gemv_run(GemvSweep& s, const u32x4* x, void* y, int y_is_f32, int m, int n) {
-    if (m <= 1) gemv_sweep<1>(s, x, y, y_is_f32, m, n);
-    else if (m <= 2) gemv_sweep<2>(s, x, y, y_is_f32, m, n);
-    else if (m <= 4) gemv_sweep<4>(s, x, y, y_is_f32, m, n);
-    else gemv_sweep<8>(s, x, y, y_is_f32, m, n);
+// Sweeps the warp's tiles against x ([m, k] bf16, in shared or global memory); M: the rows
+// the loop is unrolled for (1, 2, 4 or 8), rows past m repeat the last one and are not
+// written. Every warp of a block takes the same number of steps, idle where its row is past n.
+template <int M>
+__device__ __forceinline__ void gemv_sweep(GemvSweep<M>& s, const u32x4* x, void* y, int y_is_f32, int m, int n) {
+    __shared__ float partial[GEMV_THREADS / 32][M];
+    const int stages = GemvStages<M>::count;
+    float acc[M];
+#pragma unroll
+    for (int r = 0; r < M; r++) acc[r] = 0.0f;
+    for (int i = 0; i < s.tiles; i += stages) {
+#pragma unroll
+        for (int b = 0; b < stages; b++)
+            if (i + b < s.tiles) gemv_step(s, s.tile[b], i + b, acc, x, y, y_is_f32, m, n, partial);
+    }
 }
+
+// One kernel per row count the sweep is unrolled for (M = 1, 2, 4, 8: `name`_m1 … _m8), from
+// `name`_body<M>, so registers follow M (one kernel for all took 128 registers a thread). The
+// one- and two-row kernels are held to 104 registers a thread (they take 107–115 otherwise): a
+// 512-thread block then fits an SM beside a decode-attention block (80 registers × 128
+// threads), so the o projection, launched while attention runs, loads its weights then.
+#define GEMV_KERNEL(M, bounds, name, parameters, arguments) \
+    extern "C" __global__ void bounds name##_m##M parameters { name##_body<M> arguments; }
+#define GEMV_KERNELS(name, parameters, arguments) \
+    GEMV_KERNEL(1, __maxnreg__(104), name, parameters, arguments) \
+    GEMV_KERNEL(2, __maxnreg__(104), name, parameters, arguments) \
+    GEMV_KERNEL(4, __launch_bounds__(GEMV_THREADS), name, parameters, arguments) \
+    GEMV_KERNEL(8, __launch_bounds__(GEMV_THREADS), name, parameters, arguments)
 
 // 8 values rounded to bf16 into 16 aligned bytes
 __device__ __forceinline__ void store8(bf16* p, const float* v) {
