@@ -84,17 +84,14 @@ import Testing
         let count = multiprocessors / shape.kvHeads + 3
         let prompts = (0..<count).map { Self.tokens(count: 20 + $0 * 37 % 100, seed: UInt64($0 + 10)) }
         let blocksEach = 120 / tokensPerBlock + 1
-        func sequence(_ s: Int, _ tokens: ArraySlice<Int32>, after cached: Int) -> ([Int32], SequenceStep) {
-            (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: (0..<blocksEach).map { Int32(s * blocksEach + $0) }))
-        }
         for (s, prompt) in prompts.enumerated() {
-            _ = try executable.forward(StepInputs(sequences: [sequence(s, prompt.dropLast(), after: 0)], tokensPerBlock: tokensPerBlock))
+            _ = try executable.forward(StepInputs(sequences: [Self.sequence(s, prompt.dropLast(), after: 0, blocksEach: blocksEach)], tokensPerBlock: tokensPerBlock))
         }
-        let together = try executable.forward(StepInputs(sequences: prompts.enumerated().map { sequence($0, $1.suffix(1), after: $1.count - 1) },
+        let together = try executable.forward(StepInputs(sequences: prompts.enumerated().map { Self.sequence($0, $1.suffix(1), after: $1.count - 1, blocksEach: blocksEach) },
                                                          tokensPerBlock: tokensPerBlock)).floats()
         var rows = RowAgreement()
         for (s, prompt) in prompts.enumerated() {
-            let alone = try executable.forward(StepInputs(sequences: [sequence(s, prompt.suffix(1), after: prompt.count - 1)], tokensPerBlock: tokensPerBlock)).floats()
+            let alone = try executable.forward(StepInputs(sequences: [Self.sequence(s, prompt.suffix(1), after: prompt.count - 1, blocksEach: blocksEach)], tokensPerBlock: tokensPerBlock)).floats()
             rows.add(Array(together[(s * width)..<((s + 1) * width)]), expected: alone)
         }
         rows.expectClose("\(shape), \(count) sequences")
@@ -110,16 +107,13 @@ import Testing
         let llm = try Self.randomLlama(shape, options: options)
         let executable = llm.executable, width = executable.vocabularySize, tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
         let blocksEach = 64 / tokensPerBlock + 1
-        func sequence(_ s: Int, _ tokens: ArraySlice<Int32>, after cached: Int) -> ([Int32], SequenceStep) {
-            (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: (0..<blocksEach).map { Int32(s * blocksEach + $0) }))
-        }
         var rows = RowAgreement()
         for count in [1, 2, 3, 5, 8] {
             let prompts = (0..<count).map { Self.tokens(count: 12 + 5 * $0, seed: UInt64(100 + count * 10 + $0)) }
             for (s, prompt) in prompts.enumerated() {
-                _ = try executable.forward(StepInputs(sequences: [sequence(s, prompt.dropLast(), after: 0)], tokensPerBlock: tokensPerBlock))
+                _ = try executable.forward(StepInputs(sequences: [Self.sequence(s, prompt.dropLast(), after: 0, blocksEach: blocksEach)], tokensPerBlock: tokensPerBlock))
             }
-            let decoded = try executable.forward(StepInputs(sequences: prompts.enumerated().map { sequence($0, $1.suffix(1), after: $1.count - 1) },
+            let decoded = try executable.forward(StepInputs(sequences: prompts.enumerated().map { Self.sequence($0, $1.suffix(1), after: $1.count - 1, blocksEach: blocksEach) },
                                                             tokensPerBlock: tokensPerBlock)).floats()
             for (s, prompt) in prompts.enumerated() {
                 let prefilled = try llm.promptLogits(prompt).floats()
@@ -145,6 +139,12 @@ import Testing
             #expect(worst < 0.03 * largest, "\(label): max |Δ| \(worst), logits up to \(largest)")
             #expect(agreeing >= count * 9 / 10, "\(label): \(agreeing) of \(count) argmaxes agree")
         }
+    }
+
+    /// Sequence `s`'s step of `tokens` after `cached` cached ones, in `blocksEach` KV blocks of
+    /// its own (s · blocksEach …), so many sequences share one pool.
+    static func sequence(_ s: Int, _ tokens: ArraySlice<Int32>, after cached: Int, blocksEach: Int) -> ([Int32], SequenceStep) {
+        (Array(tokens), SequenceStep(cachedTokens: cached, newTokens: tokens.count, blockTable: (0..<blocksEach).map { Int32(s * blocksEach + $0) }))
     }
 
     static func tokens(count: Int, seed: UInt64) -> [Int32] {
