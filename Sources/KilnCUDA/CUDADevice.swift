@@ -260,14 +260,17 @@ public final class CUDAGraph: @unchecked Sendable {
     deinit { _ = device.driver.api.graphExecDestroy(exec) }
 }
 
-/// A point in the stream's work, for timing on the GPU's clock.
+/// A point in the stream's work: for timing on the GPU's clock, or for waiting until the
+/// stream has passed it.
 public final class CUDAEvent: @unchecked Sendable {
     private let handle: OpaquePointer
     private let device: CUDADevice
 
-    public init(device: CUDADevice) throws(CUDAError) {
+    /// `timing`: whether the event can be timed (events only waited for are cheaper without).
+    public init(device: CUDADevice, timing: Bool = true) throws(CUDAError) {
         var event: Handle?
-        try device.checked(device.driver.api.eventCreate(&event, 0), "cuEventCreate")
+        // CU_EVENT_DISABLE_TIMING = 2
+        try device.checked(device.driver.api.eventCreate(&event, timing ? 0 : 2), "cuEventCreate")
         handle = event!
         self.device = device
     }
@@ -276,6 +279,11 @@ public final class CUDAEvent: @unchecked Sendable {
     /// makes the mark a node of the graph (CU_EVENT_RECORD_EXTERNAL), timed at each replay.
     public func record(inGraph: Bool = false) throws(CUDAError) {
         try device.checked(device.driver.api.eventRecordWithFlags(handle, device.stream, inGraph ? 1 : 0), "cuEventRecordWithFlags")
+    }
+
+    /// Waits until the stream has passed the point recorded last.
+    public func synchronize() throws(CUDAError) {
+        try device.checked(device.driver.api.eventSynchronize(handle), "cuEventSynchronize (a kernel or copy before it failed)")
     }
 
     /// Milliseconds from `earlier` to this event (waits for this one).

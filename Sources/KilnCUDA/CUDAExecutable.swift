@@ -72,9 +72,14 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
     /// Per (sequence, KV head): how many decode-attention splits have finished (the last resets it).
     private let arrivals: DeviceBuffer
-    private let hostMetadata: PinnedBuffer, hostOutput: PinnedBuffer, hostChoices: PinnedBuffer
-    /// Captured decode graphs by padded batch size; one step runs at a time.
-    private let graphs = Mutex<[Int: CUDAGraph]>([:])
+    /// Logits on their way to the host.
+    private let hostOutput: PinnedBuffer
+    /// Two staging sets, so a step is staged while the one queued before it runs.
+    private let staging: [Staging]
+    /// Whether fed token ids can be read on the device: only embeddings read the ids.
+    private let feedsOnDevice: Bool
+    /// Captured graphs and queued steps; one step is queued at a time.
+    private let steps = Mutex(StepState())
     private static let graphBatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
     /// What the GPU computes in: bf16 activations and matrices with f32 accumulation (f16 with
@@ -178,7 +183,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let maxGroup = attention.map { $0.numHeads / $0.numKVHeads }.max() ?? 1
         let flashTileTokens = max(1, 64 / maxGroup)
         let flashTileCapacity = limits.maxNumTokens / flashTileTokens + limits.maxBatchSize
-        let metadataInts = 4 * limits.maxNumTokens + limits.maxBatchSize * (1 + maxBlocks) + 2 * flashTileCapacity
+        let metadataInts = MetadataLayout(tokens: limits.maxNumTokens, sequences: limits.maxBatchSize, maxBlocks: maxBlocks).flashTiles
+            + 2 * flashTileCapacity
         let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
         let splitCapacity = 32
@@ -189,9 +195,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows
         let sampledRows = outputRowsCapacity(graph, output: output, limits: limits)
         let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + sampledRows * width * 4, purpose: "sampled token ids")
-        hostChoices = try PinnedBuffer(byteCount: limits.maxNumTokens * 16, device: device)
         hostOutput = try PinnedBuffer(byteCount: sampledRows * width * 4, device: device)
-        hostMetadata = try PinnedBuffer(byteCount: metadataInts * 4, device: device)
+        staging = try (0..<2).map { _ in
+            Staging(metadata: try PinnedBuffer(byteCount: metadataInts * 4, device: device),
+                    choices: try PinnedBuffer(byteCount: limits.maxNumTokens * 16, device: device),
+                    picks: try PinnedBuffer(byteCount: limits.maxNumTokens * 4, device: device), done: try CUDAEvent(device: device, timing: false))
+        }
 
         // the KV pool: what is left, times the fraction; one extra block takes padded decode rows
         let elementBytes = activation.byteCount(elements: 1) ?? 4
@@ -243,6 +252,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         self.nodes = nodes
         self.output = output
         embeddingRows = graph.embeddingRows
+        feedsOnDevice = nodes.indices.filter { if case .input(.tokenIds) = nodes[$0].op { true } else { false } }.allSatisfy { ids in
+            readers[ids].allSatisfy { if case .embedding = nodes[$0].op { nodes[$0].inputs.count == 2 && nodes[$0].inputs[1] == ids } else { false } }
+        }
         self.activation = activation
         self.vocabularySize = width
         self.limits = limits
@@ -269,8 +281,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     /// Runs one step and returns its logits.
     public func forward(_ step: StepInputs) throws -> HostTensor {
-        try graphs.withLock { graphs in
-            let rows = try run(step, graphs: &graphs)
+        try steps.withLock { state in
+            let ticket = try claim(&state)
+            let rows = try run(step, feeds: nil, staging: staging[ticket % 2], graphs: &state.graphs)
             let count = rows * vocabularySize
             let address = try address(of: output, numTokens: 0, numSeqs: 0)
             try device.downloadAsync(from: address, into: hostOutput.base, count: count * 4)
@@ -281,36 +294,109 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     /// Runs one step and picks each row's token on the GPU (only the ids cross to the host).
     public func forward(_ step: StepInputs, choices: [TokenChoice]) throws -> [Int32] {
-        try graphs.withLock { graphs in
-            let rows = try run(step, graphs: &graphs)
-            let logits = KernelArgument.pointer(try address(of: output, numTokens: 0, numSeqs: 0))
-            if choices.allSatisfy({ $0.temperature <= 0 }) {
-                try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
-                                  [.pointer(sampled.address), logits, .int(Int32(vocabularySize))])
-            } else {
-                // TokenChoice as the kernel reads it: temperature, top_k, top_p, uniform
-                let record = hostChoices.base
-                for row in 0..<rows {
-                    let choice = row < choices.count ? choices[row] : .greedy
-                    (record + row * 16).storeBytes(of: choice.temperature, as: Float.self)
-                    (record + row * 16 + 4).storeBytes(of: Int32(clamping: choice.topK), as: Int32.self)
-                    (record + row * 16 + 8).storeBytes(of: choice.topP, as: Float.self)
-                    (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
+        try picks(of: queue(step, choices: choices, feeds: nil))
+    }
+
+    /// Queues the step, its picks and their copy to the host, and returns: the host prepares
+    /// the next step while this one runs. Fed rows read their ids from the previous step's
+    /// picks on the device (its embedding gathers them).
+    public func queue(_ step: StepInputs, choices: [TokenChoice], feeds: TokenFeeds?) throws -> QueuedStep {
+        try steps.withLock { state in
+            var step = step, feedRows: [Int?]?
+            if let feeds {
+                guard feeds.rows.count == step.numTokens else {
+                    throw CUDABackendError.invalidStep("\(feeds.rows.count) fed rows for a step of \(step.numTokens) tokens")
                 }
-                try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
-                try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
-                    .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
-                    .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
-                ])
+                if feedsOnDevice && feeds.source.ticket == state.queued - 1 && state.uncollected[feeds.source.ticket] != nil {
+                    feedRows = feeds.rows
+                } else {
+                    step = step.fed(by: feeds, picks: try collect(feeds.source, &state))
+                }
             }
-            var ids = [Int32](repeating: 0, count: rows)
-            try ids.withUnsafeMutableBytes { bytes in try device.download(from: sampled.address, into: bytes) }
-            return ids
+            let ticket = try claim(&state)
+            let set = staging[ticket % 2]
+            let rows = try run(step, feeds: feedRows, staging: set, graphs: &state.graphs)
+            try pick(rows: rows, choices: choices, staging: set)
+            state.uncollected[ticket] = rows
+            return QueuedStep(ticket: ticket, rows: rows)
         }
     }
 
+    public func picks(of step: QueuedStep) throws -> [Int32] {
+        if let ready = step.ready { return ready }
+        return try steps.withLock { state in try collect(step, &state) }
+    }
+
+    /// Captured decode graphs, and the queued steps whose picks may still be collected.
+    private struct StepState {
+        /// Decode graphs by padded batch size.
+        var graphs: [Int: CUDAGraph] = [:]
+        /// Steps queued so far (the next one's ticket).
+        var queued = 0
+        /// Output rows of each queued step whose picks are still in its staging set.
+        var uncollected: [Int: Int] = [:]
+        /// The picks of the last steps collected, by ticket (a fed step's source is collected
+        /// by `queue` when its picks must cross the host, and again by its caller).
+        var collected: [Int: [Int32]] = [:]
+    }
+
+    /// What one step stages on the host: its metadata and token choices on their way up, its
+    /// picks on their way down, and an event after those.
+    private struct Staging {
+        let metadata: PinnedBuffer, choices: PinnedBuffer, picks: PinnedBuffer
+        let done: CUDAEvent
+    }
+
+    /// Takes the next ticket; its staging set is the one of the step two before it, whose
+    /// picks are kept on the host first when uncollected.
+    private func claim(_ state: inout StepState) throws -> Int {
+        let ticket = state.queued
+        state.queued += 1
+        if state.uncollected[ticket - 2] != nil { _ = try collect(QueuedStep(ticket: ticket - 2, rows: 0), &state) }
+        state.collected = state.collected.filter { $0.key >= ticket - 2 }
+        return ticket
+    }
+
+    private func collect(_ step: QueuedStep, _ state: inout StepState) throws -> [Int32] {
+        if let picks = state.collected[step.ticket] { return picks }
+        guard let rows = state.uncollected.removeValue(forKey: step.ticket) else {
+            throw CUDABackendError.invalidStep("the picks of queued step \(step.ticket) are gone: collect each step before queueing two more")
+        }
+        let set = staging[step.ticket % 2]
+        try set.done.synchronize()
+        let picks = Array(UnsafeBufferPointer(start: set.picks.base.assumingMemoryBound(to: Int32.self), count: rows))
+        state.collected[step.ticket] = picks
+        return picks
+    }
+
+    /// Queues the picks of the step's `rows` output rows and their copy into the staging set.
+    private func pick(rows: Int, choices: [TokenChoice], staging set: Staging) throws {
+        let logits = KernelArgument.pointer(try address(of: output, numTokens: 0, numSeqs: 0))
+        if choices.allSatisfy({ $0.temperature <= 0 }) {
+            try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
+                              [.pointer(sampled.address), logits, .int(Int32(vocabularySize))])
+        } else {
+            // TokenChoice as the kernel reads it: temperature, top_k, top_p, uniform
+            let record = set.choices.base
+            for row in 0..<rows {
+                let choice = row < choices.count ? choices[row] : .greedy
+                (record + row * 16).storeBytes(of: choice.temperature, as: Float.self)
+                (record + row * 16 + 4).storeBytes(of: Int32(clamping: choice.topK), as: Int32.self)
+                (record + row * 16 + 8).storeBytes(of: choice.topP, as: Float.self)
+                (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
+            }
+            try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
+            try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
+                .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
+                .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
+            ])
+        }
+        try device.downloadAsync(from: sampled.address, into: set.picks.base, count: rows * 4)
+        try set.done.record()
+    }
+
     /// Validates and queues `step` (eagerly or as a graph replay); returns its output rows.
-    private func run(_ step: StepInputs, graphs: inout [Int: CUDAGraph]) throws -> Int {
+    private func run(_ step: StepInputs, feeds: [Int?]?, staging set: Staging, graphs: inout [Int: CUDAGraph]) throws -> Int {
         try device.makeCurrent()
         if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
             throw CUDABackendError.invalidStep(problem)
@@ -321,7 +407,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let outputRows = nodes[output].shape.first?.resolved(numTokens: step.numTokens, numSeqs: step.numSeqs) ?? 1
         let decode = step.sequences.allSatisfy { $0.newTokens == 1 }
         if graphsEnabled, decode, let padded = Self.graphBatchSizes.first(where: { $0 >= step.numSeqs && $0 <= limits.maxBatchSize }) {
-            try writeMetadata(step, paddedTo: padded)
+            try writeMetadata(step, feeds: feeds, paddedTo: padded, staging: set.metadata)
             if let graph = graphs[padded] {
                 try graph.launch()
             } else {
@@ -331,21 +417,32 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
             }
         } else {
-            try writeMetadata(step, paddedTo: nil)
+            try writeMetadata(step, feeds: feeds, paddedTo: nil, staging: set.metadata)
             try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode)
         }
         return outputRows
     }
 
-    // Metadata layout (int32): token ids, positions, slots, token → sequence [maxNumTokens
-    // each], last row of each sequence [maxBatchSize], block tables [maxBatchSize × blocks].
-    private var positionsOffset: Int { limits.maxNumTokens }
-    private var slotsOffset: Int { 2 * limits.maxNumTokens }
-    private var tokenSequenceOffset: Int { 3 * limits.maxNumTokens }
-    private var lastRowsOffset: Int { 4 * limits.maxNumTokens }
-    private var blockTablesOffset: Int { 4 * limits.maxNumTokens + limits.maxBatchSize }
-    /// Prefill attention tiles (first row, token count), after the block tables.
-    private var flashTilesOffset: Int { blockTablesOffset + limits.maxBatchSize * maxBlocksPerSequence }
+    /// Where a step's metadata lies in `metadata` (int32 offsets), packed for the step's size,
+    /// so a small step uploads a small prefix (a captured graph keeps the addresses of its
+    /// padded size): token ids, the fed rows (the previous step's output row whose pick the
+    /// token takes, or -1), positions, slots, token → sequence [tokens each], the last row of
+    /// each sequence [sequences], block tables [sequences × maxBlocks], prefill attention tiles.
+    private struct MetadataLayout {
+        let tokens: Int, sequences: Int, maxBlocks: Int
+        var feeds: Int { tokens }
+        var positions: Int { 2 * tokens }
+        var slots: Int { 3 * tokens }
+        var tokenSequence: Int { 4 * tokens }
+        var lastRows: Int { 5 * tokens }
+        var blockTables: Int { 5 * tokens + sequences }
+        /// (first row, token count) of each tile.
+        var flashTiles: Int { blockTables + sequences * maxBlocks }
+    }
+
+    private func metadataLayout(_ numTokens: Int, _ numSeqs: Int) -> MetadataLayout {
+        MetadataLayout(tokens: numTokens, sequences: numSeqs, maxBlocks: maxBlocksPerSequence)
+    }
 
     /// Tiles a step's prefill attention launches: an upper bound, as each sequence may end
     /// a tile early (the tiles past the step's have no tokens).
@@ -359,38 +456,42 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         activation != .f32 && CUDAKernelLibrary.flashHeadSizes.contains(attention.headDim)
     }
 
-    /// Fills the step's metadata and queues its upload; padded decode rows read and write
-    /// the pool's spare block.
-    private func writeMetadata(_ step: StepInputs, paddedTo padded: Int?) throws {
-        let ints = hostMetadata.base.assumingMemoryBound(to: Int32.self)
+    /// Fills the step's metadata in `host` and queues its upload (up to the last block-table
+    /// entry in use); padded decode rows read and write the pool's spare block.
+    private func writeMetadata(_ step: StepInputs, feeds: [Int?]?, paddedTo padded: Int?, staging host: PinnedBuffer) throws {
+        let ints = host.base.assumingMemoryBound(to: Int32.self)
         let tokens = padded ?? step.numTokens, sequences = padded ?? step.numSeqs
+        let layout = metadataLayout(tokens, sequences)
         let spare = Int32(kvCacheLayout.numBlocks)
-        var row = 0
+        var row = 0, end = layout.blockTables
         for (s, sequence) in step.sequences.enumerated() {
             for _ in 0..<sequence.newTokens {
-                ints[tokenSequenceOffset + row] = Int32(s)
+                ints[layout.tokenSequence + row] = Int32(s)
                 row += 1
             }
-            ints[lastRowsOffset + s] = Int32(row - 1)
-            let table = ints + blockTablesOffset + s * maxBlocksPerSequence
-            for (b, block) in sequence.blockTable.prefix(maxBlocksPerSequence).enumerated() { table[b] = block }
+            ints[layout.lastRows + s] = Int32(row - 1)
+            let first = layout.blockTables + s * maxBlocksPerSequence, table = sequence.blockTable.prefix(maxBlocksPerSequence)
+            for (b, block) in table.enumerated() { ints[first + b] = block }
+            end = first + table.count
         }
         for t in 0..<step.numTokens {
             ints[t] = step.tokenIds[t]
-            ints[positionsOffset + t] = step.positions[t]
-            ints[slotsOffset + t] = step.slotMapping[t]
+            ints[layout.feeds + t] = Int32(feeds?[t] ?? -1)
+            ints[layout.positions + t] = step.positions[t]
+            ints[layout.slots + t] = step.slotMapping[t]
         }
         for t in step.numTokens..<tokens {
-            (ints[t], ints[positionsOffset + t], ints[slotsOffset + t], ints[tokenSequenceOffset + t]) = (0, 0, spare * Int32(kvCacheLayout.tokensPerBlock), Int32(t))
+            (ints[t], ints[layout.feeds + t], ints[layout.positions + t]) = (0, -1, 0)
+            (ints[layout.slots + t], ints[layout.tokenSequence + t]) = (spare * Int32(kvCacheLayout.tokensPerBlock), Int32(t))
         }
         for s in step.numSeqs..<sequences {
-            ints[lastRowsOffset + s] = Int32(s)
-            ints[blockTablesOffset + s * maxBlocksPerSequence] = spare
+            ints[layout.lastRows + s] = Int32(s)
+            ints[layout.blockTables + s * maxBlocksPerSequence] = spare
+            end = layout.blockTables + s * maxBlocksPerSequence + 1
         }
-        let count = blockTablesOffset + sequences * maxBlocksPerSequence
-        try device.upload(UnsafeRawBufferPointer(start: hostMetadata.base, count: count * 4), to: metadata.address)
+        try device.upload(UnsafeRawBufferPointer(start: host.base, count: end * 4), to: metadata.address)
         guard activation != .f32, step.sequences.contains(where: { $0.newTokens > 1 }) else { return }
-        let tiles = ints + flashTilesOffset
+        let tiles = ints + layout.flashTiles
         let tileCount = flashTileCount(numTokens: step.numTokens, numSeqs: step.numSeqs)
         var tile = 0
         row = 0
@@ -402,7 +503,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             row += sequence.newTokens
         }
         for unused in tile..<tileCount { (tiles[2 * unused], tiles[2 * unused + 1]) = (0, 0) }
-        try device.upload(UnsafeRawBufferPointer(start: tiles, count: 2 * tileCount * 4), to: metadataAddress(flashTilesOffset))
+        try device.upload(UnsafeRawBufferPointer(start: tiles, count: 2 * tileCount * 4), to: metadataAddress(layout.flashTiles))
     }
 
     private func metadataAddress(_ offset: Int) -> UInt64 { metadata.address + UInt64(offset * 4) }
@@ -413,7 +514,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         switch node.op {
         case .weight: return weightAddresses[id]!
         case .input(.tokenIds): return metadataAddress(0)
-        case .input(.positions): return metadataAddress(positionsOffset)
+        case .input(.positions): return metadataAddress(metadataLayout(numTokens, numSeqs).positions)
         case .reshape: return try address(of: node.inputs[0], numTokens: numTokens, numSeqs: numSeqs)
         case .slice where inPlaceSlices[id] != nil:
             // its first row; readers take the rows' stride from `view`
@@ -457,8 +558,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     try launchElementwise(kernel, out: try at(id), operands: [(try address(of: id, numTokens: numTokens, numSeqs: numSeqs), n, 0)], count: n)
                 }
             case .embedding:
+                // token ids fed from the previous step's picks, where a step has them
+                let feeds: [KernelArgument] = feedsOnDevice
+                    ? [.pointer(metadataAddress(metadataLayout(numTokens, numSeqs).feeds)), .pointer(sampled.address)] : [.pointer(0), .pointer(0)]
                 try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
-                                  [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id)))])
+                                  [try at(id), try at(inputs[0]), try at(inputs[1])] + feeds + [.int(Int32(width(id)))])
             case .rmsNorm(let eps):
                 try device.launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id))), .float(eps)])
@@ -478,7 +582,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             case .gatherLastTokens:
                 try device.launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
                                   grid: (numSeqs, 1, 1), block: (256, 1, 1),
-                                  [try at(id), try at(inputs[0]), .pointer(metadataAddress(lastRowsOffset)), .int(Int32(width(id)))])
+                                  [try at(id), try at(inputs[0]), .pointer(metadataAddress(metadataLayout(numTokens, numSeqs).lastRows)), .int(Int32(width(id)))])
             case .slice where inPlaceSlices[id] != nil:
                 continue
             case .slice(let axis, let start, let length):
@@ -502,12 +606,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Each kernel is timed on its own (an event after each), so the sum exceeds `stepMilliseconds`,
     /// where kernels overlap. The step's KV writes happen as in `forward`.
     public func profile(_ step: StepInputs) throws -> DecodeProfile {
-        try graphs.withLock { _ in
+        try steps.withLock { state in
             try device.makeCurrent()
             if let problem = step.problem(limits: limits, layout: kvCacheLayout, maxBlocksPerSequence: maxBlocksPerSequence) {
                 throw CUDABackendError.invalidStep(problem)
             }
-            try writeMetadata(step, paddedTo: nil)
+            try writeMetadata(step, feeds: nil, paddedTo: nil, staging: staging[try claim(&state) % 2].metadata)
             // once eagerly (GEMM plans), then captured with an event after each node and
             // replayed, so the times are the GPU's alone, without the host's launch gaps
             let decode = step.sequences.allSatisfy { $0.newTokens == 1 }
@@ -675,11 +779,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private func runAttention(_ id: Int, _ attention: AttentionPlugin, numTokens: Int, numSeqs: Int, decode: Bool) throws {
         let inputs = nodes[id].inputs
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
-        let layout = kvCacheLayout
+        let layout = kvCacheLayout, steps = metadataLayout(numTokens, numSeqs)
         let layerBytes = UInt64((layout.numBlocks + 1) * layout.elementsPerBlock * (activation.byteCount(elements: 1) ?? 4))
         let cache = KernelArgument.pointer(pool.address + UInt64(attention.layer) * layerBytes)
         let rotary = attention.rotary
-        let positions: KernelArgument = rotary == nil ? .pointer(metadataAddress(positionsOffset)) : try at(inputs[3])
+        let positions: KernelArgument = rotary == nil ? .pointer(metadataAddress(steps.positions)) : try at(inputs[3])
         // q, k, v: in their own rows, or in place inside the fused projection's rows
         let (q, k, v) = (try view(inputs[0], numTokens, numSeqs), try view(inputs[1], numTokens, numSeqs), try view(inputs[2], numTokens, numSeqs))
         func stride(_ operand: (UInt64, Int, Int), _ width: Int) -> KernelArgument { .int(Int32(operand.2 == 0 ? width : operand.2)) }
@@ -704,28 +808,28 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                               sharedBytes: reduceBytes, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
             ] + strides + [
-                positions, .pointer(metadataAddress(slotsOffset)), .pointer(metadataAddress(blockTablesOffset)),
+                positions, .pointer(metadataAddress(steps.slots)), .pointer(metadataAddress(steps.blockTables)),
                 .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
             ] + rope + heads + [.float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits))])
             return
         }
         try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
-            try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(slotsOffset)),
+            try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(steps.slots)),
         ] + rope + heads + [.int(Int32(layout.tokensPerBlock))] + strides)
         if usesFlashPrefill(attention) {
             // decode: no tile list, block t takes token t
             let tileCount = decode ? numTokens : flashTileCount(numTokens: numTokens, numSeqs: numSeqs)
             try device.launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (tileCount, attention.numKVHeads, 1),
                               block: (128, 1, 1), sharedBytes: Self.flashSharedBytes(headDim: attention.headDim), [
-                try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)), .pointer(decode ? 0 : metadataAddress(flashTilesOffset)),
-                .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
+                try at(id), cache, positions, .pointer(metadataAddress(steps.tokenSequence)), .pointer(decode ? 0 : metadataAddress(steps.flashTiles)),
+                .pointer(metadataAddress(steps.blockTables)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
                 .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)),
             ])
             return
         }
         try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
-            try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(tokenSequenceOffset)),
-            .pointer(metadataAddress(blockTablesOffset)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
+            try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(steps.tokenSequence)),
+            .pointer(metadataAddress(steps.blockTables)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
             .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)),
             .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits)),
         ])

@@ -51,9 +51,9 @@ final class ScriptedExecutable: Executable {
 }
 
 @Suite struct DecodingTests {
-    func generate(_ params: SamplingParams, eos: [Int] = [7]) throws -> (GenerationResult, logits: Int, picked: Int) {
+    func generate(_ params: SamplingParams, eos: [Int] = [7], queuesAhead: Bool = true) throws -> (GenerationResult, logits: Int, picked: Int) {
         let executable = ScriptedExecutable()
-        let batcher = InFlightBatcher(executable: executable, eosTokenIds: eos)
+        let batcher = InFlightBatcher(executable: executable, eosTokenIds: eos, queuesAhead: queuesAhead)
         let id = try batcher.submit(prompt: [0], params)
         let result = try #require(try batcher.runUntilIdle()[id])
         let steps = executable.steps.withLock { $0 }
@@ -63,7 +63,10 @@ final class ScriptedExecutable: Executable {
     @Test func plainRequestsPickOnTheBackend() throws {
         let (result, logits, picked) = try generate(.greedy(maxTokens: 8))
         #expect(result.outputIds == [1, 2, 7] && result.finishReason == .stop)
-        #expect(logits == 0 && picked == 3)
+        // the step queued after the end token's pick (before it reached the host) runs, and is dropped
+        #expect(logits == 0 && picked == 4)
+        let (alone, _, pickedAlone) = try generate(.greedy(maxTokens: 8), queuesAhead: false)
+        #expect(alone.outputIds == result.outputIds && pickedAlone == 3)
     }
 
     @Test func minTokensSuppressesTheEndUntilThenOnTheHostOnly() throws {
@@ -71,7 +74,7 @@ final class ScriptedExecutable: Executable {
         // then the walk 4, 5, 6, 0, 1, 2 reaches the end token again
         let (result, logits, picked) = try generate(SamplingParams(maxTokens: 16, minTokens: 3))
         #expect(result.outputIds == [1, 2, 3, 4, 5, 6, 0, 1, 2, 7] && result.finishReason == .stop)
-        #expect(logits == 3 && picked == 7)
+        #expect(logits == 3 && picked == 8)
     }
 
     @Test func stopTokenIdsEndLikeEndOfSequence() throws {

@@ -1,10 +1,13 @@
 // Row kernels: embedding gather, RMSNorm (alone and fused with the residual add), rotary
 // embedding, gathers and copies between activations. One block per token row.
 
-extern "C" __global__ void embedding(act* out, const act* table, const int* ids, int width) {
+// A row whose feed is set (feeds[row] ≥ 0) takes the token the previous step picked at that
+// output row: a decode step is queued before those picks reach the host.
+extern "C" __global__ void embedding(act* out, const act* table, const int* ids, const int* feeds, const int* picks, int width) {
     KILN_EARLY_DEPENDENTS();
     long row = blockIdx.x;
-    const act* source = table + (long)ids[row] * width;
+    int id = feeds && feeds[row] >= 0 ? picks[feeds[row]] : ids[row];
+    const act* source = table + (long)id * width;
     for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
 }
 

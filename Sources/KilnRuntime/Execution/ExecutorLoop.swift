@@ -95,10 +95,11 @@ final class ExecutorLoop {
         }
     }
 
-    private func step() {
+    /// Runs a turn of the batcher (`step` or `drain`) and hands the requests what it took.
+    private func step(_ turn: (InFlightBatcher) -> () throws -> [FinishedRequest] = InFlightBatcher.step) {
         let finished: [FinishedRequest]
         do {
-            finished = try batcher.step()
+            finished = try turn(batcher)()
         } catch {
             // the backend failed mid-step: no running request's state can be trusted
             return failEverything(error)
@@ -128,6 +129,7 @@ final class ExecutorLoop {
     /// request's decode. Its tokens are final only at the end, so its stream gets one output,
     /// every beam's tokens (best first) with the result; it cannot be cancelled mid-search.
     private func runBeamSearch(prompt: [Int32], _ params: SamplingParams, sink: @escaping OutputSink) {
+        step(InFlightBatcher.drain)  // the step in flight is taken first: the search uses the device alone
         var tokens: [GeneratedToken] = []
         let outcome = Result { try batcher.runBeamSearch(prompt: prompt, params) { tokens.append($0) } }
         publishStatus()

@@ -2,6 +2,13 @@
 // (1) admits waiting requests the KV cache can hold, (2) schedules this step's tokens,
 // (3) runs the model on all of them at once, (4) picks the next tokens, (5) appends them and
 // retires finished requests — the executor's loop, on either backend.
+//
+// Steps are queued one ahead: step k + 1 is queued before step k's picks reach the host, its
+// decode rows taking those picks on the device, so the host's work between steps (taking the
+// picks, stop strings, streams, scheduling) overlaps the device's. Step k + 1 is planned as if
+// no sequence stops at step k; a row of a sequence that did is dropped when taken. A step
+// that needs step k's picks on the host first — one picked on the host, or one that would
+// preempt — waits for them.
 
 import KilnGraph
 
@@ -32,6 +39,10 @@ public final class InFlightBatcher {
     private var waiting: [Sequence] = []
     private var running: [Sequence] = []
     private var requests: [SequenceID: Request] = [:]
+    /// The step queued last, while its picks are not taken.
+    private var inFlight: QueuedRows?
+    /// Whether a step is queued before the previous one's picks are taken.
+    private let queuesAhead: Bool
     private var nextRequest: SequenceID = 0
     private var nextSequence: SequenceID = 0
     private let clock = ContinuousClock()
@@ -59,10 +70,15 @@ public final class InFlightBatcher {
         /// Tokens computed before the next pick: the prompt, or after a preemption the prompt
         /// and the output so far.
         var replay: [Int32]
-        /// Tokens whose k and v are in the cache.
+        /// Tokens whose k and v are in the cache, or will be when the queued steps have run.
         var computed = 0
+        /// Picks of queued steps not yet taken (the step in flight's, and the one being queued).
+        var picksInFlight = 0
 
         var output: [Int32] { decoder.output }
+
+        /// Whether a step of `count` new tokens picks its next token (it finishes the replay).
+        func picks(after count: Int) -> Bool { computed + count >= replay.count }
 
         /// The step's tokens when it computes `count` new ones.
         func tokens(_ count: Int) -> [Int32] {
@@ -70,17 +86,41 @@ public final class InFlightBatcher {
         }
 
         var scheduled: ScheduledRequest {
-            ScheduledRequest(id: id, pendingPromptTokens: max(0, replay.count - computed), remainingTokens: maxTokens - output.count)
+            ScheduledRequest(id: id, pendingPromptTokens: max(0, replay.count - computed),
+                             remainingTokens: maxTokens - output.count - picksInFlight)
         }
+
+        /// Whether a pick in flight is its last: it reaches max tokens.
+        var endsWithPickInFlight: Bool { picksInFlight > 0 && output.count + picksInFlight >= maxTokens }
 
         init(id: SequenceID, request: SequenceID, prompt: [Int32], maxTokens: Int, decoder: CompletionDecoder) {
             (self.id, self.request, self.prompt, self.maxTokens, self.decoder, replay) = (id, request, prompt, maxTokens, decoder, prompt)
         }
     }
 
+    /// One row of a queued step: a sequence's tokens in it.
+    private struct QueuedRow {
+        let sequence: Sequence
+        /// The tokens; nil for the one token fed from the previous step's pick.
+        let tokens: [Int32]?
+        /// Whether the row picks the sequence's next token.
+        let picks: Bool
+    }
+
+    /// A queued step: picked on the device (`step`) or already on the host (`hostPicks`).
+    private struct QueuedRows {
+        let rows: [QueuedRow]
+        let step: QueuedStep?
+        let hostPicks: [SampledToken?]
+    }
+
+    /// `queuesAhead`: queue each step before the previous one's picks are taken (false: one
+    /// step at a time; the same tokens either way).
     public init(executable: any Executable, eosTokenIds: [Int], text: CompletionTextFactory? = nil,
-                capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(), microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler()) {
+                capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(), microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler(),
+                queuesAhead: Bool = true) {
         self.executable = executable
+        self.queuesAhead = queuesAhead
         self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
         self.text = text
         self.capacity = capacity
@@ -106,8 +146,8 @@ public final class InFlightBatcher {
         return id
     }
 
-    /// Whether requests are waiting or running.
-    public var hasWork: Bool { !requests.isEmpty }
+    /// Whether requests are waiting or running, or a step's picks are still to be taken.
+    public var hasWork: Bool { !requests.isEmpty || inFlight != nil }
     /// Requests with a completion in the running batch.
     public var runningRequests: Int { Set(running.map { $0.request }).count }
     /// Requests in flight with none in the running batch (queued, or all preempted).
@@ -117,42 +157,121 @@ public final class InFlightBatcher {
     public var cacheStatistics: KVCacheManager.Statistics { cache.statistics }
     /// Running requests preempted so far (their blocks freed, recomputed later).
     public private(set) var preemptions = 0
-    /// The tokens the last `step()` generated, in batch order (finished requests' last ones
-    /// included), each with its request's id, for callers that stream them.
+    /// The tokens the last `step()` (or `drain()`) took, in batch order (finished requests'
+    /// last ones included), each with its request's id, for callers that stream them: those of
+    /// the step queued before it, when steps are queued ahead.
     public private(set) var lastStepTokens: [StepToken] = []
 
-    /// One step of the loop; returns the requests that finished in it.
+    /// One turn of the loop: queues a step and takes the picks of the one queued before it
+    /// (or of this one, when it cannot be queued ahead); returns the requests that finished.
     public func step() throws -> [FinishedRequest] {
         lastStepTokens = []
-        admit()
-        let limits = executable.limits
-        var counts = microBatch.schedule(running.map { $0.scheduled }, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
-        if !capacity.reservesAhead { reserveOrPreempt(&counts) }
-        let chosen = running.indices.filter { counts[$0] > 0 }
-        guard !chosen.isEmpty else { return [] }
-        var parts: [(tokens: [Int32], step: SequenceStep)] = []
-        // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
-        var picking: [CompletionDecoder?] = []
-        for i in chosen {
-            parts.append((running[i].tokens(counts[i]),
-                          SequenceStep(cachedTokens: running[i].computed, newTokens: counts[i], blockTable: cache.blockTable(running[i].id))))
-            picking.append(running[i].computed + counts[i] >= running[i].replay.count ? running[i].decoder : nil)
-        }
-        let picked = try executable.forward(StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock), picking: &picking)
         var finished: [FinishedRequest] = []
-        for (row, i) in chosen.enumerated() {
-            cache.commit(running[i].id, tokens: parts[row].tokens)
-            running[i].computed += counts[i]
-            guard picking[row] != nil, let token = picked[row] else { continue }
-            // the decoder with the draws the pick made, moved (not copied) back: as the only
-            // reference to its history and output, they grow in place instead of being copied
-            running[i].decoder = picking[row].take()!
-            lastStepTokens.append(StepToken(id: running[i].request, token: running[i].decoder.accept(token)))
-            if let done = noteToken(of: running[i]) { finished.append(done) }
+        do {
+            admit()
+            var next = plan(ahead: inFlight != nil)
+            if next == nil, let previous = inFlight {
+                // the next step needs these picks first, or has nothing to run without them
+                inFlight = nil
+                finished += try take(previous)
+                admit()
+                next = plan(ahead: false)
+            }
+            guard let next else { return finished }
+            let queued = try queue(next, after: inFlight)
+            if let previous = inFlight { finished += try take(previous) }
+            inFlight = queued
+            if queued.step == nil || !queuesAhead {
+                inFlight = nil
+                finished += try take(queued)
+            }
+        } catch {
+            // a failed step leaves nothing to take: the caller fails the running requests
+            inFlight = nil
+            throw error
         }
-        let done = running.indices.filter { running[$0].decoder.finishReason != nil }
+        return finished
+    }
+
+    /// Takes the picks of the step in flight, if any (before work that must not overlap a step,
+    /// such as a beam search); returns the requests that finished.
+    public func drain() throws -> [FinishedRequest] {
+        lastStepTokens = []
+        guard let previous = inFlight else { return [] }
+        inFlight = nil
+        return try take(previous)
+    }
+
+    /// The sequences the next step runs and their new tokens; nil when nothing runs, or — when
+    /// queueing `ahead` of a step in flight — when the step needs that step's picks first.
+    private func plan(ahead: Bool) -> [(sequence: Sequence, count: Int)]? {
+        var candidates = running.filter { !$0.endsWithPickInFlight }
+        let limits = executable.limits
+        var counts = microBatch.schedule(candidates.map { $0.scheduled }, limits: StepBudget(maxNumTokens: limits.maxNumTokens, maxBatchSize: limits.maxBatchSize))
+        if !capacity.reservesAhead {
+            if ahead {
+                // no preemption while a step runs: its rows would be lost
+                for (sequence, count) in zip(candidates, counts) where count > 0 {
+                    guard cache.reserve(sequence.id, tokens: sequence.computed + count) else { return nil }
+                }
+            } else {
+                reserveOrPreempt(&counts)
+                candidates = running
+            }
+        }
+        let planned = zip(candidates, counts).filter { $0.1 > 0 }.map { (sequence: $0.0, count: $0.1) }
+        guard !planned.isEmpty else { return nil }
+        if ahead && planned.contains(where: { $0.sequence.picks(after: $0.count) && $0.sequence.decoder.picksOnHost }) { return nil }
+        return planned
+    }
+
+    /// Queues the step of `planned`; a sequence whose token `previous` is still picking takes
+    /// it on the device.
+    private func queue(_ planned: [(sequence: Sequence, count: Int)], after previous: QueuedRows?) throws -> QueuedRows {
+        var parts: [(tokens: [Int32], step: SequenceStep)] = [], rows: [QueuedRow] = [], fed: [Int?] = []
+        for (sequence, count) in planned {
+            let source = sequence.picksInFlight > 0 ? previous?.rows.firstIndex { $0.sequence === sequence && $0.picks } : nil
+            let tokens = source == nil ? sequence.tokens(count) : nil
+            parts.append((tokens ?? [0], SequenceStep(cachedTokens: sequence.computed, newTokens: count, blockTable: cache.blockTable(sequence.id))))
+            fed += source.map { [$0] } ?? Array(repeating: nil, count: count)
+            rows.append(QueuedRow(sequence: sequence, tokens: tokens, picks: sequence.picks(after: count)))
+        }
+        let step = StepInputs(sequences: parts, tokensPerBlock: executable.kvCacheLayout.tokensPerBlock)
+        for (sequence, count) in planned { sequence.computed += count }
+        for entry in rows where entry.picks { entry.sequence.picksInFlight += 1 }
+        guard !rows.contains(where: { $0.picks && $0.sequence.decoder.picksOnHost }) else {
+            // the decoders with the draws the picks made, moved (not copied) back: as the only
+            // references to their histories and outputs, those grow in place instead of being copied
+            var picking = rows.map { $0.picks ? $0.sequence.decoder : nil }
+            let picked = try executable.forward(step, picking: &picking)
+            for (row, entry) in rows.enumerated() where entry.picks { entry.sequence.decoder = picking[row].take()! }
+            return QueuedRows(rows: rows, step: nil, hostPicks: picked)
+        }
+        // a prompt chunk that does not finish the prompt picks nothing (and draws no random number)
+        let choices = rows.map { $0.picks ? $0.sequence.decoder.nextChoice() : .greedy }
+        let feeds = fed.contains { $0 != nil } ? previous?.step.map { TokenFeeds(source: $0, rows: fed) } : nil
+        let queued = try executable.queue(step, choices: choices, feeds: feeds)
+        return QueuedRows(rows: rows, step: queued, hostPicks: [])
+    }
+
+    /// Books a queued step's rows and picks (skipping sequences that ended since it was
+    /// queued) and retires the finished sequences.
+    private func take(_ queued: QueuedRows) throws -> [FinishedRequest] {
+        let ids = try queued.step.map { try executable.picks(of: $0) }
+        var finished: [FinishedRequest] = []
+        for (row, entry) in queued.rows.enumerated() {
+            let sequence = entry.sequence
+            if entry.picks { sequence.picksInFlight -= 1 }
+            guard sequence.decoder.finishReason == nil else { continue }
+            // a fed token is the previous step's pick, taken before this step
+            cache.commit(sequence.id, tokens: entry.tokens ?? [sequence.output.last!])
+            guard entry.picks, let token = ids.map({ SampledToken(token: $0[row]) }) ?? queued.hostPicks[row] else { continue }
+            lastStepTokens.append(StepToken(id: sequence.request, token: sequence.decoder.accept(token)))
+            if let done = noteToken(of: sequence) { finished.append(done) }
+        }
+        let done = running.filter { $0.decoder.finishReason != nil }
         guard !done.isEmpty else { return finished }
-        for i in done { cache.free(running[i].id) }
+        for sequence in done { cache.free(sequence.id) }
         running.removeAll { $0.decoder.finishReason != nil }
         return finished
     }
@@ -215,8 +334,9 @@ public final class InFlightBatcher {
     /// search and the batch share one pool (prefix blocks included). It runs between steps:
     /// the running requests keep their blocks and wait for it; the beams get the blocks left
     /// free. Its tokens are chosen only when it ends: they reach `onToken` then, best beam
-    /// first.
+    /// first. A step in flight must be taken first (`drain()`).
     public func runBeamSearch(prompt: [Int32], _ params: SamplingParams, onToken: (GeneratedToken) -> Void = { _ in }) throws -> GenerationResult {
+        precondition(inFlight == nil, "drain() the step in flight before a beam search")
         try validateRequest(prompt: prompt, params, on: executable, canMakeText: text != nil)
         let start = clock.now
         var firstLogitsAt: ContinuousClock.Instant?
