@@ -49,14 +49,15 @@ public enum BenchmarkError: Error, CustomStringConvertible {
 extension LLM {
     /// Runs `batch` random prompts of `inputLength` tokens to `outputLength` new tokens each,
     /// after a short warm-up of the same shape (kernel compilation, GEMM plans and CUDA graph
-    /// capture stay out of the figures).
-    public func benchmark(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64 = 1) throws -> BenchmarkResult {
+    /// capture stay out of the figures). `queueAhead` false waits for each decode step's picks
+    /// before queueing the next (the figures without that overlap, for comparison).
+    public func benchmark(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64 = 1, queueAhead: Bool = true) throws -> BenchmarkResult {
         guard batch > 0, inputLength > 0, outputLength > 0 else { throw BenchmarkError.invalid("batch, isl and osl must be positive") }
-        _ = try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: min(outputLength, 4), seed: seed &+ 1)
-        return try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: outputLength, seed: seed)
+        _ = try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: min(outputLength, 4), seed: seed &+ 1, queueAhead: queueAhead)
+        return try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: outputLength, seed: seed, queueAhead: queueAhead)
     }
 
-    private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64) throws -> BenchmarkResult {
+    private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64, queueAhead: Bool) throws -> BenchmarkResult {
         let executable = executable
         let layout = executable.kvCacheLayout, limits = executable.limits
         let tokensPerSequence = inputLength + outputLength
@@ -97,17 +98,31 @@ extension LLM {
                 }
             }
         }
-        // decode: every sequence one token a step
+        // decode: every sequence one token a step, as the executor runs it: each step queued
+        // before the previous one's picks are taken, which it reads on the device; a step's
+        // time is the interval between the arrivals of consecutive picks
         var stepTimes: [Double] = []
+        var inFlight: QueuedStep?, lastArrival = clock.now
+        func take(_ queued: QueuedStep) throws {
+            last = try executable.picks(of: queued)
+            let now = clock.now
+            stepTimes.append((now - lastArrival).inSeconds * 1000)
+            lastArrival = now
+        }
         for _ in 1..<outputLength {
-            let stepStart = clock.now
             let step = StepInputs(sequences: (0..<batch).map { s in
                 ([last[s]], SequenceStep(cachedTokens: done[s], newTokens: 1, blockTable: tables[s]))
             }, tokensPerBlock: layout.tokensPerBlock)
-            last = try executable.forwardGreedy(step)
+            let queued = try executable.queue(step, choices: [], feeds: inFlight.map { TokenFeeds(source: $0, rows: (0..<batch).map { $0 }) })
+            if let inFlight { try take(inFlight) }
+            inFlight = queued
+            if !queueAhead {
+                try take(queued)
+                inFlight = nil
+            }
             for s in 0..<batch { done[s] += 1 }
-            stepTimes.append((clock.now - stepStart).inSeconds * 1000)
         }
+        if let inFlight { try take(inFlight) }
         let total = (clock.now - start).inSeconds
         return BenchmarkResult(batch: batch, inputLength: inputLength, outputLength: outputLength,
                                outputTokensPerSecond: Double(batch * outputLength) / total,

@@ -40,6 +40,8 @@ struct Bench: AsyncParsableCommand {
     var json = false
     @Flag(help: "CUDA: also print where the GPU's time goes in one decode step of each batch size.")
     var profile = false
+    @Flag(name: .customLong("step-at-a-time"), help: "Wait for each decode step's picks before queueing the next (the figures without that overlap, for comparison).")
+    var stepAtATime = false
     @OptionGroup(title: "Build options (for --model)") var build: BuildFlags
 
     func validate() throws {
@@ -47,6 +49,7 @@ struct Bench: AsyncParsableCommand {
         if dataset == nil, islStddev != 0 || oslStddev != 0 || concurrency != nil || requestRate != nil {
             throw ValidationError("--isl-stddev, --osl-stddev, --concurrency and --request-rate go with --dataset synthetic")
         }
+        if dataset != nil && stepAtATime { throw ValidationError("--step-at-a-time goes with static batches, not --dataset") }
         if concurrency != nil && requestRate != nil { throw ValidationError("give at most one of --concurrency and --request-rate") }
         guard !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch \(batch): expected positive sizes, e.g. 1,8,64") }
         guard isl > 0, osl > 0 else { throw ValidationError("--isl and --osl must be positive") }
@@ -70,7 +73,7 @@ struct Bench: AsyncParsableCommand {
             print("batch  output tok/s  TTFT ms  ITL p50 ms  ITL p99 ms  memory GiB")
         }
         for size in batchSizes {
-            let result = try llm.benchmark(batch: size, inputLength: isl, outputLength: osl)
+            let result = try llm.benchmark(batch: size, inputLength: isl, outputLength: osl, queueAhead: !stepAtATime)
             if json {
                 try printJSONRecord(JSONRecord(result: result, device: llm.deviceDescription))
             } else {

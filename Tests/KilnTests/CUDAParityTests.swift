@@ -229,6 +229,70 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         params.ignoreEOS = true
         for s in 0..<5 { #expect(outputs[s] == (try llm.generate(prompt: prompts[s], params).outputIds), "sequence \(s)") }
     }
+
+    /// Decode steps queued before the previous step's picks reach the host (the embedding reads
+    /// them on the device) give the tokens of steps run one at a time.
+    @Test func queuedAheadDecodeMatchesOneStepAtATime() throws {
+        let executable = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaBF16).executable
+        let (reference, _) = try Reference.load("llama-gqa")
+        let prompts = (0..<5).map { reference.prompts[$0 % 3].input_ids + [Int32($0)] }
+        let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock
+        func decode(firstBlock: Int, queuedAhead: Bool) throws -> [[Int32]] {
+            let tables = (0..<5).map { s in (0..<4).map { Int32(firstBlock + s * 4 + $0) } }
+            func step(_ tokens: [[Int32]], after cached: [Int]) -> StepInputs {
+                StepInputs(sequences: tokens.indices.map { s in
+                    (tokens[s], SequenceStep(cachedTokens: cached[s], newTokens: tokens[s].count, blockTable: tables[s]))
+                }, tokensPerBlock: tokensPerBlock)
+            }
+            var last = try executable.forwardGreedy(step(prompts, after: [0, 0, 0, 0, 0]))
+            var outputs = last.map { [$0] }, inFlight: QueuedStep?
+            for i in 0..<15 {
+                let next = step(last.map { [$0] }, after: prompts.map { $0.count + i })
+                guard queuedAhead else {
+                    last = try executable.forwardGreedy(next)
+                    for s in 0..<5 { outputs[s].append(last[s]) }
+                    continue
+                }
+                // the step's ids are stale: every row is fed the previous step's pick
+                let queued = try executable.queue(next, choices: [], feeds: inFlight.map { TokenFeeds(source: $0, rows: [0, 1, 2, 3, 4]) })
+                if let inFlight {
+                    last = try executable.picks(of: inFlight)
+                    for s in 0..<5 { outputs[s].append(last[s]) }
+                }
+                inFlight = queued
+            }
+            let final = try executable.picks(of: inFlight ?? executable.queue(step(last.map { [$0] }, after: prompts.map { $0.count + 15 }), choices: [], feeds: nil))
+            if queuedAhead { for s in 0..<5 { outputs[s].append(final[s]) } }
+            return outputs
+        }
+        #expect(try decode(firstBlock: 0, queuedAhead: false) == decode(firstBlock: 20, queuedAhead: true))
+    }
+
+    /// The batcher queueing each step ahead gives every request the tokens it gets one step at
+    /// a time (f32: batch invariant), with GPU sampling, host picks and stops in the mix.
+    @Test func batcherQueueingAheadMatchesOneStepAtATimeInF32() throws {
+        var options = cudaF32
+        options.maxSequenceLength = 1024
+        options.limits = StepLimits(maxNumTokens: 16, maxBatchSize: 8)
+        let llm = try LLM(model: fixturesDirectory + "/llama-gqa", options: options)
+        let (reference, _) = try Reference.load("llama-gqa")
+        // the first prompt stops at its fourth greedy token
+        let params = [
+            SamplingParams(maxTokens: 12, stopTokenIds: [reference.prompts[0].greedy_ids[3]]), SamplingParams(temperature: 0.9, topK: 20, seed: 4, maxTokens: 10, n: 2),
+            SamplingParams(maxTokens: 9, minTokens: 3), SamplingParams(temperature: 1.1, topP: 0.8, seed: 9, maxTokens: 14),
+        ]
+        func run(queuesAhead: Bool) throws -> [[[Int32]]] {
+            let batcher = InFlightBatcher(executable: llm.executable, eosTokenIds: [], queuesAhead: queuesAhead)
+            var ids: [SequenceID] = []
+            for (i, prompt) in reference.prompts.enumerated() {
+                ids.append(try batcher.submit(prompt: prompt.input_ids, params[i % params.count]))
+                _ = try batcher.step()
+            }
+            let results = try batcher.runUntilIdle()
+            return ids.map { results[$0]?.completions.map(\.outputIds) ?? [] }
+        }
+        #expect(try run(queuesAhead: true) == run(queuesAhead: false))
+    }
 }
 
 /// Hugging Face's own answers in bf16 (Scripts/fixtures/make_bf16_references.py): per
