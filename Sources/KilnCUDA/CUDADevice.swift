@@ -25,12 +25,17 @@ public final class DeviceBuffer: @unchecked Sendable {
 final class PinnedBuffer: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
+    /// Where kernels read and write it.
+    let deviceAddress: UInt64
     private let device: CUDADevice
 
     init(byteCount: Int, device: CUDADevice) throws(CUDAError) {
         var pointer: UnsafeMutableRawPointer?
         try device.checked(device.driver.api.memAllocHost(&pointer, max(byteCount, 64)), "cuMemAllocHost(\(byteCount) bytes)")
         base = pointer!
+        var address: UInt64 = 0
+        try device.checked(device.driver.api.memHostGetDevicePointer(&address, pointer, 0), "cuMemHostGetDevicePointer")
+        deviceAddress = address
         self.byteCount = byteCount
         self.device = device
     }

@@ -39,6 +39,7 @@ struct DriverFunctions: @unchecked Sendable {
     let memFree: @convention(c) (CUdeviceptr) -> CUresult
     let memAllocHost: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int) -> CUresult
     let memFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> CUresult
+    let memHostGetDevicePointer: @convention(c) (UnsafeMutablePointer<CUdeviceptr>?, UnsafeMutableRawPointer?, UInt32) -> CUresult
     let memcpyHtoDAsync: @convention(c) (CUdeviceptr, UnsafeRawPointer?, Int, Handle?) -> CUresult
     let memcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer?, CUdeviceptr, Int, Handle?) -> CUresult
     let memcpyDtoDAsync: @convention(c) (CUdeviceptr, CUdeviceptr, Int, Handle?) -> CUresult
@@ -81,6 +82,7 @@ struct DriverFunctions: @unchecked Sendable {
         memFree = try f("cuMemFree_v2")
         memAllocHost = try f("cuMemAllocHost_v2")
         memFreeHost = try f("cuMemFreeHost")
+        memHostGetDevicePointer = try f("cuMemHostGetDevicePointer_v2")
         memcpyHtoDAsync = try f("cuMemcpyHtoDAsync_v2")
         memcpyDtoHAsync = try f("cuMemcpyDtoHAsync_v2")
         memcpyDtoDAsync = try f("cuMemcpyDtoDAsync_v2")

@@ -72,6 +72,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let arena: DeviceBuffer, pool: DeviceBuffer, metadata: DeviceBuffer, partials: DeviceBuffer, sampled: DeviceBuffer
     /// Per (sequence, KV head): how many decode-attention splits have finished (the last resets it).
     private let arrivals: DeviceBuffer
+    /// Greedy picks: each row's slice winners (value, index) and finished slices.
+    private let argmaxScratch: DeviceBuffer
+    /// Blocks a row's greedy pick is split across (each takes a slice of at least 4096 logits).
+    private let argmaxSplits: Int
     /// Logits on their way to the host.
     private let hostOutput: PinnedBuffer
     /// Two staging sets, so a step is staged while the one queued before it runs.
@@ -195,6 +199,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows
         let sampledRows = outputRowsCapacity(graph, output: output, limits: limits)
         let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + sampledRows * width * 4, purpose: "sampled token ids")
+        argmaxSplits = min(32, (width + 4095) / 4096)
+        argmaxScratch = try device.allocate(sampledRows * (argmaxSplits * 8 + 4), purpose: "greedy pick scratch")
+        try device.fill(argmaxScratch.address, byte: 0, count: argmaxScratch.byteCount)
         hostOutput = try PinnedBuffer(byteCount: sampledRows * width * 4, device: device)
         staging = try (0..<2).map { _ in
             Staging(metadata: try PinnedBuffer(byteCount: metadataInts * 4, device: device),
@@ -373,8 +380,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private func pick(rows: Int, choices: [TokenChoice], staging set: Staging) throws {
         let logits = KernelArgument.pointer(try address(of: output, numTokens: 0, numSeqs: 0))
         if choices.allSatisfy({ $0.temperature <= 0 }) {
-            try device.launch(kernels["argmax_rows"], grid: (rows, 1, 1), block: (1024, 1, 1),
-                              [.pointer(sampled.address), logits, .int(Int32(vocabularySize))])
+            // the picks land in the staging set themselves
+            let rowsCapacity = argmaxScratch.byteCount / (argmaxSplits * 8 + 4)
+            try device.launch(kernels["argmax_rows"], grid: (rows, argmaxSplits, 1), block: (512, 1, 1), [
+                .pointer(sampled.address), .pointer(set.picks.deviceAddress), logits, .int(Int32(vocabularySize)),
+                .pointer(argmaxScratch.address), .pointer(argmaxScratch.address + UInt64(rowsCapacity * argmaxSplits * 4)),
+                .pointer(argmaxScratch.address + UInt64(rowsCapacity * argmaxSplits * 8)),
+            ])
         } else {
             // TokenChoice as the kernel reads it: temperature, top_k, top_p, uniform
             let record = set.choices.base
@@ -390,8 +402,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
                 .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
             ])
+            try device.downloadAsync(from: sampled.address, into: set.picks.base, count: rows * 4)
         }
-        try device.downloadAsync(from: sampled.address, into: set.picks.base, count: rows * 4)
         try set.done.record()
     }
 

@@ -233,7 +233,9 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// Decode steps queued before the previous step's picks reach the host (the embedding reads
     /// them on the device) give the tokens of steps run one at a time.
     @Test func queuedAheadDecodeMatchesOneStepAtATime() throws {
-        let executable = try LLM(model: fixturesDirectory + "/llama-gqa", options: cudaBF16).executable
+        var options = cudaBF16
+        options.maxSequenceLength = 4096
+        let executable = try LLM(model: fixturesDirectory + "/llama-gqa", options: options).executable
         let (reference, _) = try Reference.load("llama-gqa")
         let prompts = (0..<5).map { reference.prompts[$0 % 3].input_ids + [Int32($0)] }
         let tokensPerBlock = executable.kvCacheLayout.tokensPerBlock

@@ -55,11 +55,39 @@ __device__ int block_argmax(const float* row, int width, float* best_value) {
     return result;
 }
 
-extern "C" __global__ void argmax_rows(int* out, const float* logits, int width) {
+// Greedy picks: gridDim.y blocks a row each take a slice of it (one block would stream a
+// 128k-entry row through one SM), and the last of a row's blocks to finish (counted in
+// `arrivals`, which it resets) picks among the slices' winners, the first on ties. The pick
+// goes to `out` (where the next step's embedding reads it) and to `host_out`, pinned host
+// memory the host reads once the step's event has passed (no copy queued after the kernel).
+extern "C" __global__ void argmax_rows(int* out, int* host_out, const float* logits, int width, float* best_values, int* best_indices,
+                                       int* arrivals) {
     KILN_WAIT_FOR_PRIOR_GRID();
+    int row = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+    int chunk = (width + splits - 1) / splits, begin = min(width, split * chunk), end = min(width, begin + chunk);
     float best;
-    int index = block_argmax(logits + (long)blockIdx.x * width, width, &best);
-    if (threadIdx.x == 0) out[blockIdx.x] = index;
+    int index = block_argmax(logits + (long)row * width + begin, end - begin, &best);
+    __shared__ int last;
+    if (threadIdx.x == 0) {
+        best_values[row * splits + split] = best;
+        best_indices[row * splits + split] = index == 0x7fffffff ? index : index + begin;  // an empty slice loses every tie
+        __threadfence();  // this slice's winner is visible before it is counted
+        last = atomicAdd(arrivals + row, 1) == splits - 1;
+    }
+    __syncthreads();
+    if (!last || threadIdx.x != 0) return;
+    __threadfence();
+    float top = NEG_INF;
+    int pick = 0x7fffffff;
+    for (int s = 0; s < splits; s++) {
+        float value = __ldcg(best_values + row * splits + s);
+        int at = __ldcg(best_indices + row * splits + s);
+        if (value > top || (value == top && at < pick)) { top = value; pick = at; }
+    }
+    arrivals[row] = 0;
+    if (pick == 0x7fffffff) pick = 0;  // a row of NaNs: a valid id, not one past the vocabulary
+    out[row] = pick;
+    host_out[row] = pick;
 }
 
 // exclusive prefix sum over the block's threads, in thread order
