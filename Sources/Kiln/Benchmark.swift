@@ -116,7 +116,7 @@ extension LLM {
             let queued = try executable.queue(step, choices: [], feeds: inFlight.map { TokenFeeds(source: $0, rows: (0..<batch).map { $0 }) })
             if let inFlight { try take(inFlight) }
             inFlight = queued
-            if !queueAhead {
+            if !queueAhead || !executable.queuesAsynchronously {
                 try take(queued)
                 inFlight = nil
             }

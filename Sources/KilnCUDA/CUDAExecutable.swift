@@ -329,6 +329,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
     }
 
+    public var queuesAsynchronously: Bool { true }
+
     public func picks(of step: QueuedStep) throws -> [Int32] {
         if let ready = step.ready { return ready }
         return try steps.withLock { state in try collect(step, &state) }

@@ -248,9 +248,6 @@ func keepOpening(_ gate: StepGate) -> Task<Void, Never> {
         let running = try batcher.submit(prompt: Array(1...8), .greedy(maxTokens: 16))
         let waiting = try batcher.submit(prompt: Array(11...18), .greedy(maxTokens: 16))
         _ = try batcher.step()
-        // the step is queued, its pick not yet taken
-        #expect(batcher.lastStepTokens.isEmpty && batcher.hasWork)
-        _ = try batcher.drain()
         #expect(batcher.lastStepTokens.map(\.id) == [running])
         #expect(batcher.lastStepTokens.map(\.token.id) == ArithmeticModel.continuation(of: Array(1...8), count: 1))
         #expect(batcher.cancel(waiting)?.outputIds == [])

@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func cancellingARequestWithAStepInFlightDropsItsRow() throws {
-        let batcher = InFlightBatcher(executable: ArithmeticModel(), eosTokenIds: [])
+        let batcher = InFlightBatcher(executable: ArithmeticModel(), eosTokenIds: [], queuesAhead: true)
         let kept = try batcher.submit(prompt: [1, 2], .greedy(maxTokens: 6))
         let cancelled = try batcher.submit(prompt: [3, 4], .greedy(maxTokens: 6))
         _ = try batcher.step()

@@ -28,6 +28,11 @@ public protocol Executable: AnyObject, Sendable {
 
     /// The picks of a queued step, one per output row, once they are on the host.
     func picks(of step: QueuedStep) throws -> [Int32]
+
+    /// Whether `queue` returns before the step has run (a GPU), so queueing a step before the
+    /// previous one's picks are taken overlaps the host's work with the device's. Where it
+    /// runs the step itself (a CPU), queueing ahead would only hold each token back a step.
+    var queuesAsynchronously: Bool { get }
 }
 
 /// Token rows of a step that take their ids from the picks of the step queued before it.
@@ -72,6 +77,8 @@ extension Executable {
             }
         }
     }
+
+    public var queuesAsynchronously: Bool { false }
 
     /// Runs the step at once (the previous step's picks are on the host already).
     public func queue(_ step: StepInputs, choices: [TokenChoice], feeds: TokenFeeds?) throws -> QueuedStep {

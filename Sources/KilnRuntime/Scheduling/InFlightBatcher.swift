@@ -3,7 +3,7 @@
 // (3) runs the model on all of them at once, (4) picks the next tokens, (5) appends them and
 // retires finished requests — the executor's loop, on either backend.
 //
-// Steps are queued one ahead: step k + 1 is queued before step k's picks reach the host, its
+// Where the backend runs steps asynchronously (a GPU), steps are queued one ahead: step k + 1 is queued before step k's picks reach the host, its
 // decode rows taking those picks on the device, so the host's work between steps (taking the
 // picks, stop strings, streams, scheduling) overlaps the device's. Step k + 1 is planned as if
 // no sequence stops at step k; a row of a sequence that did is dropped when taken. A step
@@ -115,12 +115,13 @@ public final class InFlightBatcher {
     }
 
     /// `queuesAhead`: queue each step before the previous one's picks are taken (false: one
-    /// step at a time; the same tokens either way).
+    /// step at a time; the same tokens either way); by default where the backend queues steps
+    /// asynchronously.
     public init(executable: any Executable, eosTokenIds: [Int], text: CompletionTextFactory? = nil,
                 capacity: any CapacityScheduler = GuaranteedNoEvictScheduler(), microBatch: any MicroBatchScheduler = ChunkedPrefillScheduler(),
-                queuesAhead: Bool = true) {
+                queuesAhead: Bool? = nil) {
         self.executable = executable
-        self.queuesAhead = queuesAhead
+        self.queuesAhead = queuesAhead ?? executable.queuesAsynchronously
         self.eosTokenIds = Set(eosTokenIds.map(Int32.init))
         self.text = text
         self.capacity = capacity
