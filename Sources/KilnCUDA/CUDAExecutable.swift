@@ -552,14 +552,16 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     /// Queues every kernel of the graph for a step of `numTokens` tokens in `numSeqs` sequences.
     /// `decode`: every sequence has one new token (token t is sequence t).
-    private func enqueue(numTokens: Int, numSeqs: Int, decode: Bool, afterNode: ((Int) throws -> Void)? = nil) throws {
+    /// `skipping`: nodes left out (profiling: a stage's share of the step, by difference).
+    private func enqueue(numTokens: Int, numSeqs: Int, decode: Bool, skipping: (Node) -> Bool = { _ in false },
+                         afterNode: ((Int) throws -> Void)? = nil) throws {
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         func rows(_ id: Int) -> Int { let shape = extent(id, numTokens, numSeqs); return shape.dropLast().reduce(1, *) }
         func width(_ id: Int) -> Int { extent(id, numTokens, numSeqs).last ?? 1 }
         // a norm is one block per row and latency-bound: two values a thread (ncu: 8 a thread
         // left a 2048-wide row at 9.5 µs, issue-bound on one SM)
         let normThreads = { (width: Int) in min(1024, max(32, (width / 2 + 31) / 32 * 32)) }
-        for (id, node) in nodes.enumerated() {
+        for (id, node) in nodes.enumerated() where !skipping(node) {
             let inputs = node.inputs
             if let gemv = fusion.absorbedBy[id], try gemvPrologue(gemv, numTokens: numTokens, numSeqs: numSeqs, decode: decode) != nil { continue }
             switch node.op {
@@ -644,10 +646,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try graph.launch()
             try device.synchronize()
             // the whole step replayed back to back: the GPU's time a step, without the host's
-            let plain = try device.capture { try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode) }
-            try plain.launch()
-            let replays = 20
-            let stepMilliseconds = try device.time { for _ in 0..<replays { try plain.launch() } } / Double(replays)
+            func replayed(skipping: (Node) -> Bool) throws -> Double {
+                let graph = try device.capture { try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode, skipping: skipping) }
+                try graph.launch()
+                let replays = 20
+                return try device.time { for _ in 0..<replays { try graph.launch() } } / Double(replays)
+            }
+            let stepMilliseconds = try replayed { _ in false }
+            // attention left out: what its kernels add to the step where the GEMVs cannot hide them
+            let withoutAttention = try replayed { $0.attention != nil }
             var totals: [String: (Double, Int)] = [:]
             for (previous, mark) in zip(marks, marks.dropFirst()) {
                 let time = try mark.event.milliseconds(since: previous.event)
@@ -657,7 +664,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 totals[label, default: (0, 0)].1 += 1
             }
             let kernels = totals.map { (kernel: $0.key, milliseconds: $0.value.0, launches: $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
-            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds)
+            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds, withoutAttentionMilliseconds: withoutAttention)
         }
     }
 
@@ -946,6 +953,9 @@ public struct DecodeProfile: Sendable {
     public let kernels: [(kernel: String, milliseconds: Double, launches: Int)]
     /// The whole step's GPU time, replayed back to back as a CUDA graph.
     public let stepMilliseconds: Double
+    /// The same with the attention kernels left out (their outputs stale): the difference is
+    /// what attention adds to the step, past what the kernels around it overlap.
+    public let withoutAttentionMilliseconds: Double
 }
 
 extension Node {

@@ -84,7 +84,8 @@ struct Bench: AsyncParsableCommand {
             }
             if profile, let step = try llm.profileDecode(batch: size, context: isl + osl / 2) {
                 let total = step.kernels.reduce(0) { $0 + $1.milliseconds }
-                print("  decode step, batch \(size): \(step.stepMilliseconds.rounded(toPlaces: 3)) ms on the GPU (graph replay); "
+                print("  decode step, batch \(size): \(step.stepMilliseconds.rounded(toPlaces: 3)) ms on the GPU (graph replay), "
+                      + "\(step.withoutAttentionMilliseconds.rounded(toPlaces: 3)) ms with attention left out; "
                       + "\(total.rounded(toPlaces: 3)) ms of kernels, each timed alone:")
                 for kernel in step.kernels.prefix(12) {
                     print("    \(pad(kernel.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(kernel.launches.description, 4))×  \(kernel.kernel)")

@@ -62,5 +62,7 @@ import Testing
         #expect(misplaced.status != 0 && misplaced.stderr.contains("go with --dataset synthetic"))
         let unknown = try runKiln(["bench", "--model", fixturesDirectory + "/llama-gqa", "--dataset", "sharegpt"])
         #expect(unknown.status != 0 && unknown.stderr.contains("--dataset sharegpt"))
+        let stepwise = try runKiln(["bench", "--model", fixturesDirectory + "/llama-gqa", "--dataset", "synthetic", "--step-at-a-time"])
+        #expect(stepwise.status != 0 && stepwise.stderr.contains("--step-at-a-time goes with static batches"))
     }
 }
