@@ -636,11 +636,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             var marks: [(node: Int, event: CUDAEvent)] = [(-1, try CUDAEvent(device: device))]
             let graph = try device.capture {
                 try marks[0].event.record(inGraph: true)
-                try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode) { id in
+                try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode, afterNode: { id in
                     let event = try CUDAEvent(device: self.device)
                     try event.record(inGraph: true)
                     marks.append((id, event))
-                }
+                })
             }
             try graph.launch()
             try graph.launch()
