@@ -890,8 +890,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     if shape.gemvEligible {
                         try runGemm(id, numTokens: tokens, numSeqs: sequences, decode: false)  // warm
                         // the best of several timings, as cuBLASLt's time is the best of its
-                        // candidates': one timing against that minimum flipped near-ties to
-                        // cuBLASLt at random (batch-8 ITL 1.25–1.63 ms between runs on an H200)
+                        // candidates' (one timing against that minimum is biased against the GEMV)
                         var gemvTime = Double.infinity
                         for _ in 0..<4 {
                             gemvTime = min(gemvTime, try device.time {
