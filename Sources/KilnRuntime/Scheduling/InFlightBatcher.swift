@@ -230,8 +230,11 @@ public final class InFlightBatcher {
     /// it on the device.
     private func queue(_ planned: [(sequence: Sequence, count: Int)], after previous: QueuedRows?) throws -> QueuedRows {
         var parts: [(tokens: [Int32], step: SequenceStep)] = [], rows: [QueuedRow] = [], fed: [Int?] = []
+        // the output row of each pick in flight, found once (not a search of the rows per row)
+        var pickRows: [ObjectIdentifier: Int] = [:]
+        for (row, entry) in (previous?.rows ?? []).enumerated() where entry.picks { pickRows[ObjectIdentifier(entry.sequence)] = row }
         for (sequence, count) in planned {
-            let source = sequence.picksInFlight > 0 ? previous?.rows.firstIndex { $0.sequence === sequence && $0.picks } : nil
+            let source = pickRows[ObjectIdentifier(sequence)]
             let tokens = source == nil ? sequence.tokens(count) : nil
             parts.append((tokens ?? [0], SequenceStep(cachedTokens: sequence.computed, newTokens: count, blockTable: cache.blockTable(sequence.id))))
             fed += source.map { [$0] } ?? Array(repeating: nil, count: count)
