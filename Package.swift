@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "KilnCUDA", dependencies: ["KilnGraph", "KilnTensor"], resources: [
             .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/gemv.cuh"), .embedInCode("Kernels/layers.cu"),
             .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/flash_attention.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/gemv.cu"),
+            .embedInCode("Kernels/persistent.cu"),
         ]),
         .target(name: "KilnRuntime", dependencies: ["KilnGraph", "KilnTensor"]),
         .target(name: "KilnTokenizers"),

@@ -82,6 +82,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let staging: [Staging]
     /// Whether fed token ids can be read on the device: only embeddings read the ids.
     private let feedsOnDevice: Bool
+    /// Launches recorded instead of queued (translating a step for the persistent kernel).
+    private var recording: [KernelLaunch]?
+    /// Whether one-row decode steps run as the persistent kernel (Hopper, bf16, CUDA graphs).
+    private let usesPersistentDecode: Bool
+    /// The one-row decode program in use (its buffers live as long as its graph).
+    private var persistentSteps: PersistentDecode?
     /// Captured graphs and queued steps; one step is queued at a time.
     private let steps = Mutex(StepState())
     private static let graphBatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -241,8 +247,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let gemvPrologues = fusion.prologues.values.compactMap { prologue in
             if case .elementwise(let node) = prologue { elementwise[node] } else { nil }
         }
+        let usesPersistentDecode = options.cudaGraphs && activation == .bf16 && device.info.computeCapability.major >= 9
+            && !device.prefersKernelPerStageDecode
         let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
-                                            gemvPrologues: gemvPrologues)
+                                            gemvPrologues: gemvPrologues, persistent: usesPersistentDecode)
+        self.usesPersistentDecode = usesPersistentDecode
         for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }
@@ -331,6 +340,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     public var queuesAsynchronously: Bool { true }
 
+    /// Whether one-row decode steps run as the persistent kernel (known once one has run).
+    public var decodesOneRowPersistently: Bool { steps.withLock { _ in persistentSteps != nil } }
+
     public func picks(of step: QueuedStep) throws -> [Int32] {
         if let ready = step.ready { return ready }
         return try steps.withLock { state in try collect(step, &state) }
@@ -384,7 +396,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         if choices.allSatisfy({ $0.temperature <= 0 }) {
             // the picks land in the staging set themselves
             let rowsCapacity = argmaxScratch.byteCount / (argmaxSplits * 8 + 4)
-            try device.launch(kernels["argmax_rows"], grid: (rows, argmaxSplits, 1), block: (512, 1, 1), [
+            try launch(kernels["argmax_rows"], grid: (rows, argmaxSplits, 1), block: (512, 1, 1), [
                 .pointer(sampled.address), .pointer(set.picks.deviceAddress), logits, .int(Int32(vocabularySize)),
                 .pointer(argmaxScratch.address), .pointer(argmaxScratch.address + UInt64(rowsCapacity * argmaxSplits * 4)),
                 .pointer(argmaxScratch.address + UInt64(rowsCapacity * argmaxSplits * 8)),
@@ -400,7 +412,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
             }
             try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
-            try device.launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
+            try launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
                 .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
                 .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
             ])
@@ -425,10 +437,16 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             if let graph = graphs[padded] {
                 try graph.launch()
             } else {
-                // the first step of a size runs eagerly (creating GEMM plans), then is captured
+                // the first step of a size runs eagerly (creating GEMM plans), then is captured:
+                // one row as the persistent kernel where it can take the step
                 try enqueue(numTokens: padded, numSeqs: padded, decode: true)
                 try device.synchronize()
-                graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
+                if padded == 1, let persistent = try persistentDecode() {
+                    graphs[padded] = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
+                    persistentSteps = persistent
+                } else {
+                    graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
+                }
             }
         } else {
             try writeMetadata(step, feeds: feeds, paddedTo: nil, staging: set.metadata)
@@ -577,26 +595,26 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 // token ids fed from the previous step's picks, where a step has them
                 let feeds: [KernelArgument] = feedsOnDevice
                     ? [.pointer(metadataAddress(metadataLayout(numTokens, numSeqs).feeds)), .pointer(sampled.address)] : [.pointer(0), .pointer(0)]
-                try device.launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
+                try launch(kernels["embedding"], grid: (rows(id), 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1])] + feeds + [.int(Int32(width(id)))])
             case .rmsNorm(let eps):
-                try device.launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
+                try launch(kernels["rms_norm"], grid: (rows(id), 1, 1), block: (normThreads(width(id)), 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .int(Int32(width(id))), .float(eps)])
             case .residualRMSNorm(let eps):
                 let half = UInt64(count(id, numTokens, numSeqs) / 2 * elementBytes(id))
                 let base = try address(of: id, numTokens: numTokens, numSeqs: numSeqs)
-                try device.launch(kernels["residual_rms_norm"], grid: (rows(id) / 2, 1, 1), block: (normThreads(width(id)), 1, 1),
+                try launch(kernels["residual_rms_norm"], grid: (rows(id) / 2, 1, 1), block: (normThreads(width(id)), 1, 1),
                                   [.pointer(base), .pointer(base + half), try at(inputs[0]), try at(inputs[1]), try at(inputs[2]),
                                    .int(Int32(width(id))), .float(eps)])
             case .rope(let rotary):
-                try device.launch(kernels["rope"], grid: (rows(id), 1, 1), block: (256, 1, 1),
+                try launch(kernels["rope"], grid: (rows(id), 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), try at(inputs[1]), .pointer(rotaryAddresses[id]!),
                                    .float(rotary.attentionFactor), .int(Int32(width(id))), .int(Int32(rotary.dimension))])
             case .plugin(let call):
                 guard let attention = call.plugin as? AttentionPlugin else { throw CUDABackendError.unsupportedOp("plugin \(call)") }
                 try runAttention(id, attention, numTokens: numTokens, numSeqs: numSeqs, decode: decode)
             case .gatherLastTokens:
-                try device.launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
+                try launch(kernels[node.dtype == .f32 && activation != .f32 ? "gather_rows_f32" : "gather_rows"],
                                   grid: (numSeqs, 1, 1), block: (256, 1, 1),
                                   [try at(id), try at(inputs[0]), .pointer(metadataAddress(metadataLayout(numTokens, numSeqs).lastRows)), .int(Int32(width(id)))])
             case .slice where inPlaceSlices[id] != nil:
@@ -696,7 +714,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     private func launchElementwise(_ kernel: ElementwiseKernel, out: KernelArgument, operands: [(UInt64, Int, Int)], count: Int) throws {
         let arguments = [out] + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] } + [.int(Int32(count))]
-        try device.launch(kernels[kernel.name], grid: (min((count + 255) / 256, 8192), 1, 1), block: (256, 1, 1), arguments)
+        try launch(kernels[kernel.name], grid: (min((count + 255) / 256, 8192), 1, 1), block: (256, 1, 1), arguments)
     }
 
     /// Slice and concat: `range` of `axis` of `source` copied to entry `at` of `id`'s axis.
@@ -706,7 +724,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let sourceShape = extent(source, numTokens, numSeqs), shape = extent(id, numTokens, numSeqs)
         let outer = sourceShape[..<axis].reduce(1, *), inner = sourceShape[(axis + 1)...].reduce(1, *)
-        try device.launch(kernels["copy_rows"], grid: (outer, 1, 1), block: (256, 1, 1), [
+        try launch(kernels["copy_rows"], grid: (outer, 1, 1), block: (256, 1, 1), [
             .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)),
             .pointer(try address(of: source, numTokens: numTokens, numSeqs: numSeqs)),
             .int(Int32(range.count * inner)), .int(Int32(sourceShape[axis] * inner)), .int(Int32(range.lowerBound * inner)),
@@ -735,6 +753,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         guard runsAsGemv(shape) else {
+            if recording != nil { recording!.append(KernelLaunch(name: "cuBLASLt \(shape)", grid: (0, 0, 0), sharedBytes: 0, arguments: [])); return }
             try blas.run(shape, a: try address(of: inputs[0], numTokens: numTokens, numSeqs: numSeqs),
                          b: try address(of: inputs[1], numTokens: numTokens, numSeqs: numSeqs),
                          d: try address(of: id, numTokens: numTokens, numSeqs: numSeqs), bias: biasAddresses[id] ?? 0)
@@ -769,12 +788,36 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             let operands = try nodes[node].inputs.map { try view($0, numTokens, numSeqs) }
             arguments = head + [try at(inputs[1])] + sizes + operands.flatMap { [KernelArgument.pointer($0.0), .int(Int32($0.1)), .int(Int32($0.2))] }
         }
-        try device.launch(kernels[CUDAKernelLibrary.gemv(name, rows: shape.m)], grid: (blocks, 1, 1), block: (Self.gemvThreads, 1, 1),
+        try launch(kernels[CUDAKernelLibrary.gemv(name, rows: shape.m)], grid: (blocks, 1, 1), block: (Self.gemvThreads, 1, 1),
                           sharedBytes: sharedBytes, arguments)
     }
 
     /// GEMV_THREADS of gemv.cuh.
     private static let gemvThreads = 512
+
+    /// Queues `kernel`, or records the launch while a step is translated for the persistent kernel.
+    private func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                        _ arguments: [KernelArgument]) throws {
+        if recording != nil {
+            recording!.append(KernelLaunch(name: kernel.name, grid: grid, sharedBytes: sharedBytes, arguments: arguments))
+            return
+        }
+        try device.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
+    }
+
+    /// The one-row decode step as one persistent kernel, where every launch of the step has a
+    /// persistent stage (nil: the step keeps its kernels). Records the step's launches.
+    private func persistentDecode() throws -> PersistentDecode? {
+        guard usesPersistentDecode, let kernel = kernels.functions["persistent_decode"] else { return nil }
+        recording = []
+        defer { recording = nil }
+        try enqueue(numTokens: 1, numSeqs: 1, decode: true)
+        guard let program = PersistentProgram(recording!, prologues: kernels.persistentPrologues, blocks: device.info.multiprocessors) else {
+            return nil
+        }
+        try device.allowSharedMemory(kernel, bytes: program.sharedBytes)
+        return try PersistentDecode(program, device: device)
+    }
 
     /// Activations a GEMV stages in shared memory (m · k bf16 values).
     private static let maxStagedBytes = 64 << 10
@@ -825,7 +868,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             while span < attention.headDim / 8 { span *= 2 }
             let reduceBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
             let group = [1, 2, 4, 8].first { $0 >= attention.numHeads / attention.numKVHeads }!
-            try device.launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
+            try launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
                               sharedBytes: reduceBytes, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
             ] + strides + [
@@ -834,13 +877,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             ] + rope + heads + [.float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits))])
             return
         }
-        try device.launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
+        try launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [
             try at(id), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0), positions, .pointer(metadataAddress(steps.slots)),
         ] + rope + heads + [.int(Int32(layout.tokensPerBlock))] + strides)
         if usesFlashPrefill(attention) {
             // decode: no tile list, block t takes token t
             let tileCount = decode ? numTokens : flashTileCount(numTokens: numTokens, numSeqs: numSeqs)
-            try device.launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (tileCount, attention.numKVHeads, 1),
+            try launch(kernels["flash_prefill_d\(attention.headDim)"], grid: (tileCount, attention.numKVHeads, 1),
                               block: (128, 1, 1), sharedBytes: Self.flashSharedBytes(headDim: attention.headDim), [
                 try at(id), cache, positions, .pointer(metadataAddress(steps.tokenSequence)), .pointer(decode ? 0 : metadataAddress(steps.flashTiles)),
                 .pointer(metadataAddress(steps.blockTables)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
@@ -848,14 +891,14 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             ])
             return
         }
-        try device.launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
+        try launch(kernels["paged_attention"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1), [
             try at(id), .pointer(partials.address), try at(id), cache, positions, .pointer(metadataAddress(steps.tokenSequence)),
             .pointer(metadataAddress(steps.blockTables)), .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
             .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim)),
             .float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits)),
         ])
         if splits > 1 {
-            try device.launch(kernels["attention_combine"], grid: (numTokens, attention.numKVHeads, 1), block: (128, 1, 1), [
+            try launch(kernels["attention_combine"], grid: (numTokens, attention.numKVHeads, 1), block: (128, 1, 1), [
                 try at(id), .pointer(partials.address), .int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)),
                 .int(Int32(attention.headDim)), .int(Int32(splits)),
             ])

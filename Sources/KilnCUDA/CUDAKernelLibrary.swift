@@ -47,12 +47,38 @@ struct CUDAKernelLibrary {
             .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
     }
 
+    /// The persistent decode kernel's module (persistent.cu): the stage functions it calls,
+    /// built so that their block-wide steps span its consumer warps, and the graph's
+    /// elementwise GEMV prologues with a dispatch by index (`prologues` order).
+    static func persistentSource(prologues: [ElementwiseKernel]) -> String {
+        let stages = [PackageResources.layers_cu, PackageResources.attention_cu].map { String(decoding: $0, as: UTF8.self) }
+        let cases = prologues.enumerated().map { "    case \($0): \($1.persistentStageCall); break;" }
+        let dispatch = """
+        __device__ void persistent_stage_elementwise(int which, bf16* xs, int m, int k, const PersistentOp& op) {
+            switch (which) {
+        \(cases.joined(separator: "\n"))
+            default: break;
+            }
+        }
+
+        """
+        return ([commonSource] + stages + prologues.map(\.stageSource) + [String(decoding: PackageResources.persistent_cu, as: UTF8.self), dispatch])
+            .joined(separator: "\n")
+    }
+
+    /// Threads of the persistent kernel that run the stages (all but its last warp, which streams weights).
+    static let persistentConsumers = 480
+
     /// Activation types the kernels compile for.
     static let activationTypes: [DType] = [.f32, .bf16, .f16]
 
-    /// `gemvPrologues`: elementwise programs computed inside the GEMV that reads them.
+    /// The elementwise GEMV prologues the persistent kernel dispatches, by index (their GEMVs' names).
+    let persistentPrologues: [String]
+
+    /// `gemvPrologues`: elementwise programs computed inside the GEMV that reads them;
+    /// `persistent`: whether to build the persistent decode kernel (`persistent_decode`).
     init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel],
-         gemvPrologues: [ElementwiseKernel] = []) throws(CUDAError) {
+         gemvPrologues: [ElementwiseKernel] = [], persistent: Bool = false) throws(CUDAError) {
         let options = activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
@@ -70,6 +96,15 @@ struct CUDAKernelLibrary {
             functions.merge(try device.loadKernels(cubin: module.cubin, names: names, waitForPriorGrid: true)) { a, _ in a }
             cached = cached && hit
         }
+        // one-row decode steps as one kernel: Hopper's bulk copies, bf16 GEMV weights
+        if persistent && activation == .bf16 {
+            let (module, hit) = try compiler.cubin(Self.persistentSource(prologues: prologues), name: "kiln-persistent",
+                                                   options: options + ["-DKILN_PERSISTENT", "-DPERSISTENT_CONSUMERS=\(Self.persistentConsumers)"])
+            modules.append(module)
+            functions.merge(try device.loadKernels(cubin: module.cubin, names: ["persistent_decode"])) { a, _ in a }
+            cached = cached && hit
+        }
+        persistentPrologues = prologues.map(\.gemvName)
         self.functions = functions
         self.cached = cached
         self.modules = modules

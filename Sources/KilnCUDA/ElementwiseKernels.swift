@@ -45,8 +45,17 @@ struct ElementwiseKernel: Hashable {
     /// 8 values at a time (every operand's width and row stride a multiple of 8, 16-byte aligned).
     var gemvName: String { "gemv_\(name)" }
 
-    var gemvSource: String {
-        let parameters = operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* __restrict__ in\($0), int w\($0), int r\($0)" }
+    /// The prologue alone: x ([m, k]) computed into `xs` by the block's group of threads
+    /// (the whole block, or the persistent kernel's consumer warps).
+    var stageName: String { "stage_\(name)" }
+
+    private var operandParameters: String {
+        operandIsActivation.enumerated().map { "const \($1 ? "act" : "float")* in\($0), int w\($0), int r\($0)" }.joined(separator: ", ")
+    }
+
+    private var operandArguments: String { operandIsActivation.indices.map { "in\($0), w\($0), r\($0)" }.joined(separator: ", ") }
+
+    var stageSource: String {
         var lines: [String] = []
         for (i, step) in program.steps.enumerated() {
             switch step {
@@ -59,24 +68,41 @@ struct ElementwiseKernel: Hashable {
             }
         }
         lines.append("        store8(xs + i, v\(program.steps.count - 1));")
-        let signature = "(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(parameters.joined(separator: ", ")))"
-        let arguments = "(y, y_is_f32, w, m, n, k, parts, \(operandIsActivation.indices.map { "in\($0), w\($0), r\($0)" }.joined(separator: ", ")))"
         return """
+        __device__ __forceinline__ void \(stageName)(bf16* xs, int m, int k, \(operandParameters)) {
+            for (long i = threadIdx.x * 8; i < (long)m * k; i += KILN_GROUP_THREADS * 8) {
+        \(lines.joined(separator: "\n"))
+            }
+            KILN_GROUP_SYNC();
+        }
+
+        """
+    }
+
+    var gemvSource: String {
+        let signature = "(void* y, int y_is_f32, const bf16* __restrict__ w, int m, int n, int k, int parts, \(operandParameters))"
+        let arguments = "(y, y_is_f32, w, m, n, k, parts, \(operandArguments))"
+        return stageSource + """
         template <int M>
         __device__ __forceinline__ void \(gemvName)_body\(signature) {
             extern __shared__ u32x4 gemv_shared[];
             GemvSweep<M> s = gemv_begin<M>(w, n, k, parts);
             KILN_WAIT_ONLY();
-            bf16* xs = (bf16*)gemv_shared;
-            for (long i = threadIdx.x * 8; i < (long)m * k; i += blockDim.x * 8) {
-        \(lines.joined(separator: "\n"))
-            }
-            __syncthreads();
+            \(stageName)((bf16*)gemv_shared, m, k, \(operandArguments));
             gemv_sweep<M>(s, gemv_shared, y, y_is_f32, m, n);
         }
         GEMV_KERNELS(\(gemvName), \(signature), \(arguments))
 
         """
+    }
+
+    /// The call of this prologue in the persistent kernel, from a stage record (operand j:
+    /// pointer p[2 + j], width i[4 + 2j], row stride i[5 + 2j]).
+    var persistentStageCall: String {
+        let operands = operandIsActivation.enumerated().map { j, isActivation in
+            "(const \(isActivation ? "act" : "float")*)op.p[\(2 + j)], op.i[\(4 + 2 * j)], op.i[\(5 + 2 * j)]"
+        }
+        return "\(stageName)(xs, m, k, \(operands.joined(separator: ", ")))"
     }
 
     /// Step `step`'s value from the earlier steps' values (`v3` + `suffix`).

@@ -170,6 +170,27 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(replayed == (try LLM(model: fixturesDirectory + "/llama-gqa", options: eager).generate(prompt: prompt, params).outputIds))
     }
 
+    /// One-row decode steps run as the persistent kernel on Hopper (a Llama's every stage has
+    /// one) and give the tokens of launching each kernel; a Qwen2's q|k|v bias keeps its
+    /// kernels (cuBLASLt's epilogue) and the same tokens.
+    @Test(arguments: ["llama-gqa", "qwen2-tied"])
+    func persistentDecodeMatchesEagerLaunches(fixture: String) throws {
+        var eager = cudaBF16
+        eager.cudaGraphs = false
+        let (reference, _) = try Reference.load(fixture)
+        var params = SamplingParams.greedy(maxTokens: 32)
+        params.ignoreEOS = true
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
+        let eagerLLM = try LLM(model: fixturesDirectory + "/" + fixture, options: eager)
+        for prompt in reference.prompts {
+            let tokens = try llm.generate(prompt: prompt.input_ids, params).outputIds
+            #expect(tokens == (try eagerLLM.generate(prompt: prompt.input_ids, params).outputIds), "\(fixture)")
+        }
+        let cuda = try #require(llm.executable as? CUDAExecutable)
+        let hopper = cuda.device.info.computeCapability.major >= 9 && !cuda.device.prefersKernelPerStageDecode
+        #expect(cuda.decodesOneRowPersistently == (hopper && fixture == "llama-gqa"))
+    }
+
     /// Decode steps, whose GEMVs compute their norms, residual adds and SwiGLU themselves,
     /// give the logits a prefill of the same tokens gives (cuBLASLt and separate kernels),
     /// within bf16 rounding.

@@ -16,7 +16,7 @@ __device__ __forceinline__ void write_token_kv(act* cache, const act* k, const a
                                                int head_dim, int tokens_per_block) {
     int half = head_dim / 2;
     long block = slot / tokens_per_block, offset = slot % tokens_per_block;
-    for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
+    for (int i = threadIdx.x; i < heads * half; i += ATTN_THREADS) {
         int head = first_head + i / half, pair = i % half;
         const act* k_head = k + head * head_dim;
         const act* v_head = v + head * head_dim;
@@ -38,7 +38,7 @@ extern "C" __global__ void write_kv(act* q_out, act* cache, const act* q, const 
                                     int q_stride, int k_stride, int v_stride) {
     KILN_WAIT_FOR_PRIOR_GRID();
     int t = blockIdx.x, position = positions[t], half = head_dim / 2;
-    for (int i = threadIdx.x; i < num_heads * half; i += blockDim.x) {
+    for (int i = threadIdx.x; i < num_heads * half; i += ATTN_THREADS) {
         int head = i / half, pair = i % half;
         long base = ((long)t * num_heads + head) * head_dim, source = (long)t * q_stride + head * head_dim;
         if (rotary) rotate_pair(q + source, q_out + base, position, inverse_frequencies, factor, pair, half);
@@ -127,7 +127,7 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
     for (int g = 0; g < MAX_GROUP; g++)
 #pragma unroll
         for (int e = 0; e < 8; e++) acc[g][e] = 0.0f;
-    __syncthreads();
+    ATTN_SYNC();
 
     for (int tile = begin; tile < end; tile += ATTN_THREADS) {
         int j = tile + tid;
@@ -156,11 +156,11 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
 #pragma unroll
         for (int g = 0; g < MAX_GROUP; g++) if (g < group) p_shared[g][tid] = row >= 0 ? s[g] : NEG_INF;
         rows[tid] = row;
-        __syncthreads();
+        ATTN_SYNC();
         fold_tile(p_shared, min(ATTN_THREADS, end - tile), group, m_shared, l_shared, rescale);
-        __syncthreads();
+        ATTN_SYNC();
         if (adds) add_values<MAX_GROUP>(acc, p_shared, rescale, cache, rows, v_offset, head_dim, chunk, key_lane, lanes, min(ATTN_THREADS, end - tile), group);
-        __syncthreads();
+        ATTN_SYNC();
     }
     // every thread of a warp takes part in the shuffles (threads past the chunks add zeros)
 #pragma unroll
@@ -213,7 +213,7 @@ __device__ __forceinline__ float load_cg(const float* p) {
 __device__ void combine_splits(act* out, const float* partial, long first, int heads, int head_dim, int splits, int stride) {
     __shared__ float weights[MAX_GROUP][MAX_SPLITS];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int g = warp; g < heads; g += blockDim.x >> 5) {
+    for (int g = warp; g < heads; g += ATTN_THREADS >> 5) {
         const float* records = partial + (first + g) * stride * (head_dim + 2);
         float m = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim) : NEG_INF;
         float l = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim + 1) : 0.0f;
@@ -223,8 +223,8 @@ __device__ void combine_splits(act* out, const float* partial, long first, int h
         float total = warp_sum(l * weight);
         if (lane < splits) weights[g][lane] = weight / total;
     }
-    __syncthreads();
-    for (int i = threadIdx.x; i < heads * head_dim; i += blockDim.x) {
+    ATTN_SYNC();
+    for (int i = threadIdx.x; i < heads * head_dim; i += ATTN_THREADS) {
         int g = i / head_dim, d = i % head_dim;
         const float* records = partial + (first + g) * stride * (head_dim + 2) + d;
         float parts[MAX_SPLITS];
@@ -289,7 +289,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
             int j = tile + tid;
             rows[tid] = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
         }
-        __syncthreads();
+        ATTN_SYNC();
         // unrolled: several keys' loads in flight per thread (long contexts take many passes)
 #pragma unroll 4
         for (int base = 0; base < keys; base += per_pass) {
@@ -314,11 +314,11 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
                 if (chunk == 0 && key < keys) p_shared[g][key] = s[g];
             }
         }
-        __syncthreads();
+        ATTN_SYNC();
         fold_tile(p_shared, keys, group, m_shared, l_shared, rescale);
-        __syncthreads();
+        ATTN_SYNC();
         if (reads) add_values<G>(acc, p_shared, rescale, cache, rows, v_offset, head_dim, chunk, key_lane, per_pass, keys, group);
-        __syncthreads();
+        ATTN_SYNC();
     }
     // the key lanes' sums: [key lane][head][dimension] in shared memory, then one output a thread
     if (reads) {
@@ -329,7 +329,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
             for (int e = 0; e < 8; e++) reduce[(key_lane * group + g) * head_dim + chunk * 8 + e] = acc[g][e];
         }
     }
-    __syncthreads();
+    ATTN_SYNC();
     for (int o = tid; o < group * head_dim; o += ATTN_THREADS) {
         int g = o / head_dim, d = o % head_dim;
         float value = 0.0f;
@@ -346,19 +346,20 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
 }
 
 // Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
-// block rotates its group's q itself, the block whose keys include the new token writes that
-// token's k and v into the cache first, and with splits the last block of a (token, KV head)
-// to finish merges them (counted in `arrivals`, which it resets for the next use). One kernel
-// per group size (decode_attention_g1 … _g8), each with the registers its group needs.
+// block — (token t, KV head, split) — rotates its group's q itself, the block whose keys
+// include the new token writes that token's k and v into the cache first, and with splits the
+// last block of a (token, KV head) to finish merges them (counted in `arrivals`, which it
+// resets for the next use). One kernel per group size (decode_attention_g1 … _g8), each with
+// the registers its group needs; the persistent kernel calls this for its attention blocks.
 template <int G>
 __device__ __forceinline__ void decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
                  int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables,
                  int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary,
-                 int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) {
+                 int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits, int t, int kv_head, int split) {
     // the step's metadata and the cached keys do not depend on the previous kernel: the split's
     // first keys are fetched into L2 before waiting for it, so the wait ends with them close by
     KILN_LAUNCH_DEPENDENTS();
-    int t = blockIdx.x, kv_head = blockIdx.y, split = blockIdx.z, group = num_heads / num_kv_heads, half = head_dim / 2;
+    int group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t];
     // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
     // (records keep the launch's stride: tokens of one step may use different counts; 16
@@ -394,19 +395,19 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     if (position >= begin && position < end)
         write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
                        rotary, num_kv_heads, head_dim, tokens_per_block);
-    __syncthreads();  // the new key is in the cache for this block's reads
+    ATTN_SYNC();  // the new key is in the cache for this block's reads
     attend_decode<G>(q_shared, out, partial, cache, table, t, kv_head, split, begin, end, tokens_per_block,
                      num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
     __shared__ int last;
     __threadfence();  // this split's record is visible before it is counted
-    __syncthreads();
+    ATTN_SYNC();
     if (threadIdx.x == 0) {
         int* counter = arrivals + t * num_kv_heads + kv_head;
         last = atomicAdd(counter, 1) == splits - 1;
         if (last) *counter = 0;
     }
-    __syncthreads();
+    ATTN_SYNC();
     if (!last) return;
     __threadfence();
     combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits, stride);
@@ -419,7 +420,8 @@ decode_attention_g##G(act* out, float* partial, int* arrivals, act* cache, const
                       int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary, \
                       int num_heads, int num_kv_heads, int head_dim, float scale, int window, int splits) { \
     decode_attention<G>(out, partial, arrivals, cache, q, k, v, q_stride, k_stride, v_stride, positions, slots, block_tables, max_blocks, \
-                        tokens_per_block, inverse_frequencies, factor, rotary, num_heads, num_kv_heads, head_dim, scale, window, splits); \
+                        tokens_per_block, inverse_frequencies, factor, rotary, num_heads, num_kv_heads, head_dim, scale, window, splits, \
+                        blockIdx.x, blockIdx.y, blockIdx.z); \
 }
 DECODE_ATTENTION_KERNEL(1)
 DECODE_ATTENTION_KERNEL(2)

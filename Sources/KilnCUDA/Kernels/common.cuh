@@ -43,21 +43,35 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// sum over a block of up to 1024 threads; every thread gets the total
+// The persistent decode kernel (persistent.cu, its own module, built with KILN_PERSISTENT)
+// runs the device functions below on some of a block's warps, the others streaming weights:
+// there a "block-wide" step is a named barrier over the first KILN_GROUP_THREADS threads, and
+// attention's over its first ATTN_THREADS. Everywhere else they are the whole block.
+#if defined(KILN_PERSISTENT)
+#define KILN_GROUP_THREADS PERSISTENT_CONSUMERS
+#define KILN_GROUP_SYNC() asm volatile("bar.sync 1, %0;" ::"n"(PERSISTENT_CONSUMERS) : "memory")
+#define ATTN_SYNC() asm volatile("bar.sync 2, 128;" ::: "memory")
+#else
+#define KILN_GROUP_THREADS blockDim.x
+#define KILN_GROUP_SYNC() __syncthreads()
+#define ATTN_SYNC() __syncthreads()
+#endif
+
+// sum over a group of up to 1024 threads; every thread gets the total
 __device__ float block_sum(float v) {
     __shared__ float partial[32];
     __shared__ float total;
     v = warp_sum(v);
     if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
-    __syncthreads();
+    KILN_GROUP_SYNC();
     if (threadIdx.x < 32) {
-        float w = threadIdx.x < (blockDim.x + 31) / 32 ? partial[threadIdx.x] : 0.0f;
+        float w = threadIdx.x < (KILN_GROUP_THREADS + 31) / 32 ? partial[threadIdx.x] : 0.0f;
         w = warp_sum(w);
         if (threadIdx.x == 0) total = w;
     }
-    __syncthreads();
+    KILN_GROUP_SYNC();
     float result = total;
-    __syncthreads();
+    KILN_GROUP_SYNC();
     return result;
 }
 
@@ -98,7 +112,8 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
 // elementwise, attention) also let it be scheduled as soon as they start
 // (KILN_EARLY_DEPENDENTS): its blocks take the idle SMs and prefetch their weights while the
 // small kernel runs. Large kernels do not, as waiting blocks would take their SM slots.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+// The persistent kernel orders its stages itself (and waits for the previous kernel once).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(KILN_PERSISTENT)
 #define KILN_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
 #define KILN_WAIT_ONLY() asm volatile("griddepcontrol.wait;" ::: "memory")
 #else

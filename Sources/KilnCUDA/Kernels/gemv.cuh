@@ -181,8 +181,8 @@ __device__ __forceinline__ void store8(bf16* p, const float* v) {
 // Prologue: x ([m, k]) into shared memory as it is
 __device__ __forceinline__ void gemv_stage_copy(u32x4* staged, const bf16* x, int m, int k) {
     const u32x4* source = (const u32x4*)x;
-    for (int i = threadIdx.x; i < m * k / 8; i += blockDim.x) staged[i] = source[i];
-    __syncthreads();
+    for (int i = threadIdx.x; i < m * k / 8; i += KILN_GROUP_THREADS) staged[i] = source[i];
+    KILN_GROUP_SYNC();
 }
 
 // Prologue: RMSNorm of x (+ residual) into shared memory, as the norm kernels compute it: the
@@ -194,7 +194,7 @@ __device__ void gemv_stage_rms_norm(u32x4* staged, const bf16* x, const bf16* re
     for (int r = 0; r < m; r++) {
         long row = (long)r * k;
         float squares = 0.0f;
-        for (int c = threadIdx.x * 8; c < k; c += blockDim.x * 8) {
+        for (int c = threadIdx.x * 8; c < k; c += KILN_GROUP_THREADS * 8) {
             float v[8];
             load8(x + row + c, v);
             if (residual) {
@@ -210,7 +210,7 @@ __device__ void gemv_stage_rms_norm(u32x4* staged, const bf16* x, const bf16* re
             for (int i = 0; i < 8; i++) squares += v[i] * v[i];
         }
         float inverse = 1.0f / sqrtf(block_sum(squares) / k + eps);
-        for (int c = threadIdx.x * 8; c < k; c += blockDim.x * 8) {
+        for (int c = threadIdx.x * 8; c < k; c += KILN_GROUP_THREADS * 8) {
             float v[8];
             load8(xs + row + c, v);
 #pragma unroll
@@ -218,5 +218,5 @@ __device__ void gemv_stage_rms_norm(u32x4* staged, const bf16* x, const bf16* re
             store8(xs + row + c, v);
         }
     }
-    __syncthreads();
+    KILN_GROUP_SYNC();
 }

@@ -3,12 +3,15 @@
 
 // A row whose feed is set (feeds[row] ≥ 0) takes the token the previous step picked at that
 // output row: a decode step is queued before those picks reach the host.
-extern "C" __global__ void embedding(act* out, const act* table, const int* ids, const int* feeds, const int* picks, int width) {
-    KILN_EARLY_DEPENDENTS();
-    long row = blockIdx.x;
+__device__ __forceinline__ void embed_row(act* out, const act* table, const int* ids, const int* feeds, const int* picks, int width,
+                                          long row, int threads) {
     int id = feeds && feeds[row] >= 0 ? picks[feeds[row]] : ids[row];
     const act* source = table + (long)id * width;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) out[row * width + i] = source[i];
+    for (int i = threadIdx.x; i < width; i += threads) out[row * width + i] = source[i];
+}
+extern "C" __global__ void embedding(act* out, const act* table, const int* ids, const int* feeds, const int* picks, int width) {
+    KILN_EARLY_DEPENDENTS();
+    embed_row(out, table, ids, feeds, picks, width, blockIdx.x, blockDim.x);
 }
 
 // Both norms keep a row in registers (up to NORM_MAX_PER_THREAD values a thread, usually two)

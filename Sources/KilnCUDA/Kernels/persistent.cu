@@ -1,0 +1,221 @@
+// One-row decode steps (batch 1) in a single persistent kernel (Hopper). A decode step is ~80
+// dependent kernels that each stream a few megabytes of weights; between kernels the memory
+// system idles while one grid drains and the next starts. Here one block per SM runs the
+// step's stages (embedding, GEMVs with their fused prologues, attention) in order, separated
+// by grid-wide counters instead of kernel boundaries, and its last warp streams the block's
+// share of every GEMV's weights into a shared-memory ring with bulk copies, without waiting for
+// any stage's inputs (weights depend on nothing). So while the other warps wait for a stage's
+// inputs (the counter, a norm, attention), the ring keeps filling with the next weights, and
+// memory stays busy across stage boundaries.
+//
+// Stage records (PersistentOp) are what the kernel-per-stage path would launch, translated by
+// PersistentDecode.swift: same pointers, same arguments. Rows of a GEMV are split into one
+// contiguous range per block; a ring slot holds whole rows (as many as fit), consumed by one
+// warp. Activation reads after a counter wait are ordinary loads: the waiting thread's acquire
+// and fence order them (and drop stale L1 lines), then the named barrier hands them to the group.
+
+#define PERSISTENT_THREADS 512
+// PERSISTENT_CONSUMERS (threads 0 … 479, fifteen warps) is defined by the module's options
+#define PERSISTENT_CONSUMER_WARPS (PERSISTENT_CONSUMERS / 32)
+#define PERSISTENT_MAX_SLOTS 32
+
+#define OP_EMBEDDING 0
+#define OP_GEMV 1
+#define OP_ATTENTION 2
+
+#define GEMV_COPY 0
+#define GEMV_RMS_NORM 1
+#define GEMV_ELEMENTWISE 2  // + the prologue's index
+
+// A stage, as the host lays it out (192 bytes). By kind:
+// embedding: p = out, table, ids, feeds, picks; i = width, rows
+// GEMV: p = y, w, then x (copy) | x, residual, sum, norm weight (RMSNorm, f[0] = eps) | the
+//   elementwise operands (p[2 + j], width i[4 + 2j], row stride i[5 + 2j]); i = y is f32, m, n, k
+// attention (variant = the GQA group the kernel is unrolled for): p = out, partial, arrivals,
+//   cache, q, k, v, positions, slots, block tables, inverse frequencies; i = q, k, v strides,
+//   max blocks, tokens per block, rotary, heads, KV heads, head dim, window, splits, tokens;
+//   f = rotary factor, scale
+struct PersistentOp {
+    int kind, variant, pad0, pad1;
+    unsigned long long p[12];
+    int i[16];
+    float f[4];
+};
+
+// the elementwise prologue `which` of the graph into xs (generated with the module)
+__device__ void persistent_stage_elementwise(int which, bf16* xs, int m, int k, const PersistentOp& op);
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    unsigned long long address;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(address) : "l"(p));
+    return (unsigned)address;
+}
+
+// Spins past ~10 s mean a stage waits for something that never comes (a bug): trap, so the
+// step fails with an error instead of hanging the process.
+__device__ __forceinline__ void check_spin(long long start) {
+    if (clock64() - start > 20000000000LL) __trap();
+}
+
+__device__ __forceinline__ void wait_parity(unsigned long long* barrier, unsigned parity) {
+    unsigned address = shared_address(barrier), done = 0;
+    long long start = clock64();
+    while (true) {
+        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                     : "=r"(done) : "r"(address), "r"(parity) : "memory");
+        if (done) return;
+        check_spin(start);
+    }
+}
+
+// The first `count` stages complete in every block: thread 0 waits for the counter, then the
+// group goes on
+__device__ __forceinline__ void wait_for_stages(const unsigned* counter, unsigned count) {
+    if (threadIdx.x == 0) {
+        long long start = clock64();
+        unsigned seen;
+        while (true) {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(counter) : "memory");
+            if (seen >= count) break;
+            check_spin(start);
+        }
+        __threadfence();
+    }
+    KILN_GROUP_SYNC();
+}
+
+// The producer: the block's rows of every GEMV, in stage order, into the ring — a slot is
+// refilled once the warp that read it released it
+__device__ void stream_weights(const PersistentOp* ops, int count, unsigned char* ring, int slot_bytes, int slots,
+                               unsigned long long* full, unsigned long long* empty) {
+    unsigned long long stage = 0;
+    for (int o = 0; o < count; o++) {
+        const PersistentOp& op = ops[o];
+        if (op.kind != OP_GEMV) continue;
+        int n = op.i[2], k = op.i[3];
+        long row_bytes = (long)k * 2;
+        int per_slot = max(1, (int)(slot_bytes / row_bytes));
+        int first = (int)((long)blockIdx.x * n / gridDim.x), last = (int)((long)(blockIdx.x + 1) * n / gridDim.x);
+        const unsigned char* weights = (const unsigned char*)op.p[1];
+        for (int row = first; row < last; row += per_slot, stage++) {
+            int slot = stage % slots;
+            if (stage >= (unsigned long long)slots) wait_parity(&empty[slot], ((stage / slots) & 1) ^ 1);
+            unsigned bytes = (unsigned)(min(per_slot, last - row) * row_bytes);
+            unsigned barrier = shared_address(&full[slot]);
+            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(barrier), "r"(bytes) : "memory");
+            asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                         ::"r"(shared_address(ring + (long)slot * slot_bytes)), "l"(weights + row * row_bytes), "r"(bytes), "r"(barrier)
+                         : "memory");
+        }
+    }
+}
+
+// The consumers' part of a GEMV (one row), x staged: fill s of the ring goes to warp
+// s % readers (readers divides the slots), so each slot has one reader, who waits for each of
+// its phases in turn (a waiter a phase ahead would take the previous phase's completion for
+// its own). The warp writes the dot products of the fill's rows with x.
+__device__ void gemv_from_ring(const PersistentOp& op, const u32x4* xs, const unsigned char* ring, int slot_bytes, int slots, int readers,
+                               unsigned long long* full, unsigned long long* empty, unsigned long long& stage) {
+    int n = op.i[2], k = op.i[3], chunks = k / 8, y_is_f32 = op.i[0];
+    int per_slot = max(1, (int)(slot_bytes / ((long)k * 2)));
+    int first = (int)((long)blockIdx.x * n / gridDim.x), last = (int)((long)(blockIdx.x + 1) * n / gridDim.x);
+    int fills = (last - first + per_slot - 1) / per_slot;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int own = (int)((warp - (int)(stage % readers) + readers) % readers);  // this warp's first fill of the stage
+    for (int j = warp < readers ? own : fills; j < fills; j += readers) {
+        unsigned long long s = stage + j;
+        int slot = s % slots;
+        wait_parity(&full[slot], (s / slots) & 1);
+        const u32x4* rows = (const u32x4*)(ring + (long)slot * slot_bytes);
+        int row = first + j * per_slot, count = min(per_slot, last - row);
+        for (int r = 0; r < count; r++) {
+            float acc = 0.0f;
+            for (int c = lane; c < chunks; c += 32) {
+                float wf[8], xf[8];
+                unpack_bf16x8(rows[(long)r * chunks + c], wf);
+                unpack_bf16x8(xs[c], xf);
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc = fmaf(wf[e], xf[e], acc);
+            }
+            acc = warp_sum(acc);
+            if (lane == 0) {
+                if (y_is_f32) ((float*)op.p[0])[row + r] = acc;
+                else store((bf16*)op.p[0] + row + r, acc);
+            }
+        }
+        __syncwarp();
+        if (lane == 0) asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(&empty[slot])) : "memory");
+    }
+    stage += fills;
+}
+
+template <int G>
+__device__ __forceinline__ void attention_stage(const PersistentOp& op, int t, int kv_head, int split) {
+    decode_attention<G>((act*)op.p[0], (float*)op.p[1], (int*)op.p[2], (act*)op.p[3], (const act*)op.p[4], (const act*)op.p[5],
+                        (const act*)op.p[6], op.i[0], op.i[1], op.i[2], (const int*)op.p[7], (const int*)op.p[8], (const int*)op.p[9],
+                        op.i[3], op.i[4], (const float*)op.p[10], op.f[0], op.i[5], op.i[6], op.i[7], op.i[8], op.f[1], op.i[9],
+                        op.i[10], t, kv_head, split);
+}
+
+// the step's (token, KV head, split) attention blocks, spread over the grid; ATTN_THREADS threads each
+__device__ void attention_blocks(const PersistentOp& op) {
+    int tokens = op.i[11], heads = op.i[7], items = tokens * heads * op.i[10];
+    for (int e = blockIdx.x; e < items; e += gridDim.x) {
+        int t = e % tokens, kv_head = e / tokens % heads, split = e / (tokens * heads);
+        switch (op.variant) {
+        case 1: attention_stage<1>(op, t, kv_head, split); break;
+        case 2: attention_stage<2>(op, t, kv_head, split); break;
+        case 4: attention_stage<4>(op, t, kv_head, split); break;
+        default: attention_stage<8>(op, t, kv_head, split); break;
+        }
+        ATTN_SYNC();  // the block's shared memory is reused by its next item
+    }
+}
+
+// `counter`: stages finished, summed over blocks (0 at launch; the last block to finish resets it).
+// `readers`: the warps that read the ring (at most the consumers' fifteen, dividing `slots`).
+// Dynamic shared memory: `staged` bytes (a GEMV's x, attention's key-lane sums), then the ring.
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS, 1)
+persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int staged, int slot_bytes, int slots, int readers) {
+    extern __shared__ u32x4 persistent_shared[];
+    __shared__ alignas(8) unsigned long long full[PERSISTENT_MAX_SLOTS], empty[PERSISTENT_MAX_SLOTS];
+    unsigned char* ring = (unsigned char*)persistent_shared + staged;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < slots; s++) {
+            asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(&full[s])));
+            asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(&empty[s])));
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    if (threadIdx.x >= PERSISTENT_CONSUMERS) {
+        if (threadIdx.x == PERSISTENT_CONSUMERS) stream_weights(ops, count, ring, slot_bytes, slots, full, empty);
+        return;
+    }
+    unsigned long long stage = 0;
+    for (int o = 0; o < count; o++) {
+        const PersistentOp& op = ops[o];
+        if (o > 0) wait_for_stages(counter, o * gridDim.x);
+        if (op.kind == OP_EMBEDDING) {
+            if (blockIdx.x < op.i[1])
+                embed_row((act*)op.p[0], (const act*)op.p[1], (const int*)op.p[2], (const int*)op.p[3], (const int*)op.p[4], op.i[0],
+                          blockIdx.x, PERSISTENT_CONSUMERS);
+        } else if (op.kind == OP_GEMV) {
+            u32x4* xs = persistent_shared;
+            int m = op.i[1], k = op.i[3];
+            if (op.variant == GEMV_COPY) gemv_stage_copy(xs, (const bf16*)op.p[2], m, k);
+            else if (op.variant == GEMV_RMS_NORM)
+                gemv_stage_rms_norm(xs, (const bf16*)op.p[2], (const bf16*)op.p[3], (bf16*)op.p[4], (const float*)op.p[5], op.f[0], m, k);
+            else persistent_stage_elementwise(op.variant - GEMV_ELEMENTWISE, (bf16*)xs, m, k, op);
+            gemv_from_ring(op, xs, ring, slot_bytes, slots, readers, full, empty, stage);
+        } else if (threadIdx.x < ATTN_THREADS) {
+            attention_blocks(op);
+        }
+        KILN_GROUP_SYNC();  // the stage's writes are all made (and its shared memory free)
+        if (threadIdx.x == 0) {
+            __threadfence();
+            unsigned done = atomicAdd(counter, 1);
+            if (o == count - 1 && done == count * gridDim.x - 1) *counter = 0;  // every block is past its last wait
+        }
+    }
+}

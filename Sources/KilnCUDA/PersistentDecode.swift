@@ -1,0 +1,171 @@
+// One-row decode steps as one persistent kernel (persistent.cu). The step's launches are
+// recorded as the kernel-per-stage path makes them, then translated stage by stage into the
+// records the persistent kernel runs: the same pointers and arguments, so both paths compute
+// the same step. A step with a launch the kernel has no stage for keeps the kernel-per-stage path.
+
+/// A kernel launch as the kernel-per-stage path queues it.
+struct KernelLaunch {
+    let name: String
+    let grid: (Int, Int, Int)
+    let sharedBytes: Int
+    let arguments: [KernelArgument]
+}
+
+/// The stage records of a one-row decode step and the persistent kernel's shared-memory layout.
+struct PersistentProgram {
+    /// PersistentOp records (192 bytes each), in launch order.
+    let records: [UInt8]
+    let count: Int
+    /// Bytes before the ring: the largest staged x ([m, k] bf16) or attention key-lane sums.
+    let stagedBytes: Int
+    /// Ring slots and their size (at least the widest weight row).
+    let slotBytes: Int
+    let slots: Int
+
+    static let recordBytes = 192
+    /// Dynamic shared memory a block may take (Hopper's 227 KiB, less the kernel's static arrays).
+    static let sharedBudget = 200 << 10
+    /// A slot's size where rows are narrower: a few rows a bulk copy.
+    static let slotTarget = 16 << 10
+
+    var sharedBytes: Int { stagedBytes + slots * slotBytes }
+
+    /// Warps that read the ring: the most of the kernel's consumer warps that divide the slots
+    /// (each slot then has one reader).
+    var readers: Int { (1...(CUDAKernelLibrary.persistentConsumers / 32)).last { slots % $0 == 0 }! }
+
+    /// Translates `launches`, or nil where one has no persistent stage. `prologues`: the
+    /// elementwise GEMV prologues the kernel dispatches (their GEMVs' names, by index);
+    /// `blocks`: the persistent grid (one block per SM), over which attention's splits spread.
+    init?(_ launches: [KernelLaunch], prologues: [String], blocks: Int) {
+        var records: [UInt8] = [], staged = 0, widestRow = 0
+        for launch in launches {
+            guard let record = Record(launch, prologues: prologues, blocks: blocks) else { return nil }
+            if record.kind == Record.gemv {
+                let (m, k) = (Int(record.ints[1]), Int(record.ints[3]))
+                guard m == 1 else { return nil }
+                staged = max(staged, m * k * 2)
+                widestRow = max(widestRow, k * 2)
+            } else if record.kind == Record.attention {
+                staged = max(staged, launch.sharedBytes)
+            }
+            record.append(to: &records)
+        }
+        staged = (staged + 127) / 128 * 128
+        let slotBytes = max(Self.slotTarget, (widestRow + 127) / 128 * 128)
+        let slots = min(32, (Self.sharedBudget - staged) / slotBytes)
+        // a ring too short to keep a few rows in flight gains nothing over the kernels
+        guard slots >= 4 else { return nil }
+        self.records = records
+        count = records.count / Self.recordBytes
+        stagedBytes = staged
+        self.slotBytes = slotBytes
+        self.slots = slots
+    }
+
+    /// One PersistentOp: kind, variant, 12 pointers, 16 ints, 4 floats.
+    struct Record {
+        static let embedding: Int32 = 0, gemv: Int32 = 1, attention: Int32 = 2
+        static let copy: Int32 = 0, rmsNorm: Int32 = 1, elementwise: Int32 = 2
+
+        var kind: Int32, variant: Int32 = 0
+        var pointers: [UInt64] = [], ints: [Int32] = [], floats: [Float] = []
+
+        init?(_ launch: KernelLaunch, prologues: [String], blocks: Int) {
+            let a = launch.arguments
+            func pointer(_ i: Int) -> UInt64? { if i < a.count, case .pointer(let p) = a[i] { p } else { nil } }
+            func int(_ i: Int) -> Int32? { if i < a.count, case .int(let v) = a[i] { v } else { nil } }
+            func float(_ i: Int) -> Float? { if i < a.count, case .float(let v) = a[i] { v } else { nil } }
+            func pointers(_ range: Range<Int>) -> [UInt64]? { let p = range.compactMap(pointer); return p.count == range.count ? p : nil }
+            func intArguments(_ range: Range<Int>) -> [Int32]? { let v = range.compactMap(int); return v.count == range.count ? v : nil }
+            let name = launch.name
+            if name == "embedding" {
+                guard a.count == 6, let p = pointers(0..<5), let width = int(5) else { return nil }
+                kind = Self.embedding
+                self.pointers = p
+                ints = [width, Int32(launch.grid.0)]
+            } else if name.hasPrefix("decode_attention_g"), let group = Int32(name.dropFirst("decode_attention_g".count)) {
+                // the launch's pointers: 0–6, 10–12, 15; ints: 7–9, 13, 14, 17–20, 22, 23; floats: 16, 21
+                guard a.count == 24, let p = pointers(0..<7), let metadata = pointers(10..<13), let frequencies = pointer(15),
+                      let strides = intArguments(7..<10), let blocksInts = intArguments(13..<15), let heads = intArguments(17..<21), let window = int(22),
+                      let splits = int(23), let factor = float(16), let scale = float(21) else { return nil }
+                kind = Self.attention
+                variant = group
+                // the splits fill the persistent grid once (records keep their stride: fewer is fine)
+                let tokens = launch.grid.0, kvHeads = launch.grid.1
+                let fitted = Int32(max(1, min(Int(splits), blocks / max(1, tokens * kvHeads))))
+                self.pointers = p + metadata + [frequencies]
+                ints = strides + blocksInts + heads + [window, fitted, Int32(tokens)]
+                floats = [factor, scale]
+            } else if name.hasSuffix("_m1"), name.hasPrefix("gemv_") {
+                let gemv = String(name.dropLast(3))
+                kind = Self.gemv
+                switch gemv {
+                case "gemv_bf16":
+                    // y, y_is_f32, x, w, m, n, k, parts, staged
+                    guard a.count == 9, let y = pointer(0), let x = pointer(2), let w = pointer(3), let f32 = int(1),
+                          let sizes = intArguments(4..<7), int(8) == 1 else { return nil }
+                    variant = Self.copy
+                    self.pointers = [y, w, x]
+                    ints = [f32] + sizes
+                case "gemv_rms_norm":
+                    // y, y_is_f32, x, residual, sum, norm weight, eps, w, m, n, k, parts
+                    guard a.count == 12, let y = pointer(0), let f32 = int(1), let norm = pointers(2..<6), let eps = float(6),
+                          let w = pointer(7), let sizes = intArguments(8..<11) else { return nil }
+                    variant = Self.rmsNorm
+                    self.pointers = [y, w] + norm
+                    ints = [f32] + sizes
+                    floats = [eps]
+                default:
+                    // y, y_is_f32, w, m, n, k, parts, then (operand, width, stride) each
+                    guard let index = prologues.firstIndex(of: gemv), a.count >= 7, (a.count - 7) % 3 == 0, (a.count - 7) / 3 <= 6,
+                          let y = pointer(0), let f32 = int(1), let w = pointer(2), let sizes = intArguments(3..<6) else { return nil }
+                    variant = Self.elementwise + Int32(index)
+                    var operands: [UInt64] = [], layout: [Int32] = []
+                    for first in stride(from: 7, to: a.count, by: 3) {
+                        guard let operand = pointer(first), let shape = intArguments((first + 1)..<(first + 3)) else { return nil }
+                        operands.append(operand)
+                        layout += shape
+                    }
+                    self.pointers = [y, w] + operands
+                    ints = [f32] + sizes + layout
+                }
+            } else {
+                return nil
+            }
+        }
+
+        func append(to bytes: inout [UInt8]) {
+            func put<T>(_ value: T) { withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) } }
+            put(kind); put(variant); put(Int32(0)); put(Int32(0))
+            for i in 0..<12 { put(i < pointers.count ? pointers[i] : 0) }
+            for i in 0..<16 { put(i < ints.count ? ints[i] : 0) }
+            for i in 0..<4 { put(i < floats.count ? floats[i] : 0) }
+        }
+    }
+}
+
+/// A translated program on the device, ready to launch (captured in a CUDA graph).
+struct PersistentDecode {
+    let program: PersistentProgram
+    let records: DeviceBuffer
+    /// Stages finished, summed over blocks; 0 between steps.
+    let counter: DeviceBuffer
+
+    init(_ program: PersistentProgram, device: CUDADevice) throws {
+        self.program = program
+        records = try device.allocate(program.records.count, purpose: "persistent decode stages")
+        counter = try device.allocate(4, purpose: "persistent decode counter")
+        let address = records.address
+        try program.records.withUnsafeBytes { bytes in try device.upload(bytes, to: address) }
+        try device.fill(counter.address, byte: 0, count: 4)
+        try device.synchronize()
+    }
+
+    func launch(_ kernel: KernelFunction, on device: CUDADevice) throws(CUDAError) {
+        try device.launch(kernel, grid: (device.info.multiprocessors, 1, 1), block: (512, 1, 1), sharedBytes: program.sharedBytes, [
+            .pointer(records.address), .int(Int32(program.count)), .pointer(counter.address), .int(Int32(program.stagedBytes)),
+            .int(Int32(program.slotBytes)), .int(Int32(program.slots)), .int(Int32(program.readers)),
+        ])
+    }
+}
