@@ -250,7 +250,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let usesPersistentDecode = options.cudaGraphs && activation == .bf16 && device.info.computeCapability.major >= 9
             && !device.prefersKernelPerStageDecode
         let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
-                                            gemvPrologues: gemvPrologues, persistent: usesPersistentDecode)
+                                            gemvPrologues: gemvPrologues,
+                                            persistentAttentionGroups: usesPersistentDecode ? Array(Set(attention.map(Self.decodeGroup))).sorted() : nil)
         self.usesPersistentDecode = usesPersistentDecode
         for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
@@ -867,7 +868,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             var span = 1
             while span < attention.headDim / 8 { span *= 2 }
             let reduceBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
-            let group = [1, 2, 4, 8].first { $0 >= attention.numHeads / attention.numKVHeads }!
+            let group = Self.decodeGroup(attention)
             try launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
                               sharedBytes: reduceBytes, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
@@ -903,6 +904,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 .int(Int32(attention.headDim)), .int(Int32(splits)),
             ])
         }
+    }
+
+    /// The GQA group size the decode attention kernel for `attention` is unrolled for.
+    private static func decodeGroup(_ attention: AttentionPlugin) -> Int {
+        [1, 2, 4, 8].first { $0 >= attention.numHeads / attention.numKVHeads }!
     }
 
     /// Takes the recorded GEMM algorithm choices, and measures the others when asked: for

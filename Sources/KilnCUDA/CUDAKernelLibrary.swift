@@ -48,15 +48,24 @@ struct CUDAKernelLibrary {
     }
 
     /// The persistent decode kernel's module (persistent.cu): the stage functions it calls,
-    /// built so that their block-wide steps span its consumer warps, and the graph's
-    /// elementwise GEMV prologues with a dispatch by index (`prologues` order).
-    static func persistentSource(prologues: [ElementwiseKernel]) -> String {
+    /// built so that their block-wide steps span its consumer warps, the graph's elementwise
+    /// GEMV prologues with a dispatch by index (`prologues` order), and attention for its groups.
+    /// `attentionGroups`: the GQA groups attention is unrolled for (decode_attention_g…).
+    static func persistentSource(prologues: [ElementwiseKernel], attentionGroups: [Int]) -> String {
         let stages = [PackageResources.layers_cu, PackageResources.attention_cu].map { String(decoding: $0, as: UTF8.self) }
         let cases = prologues.enumerated().map { "    case \($0): \($1.persistentStageCall); break;" }
+        let groups = attentionGroups.map { "    case \($0): attention_stage<\($0)>(op, t, kv_head, split); break;" }
         let dispatch = """
         __device__ void persistent_stage_elementwise(int which, bf16* xs, int m, int k, const PersistentOp& op) {
             switch (which) {
         \(cases.joined(separator: "\n"))
+            default: break;
+            }
+        }
+
+        __device__ void persistent_attention(const PersistentOp& op, int t, int kv_head, int split) {
+            switch (op.variant) {
+        \(groups.joined(separator: "\n"))
             default: break;
             }
         }
@@ -76,9 +85,10 @@ struct CUDAKernelLibrary {
     let persistentPrologues: [String]
 
     /// `gemvPrologues`: elementwise programs computed inside the GEMV that reads them;
-    /// `persistent`: whether to build the persistent decode kernel (`persistent_decode`).
+    /// `persistentAttentionGroups`: the GQA groups of the graph's attention, when the persistent
+    /// decode kernel (`persistent_decode`) is to be built (nil: it is not).
     init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel],
-         gemvPrologues: [ElementwiseKernel] = [], persistent: Bool = false) throws(CUDAError) {
+         gemvPrologues: [ElementwiseKernel] = [], persistentAttentionGroups: [Int]? = nil) throws(CUDAError) {
         let options = activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
         let prefix = Self.commonSource + "\n"
         let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
@@ -97,8 +107,8 @@ struct CUDAKernelLibrary {
             cached = cached && hit
         }
         // one-row decode steps as one kernel: Hopper's bulk copies, bf16 GEMV weights
-        if persistent && activation == .bf16 {
-            let (module, hit) = try compiler.cubin(Self.persistentSource(prologues: prologues), name: "kiln-persistent",
+        if let groups = persistentAttentionGroups, activation == .bf16 {
+            let (module, hit) = try compiler.cubin(Self.persistentSource(prologues: prologues, attentionGroups: groups), name: "kiln-persistent",
                                                    options: options + ["-DKILN_PERSISTENT", "-DPERSISTENT_CONSUMERS=\(Self.persistentConsumers)"])
             modules.append(module)
             functions.merge(try device.loadKernels(cubin: module.cubin, names: ["persistent_decode"])) { a, _ in a }

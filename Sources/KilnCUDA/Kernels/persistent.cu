@@ -42,8 +42,11 @@ struct PersistentOp {
     float f[4];
 };
 
-// the elementwise prologue `which` of the graph into xs (generated with the module)
+// Generated with the module, for the graph at hand: the elementwise prologue `which` into xs,
+// and one attention block of the GQA group the graph's attention has (each group unrolled for
+// takes its own static shared memory, so only those the graph needs are built)
 __device__ void persistent_stage_elementwise(int which, bf16* xs, int m, int k, const PersistentOp& op);
+__device__ void persistent_attention(const PersistentOp& op, int t, int kv_head, int split);
 
 __device__ __forceinline__ unsigned shared_address(const void* p) {
     unsigned long long address;
@@ -162,12 +165,7 @@ __device__ void attention_blocks(const PersistentOp& op) {
     int tokens = op.i[11], heads = op.i[7], items = tokens * heads * op.i[10];
     for (int e = blockIdx.x; e < items; e += gridDim.x) {
         int t = e % tokens, kv_head = e / tokens % heads, split = e / (tokens * heads);
-        switch (op.variant) {
-        case 1: attention_stage<1>(op, t, kv_head, split); break;
-        case 2: attention_stage<2>(op, t, kv_head, split); break;
-        case 4: attention_stage<4>(op, t, kv_head, split); break;
-        default: attention_stage<8>(op, t, kv_head, split); break;
-        }
+        persistent_attention(op, t, kv_head, split);
         ATTN_SYNC();  // the block's shared memory is reused by its next item
     }
 }
