@@ -438,14 +438,17 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             if let graph = graphs[padded] {
                 try graph.launch()
             } else {
-                // the first step of a size runs eagerly (creating GEMM plans), then is captured:
-                // one row as the persistent kernel where it can take the step
-                try enqueue(numTokens: padded, numSeqs: padded, decode: true)
-                try device.synchronize()
+                // the first step of a size runs eagerly (creating GEMM plans and loading every
+                // kernel: a module loaded while another thread captures breaks its capture),
+                // then is captured; one row runs as the persistent kernel where it can take the step
                 if padded == 1, let persistent = try persistentDecode() {
+                    try persistent.launch(kernels["persistent_decode"], on: device)
+                    try device.synchronize()
                     graphs[padded] = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
                     persistentSteps = persistent
                 } else {
+                    try enqueue(numTokens: padded, numSeqs: padded, decode: true)
+                    try device.synchronize()
                     graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
                 }
             }
@@ -683,7 +686,14 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 totals[label, default: (0, 0)].1 += 1
             }
             let kernels = totals.map { (kernel: $0.key, milliseconds: $0.value.0, launches: $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
-            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds, withoutAttentionMilliseconds: withoutAttention)
+            // the persistent kernel's stages, where it takes this step
+            var stages: [(kernel: String, milliseconds: Double, launches: Int)] = []
+            if step.numSeqs == 1, decode, let persistent = persistentSteps {
+                try persistent.launch(self.kernels["persistent_decode"], on: device, tracing: true)
+                stages = try persistent.stageTimes()
+            }
+            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds, withoutAttentionMilliseconds: withoutAttention,
+                                 persistentStages: stages)
         }
     }
 
@@ -1010,6 +1020,9 @@ public struct DecodeProfile: Sendable {
     /// The same with the attention kernels left out (their outputs stale): the difference is
     /// what attention adds to the step, past what the kernels around it overlap.
     public let withoutAttentionMilliseconds: Double
+    /// Where the persistent kernel takes the step: its stages by kind, each the time from the
+    /// previous stage's end to its own in the last block to finish it (empty where it does not).
+    public let persistentStages: [(kernel: String, milliseconds: Double, launches: Int)]
 }
 
 extension Node {

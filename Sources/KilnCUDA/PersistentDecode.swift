@@ -16,6 +16,8 @@ struct PersistentProgram {
     /// PersistentOp records (192 bytes each), in launch order.
     let records: [UInt8]
     let count: Int
+    /// What each stage is (for profiles).
+    let labels: [String]
     /// Bytes before the ring: the largest staged x ([m, k] bf16) or attention key-lane sums.
     let stagedBytes: Int
     /// Ring slots and their size (at least the widest weight row).
@@ -27,20 +29,23 @@ struct PersistentProgram {
     static let sharedBudget = 200 << 10
     /// A slot's size where rows are narrower: a few rows a bulk copy.
     static let slotTarget = 16 << 10
+    /// PERSISTENT_MAX_SLOTS of persistent.cu.
+    static let maxSlots = 32
 
     var sharedBytes: Int { stagedBytes + slots * slotBytes }
 
-    /// Warps that read the ring: the most of the kernel's consumer warps that divide the slots
-    /// (each slot then has one reader).
-    var readers: Int { (1...(CUDAKernelLibrary.persistentConsumers / 32)).last { slots % $0 == 0 }! }
+    /// Warps that read the ring (of the kernel's consumer warps), dividing the slots: each
+    /// slot has one reader.
+    let readers: Int
 
     /// Translates `launches`, or nil where one has no persistent stage. `prologues`: the
     /// elementwise GEMV prologues the kernel dispatches (their GEMVs' names, by index);
     /// `blocks`: the persistent grid (one block per SM), over which attention's splits spread.
     init?(_ launches: [KernelLaunch], prologues: [String], blocks: Int) {
-        var records: [UInt8] = [], staged = 0, widestRow = 0
+        var records: [UInt8] = [], staged = 0, widestRow = 0, labels: [String] = []
         for launch in launches {
             guard let record = Record(launch, prologues: prologues, blocks: blocks) else { return nil }
+            labels.append(record.label)
             if record.kind == Record.gemv {
                 let (m, k) = (Int(record.ints[1]), Int(record.ints[3]))
                 guard m == 1 else { return nil }
@@ -53,14 +58,20 @@ struct PersistentProgram {
         }
         staged = (staged + 127) / 128 * 128
         let slotBytes = max(Self.slotTarget, (widestRow + 127) / 128 * 128)
-        let slots = min(32, (Self.sharedBudget - staged) / slotBytes)
+        let fitting = min(PersistentProgram.maxSlots, (Self.sharedBudget - staged) / slotBytes)
         // a ring too short to keep a few rows in flight gains nothing over the kernels
-        guard slots >= 4 else { return nil }
+        guard fitting >= 4 else { return nil }
+        // readers divide the slots: the count that keeps the most slots (then the most readers)
+        let consumers = CUDAKernelLibrary.persistentConsumers / 32
+        let readers = (1...consumers).max { (fitting / $0 * $0, $0) < (fitting / $1 * $1, $1) }!
+        let slots = fitting / readers * readers
         self.records = records
+        self.labels = labels
         count = records.count / Self.recordBytes
         stagedBytes = staged
         self.slotBytes = slotBytes
         self.slots = slots
+        self.readers = readers
     }
 
     /// One PersistentOp: kind, variant, 12 pointers, 16 ints, 4 floats.
@@ -135,6 +146,14 @@ struct PersistentProgram {
             }
         }
 
+        var label: String {
+            switch kind {
+            case Self.embedding: "embedding"
+            case Self.attention: "attention (kv write, attention, combine)"
+            default: "GEMV \(ints[3])×\(ints[2]) (\(variant == Self.copy ? "copy" : variant == Self.rmsNorm ? "RMSNorm" : "elementwise") prologue)"
+            }
+        }
+
         func append(to bytes: inout [UInt8]) {
             func put<T>(_ value: T) { withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) } }
             put(kind); put(variant); put(Int32(0)); put(Int32(0))
@@ -151,21 +170,44 @@ struct PersistentDecode {
     let records: DeviceBuffer
     /// Stages finished, summed over blocks; 0 between steps.
     let counter: DeviceBuffer
+    /// When each block finished each stage (ns, the GPU's global timer), for profiles.
+    let trace: DeviceBuffer
+    let device: CUDADevice
 
     init(_ program: PersistentProgram, device: CUDADevice) throws {
         self.program = program
         records = try device.allocate(program.records.count, purpose: "persistent decode stages")
         counter = try device.allocate(4, purpose: "persistent decode counter")
+        trace = try device.allocate((program.count + 1) * device.info.multiprocessors * 8, purpose: "persistent decode trace")
+        self.device = device
         let address = records.address
         try program.records.withUnsafeBytes { bytes in try device.upload(bytes, to: address) }
         try device.fill(counter.address, byte: 0, count: 4)
         try device.synchronize()
     }
 
-    func launch(_ kernel: KernelFunction, on device: CUDADevice) throws(CUDAError) {
+    /// Queues the step; `tracing`: each block records when it finished each stage.
+    func launch(_ kernel: KernelFunction, on device: CUDADevice, tracing: Bool = false) throws(CUDAError) {
         try device.launch(kernel, grid: (device.info.multiprocessors, 1, 1), block: (512, 1, 1), sharedBytes: program.sharedBytes, [
             .pointer(records.address), .int(Int32(program.count)), .pointer(counter.address), .int(Int32(program.stagedBytes)),
-            .int(Int32(program.slotBytes)), .int(Int32(program.slots)), .int(Int32(program.readers)),
+            .int(Int32(program.slotBytes)), .int(Int32(program.slots)), .int(Int32(program.readers)), .pointer(tracing ? trace.address : 0),
         ])
+    }
+
+    /// The traced step's stages by label: each stage's time from the previous stage's end to
+    /// its own, both in the last block to finish (the kernel's start: its first block's).
+    func stageTimes() throws -> [(kernel: String, milliseconds: Double, launches: Int)] {
+        let blocks = device.info.multiprocessors
+        var times = [UInt64](repeating: 0, count: (program.count + 1) * blocks)
+        try times.withUnsafeMutableBytes { try device.download(from: trace.address, into: $0) }
+        let start = times[0..<blocks].min()!
+        var previous = start, totals: [String: (Double, Int)] = [:]
+        for stage in 0..<program.count {
+            let end = times[((stage + 1) * blocks)..<((stage + 2) * blocks)].max()!
+            totals[program.labels[stage], default: (0, 0)].0 += Double(end &- previous) / 1e6
+            totals[program.labels[stage], default: (0, 0)].1 += 1
+            previous = end
+        }
+        return totals.map { (kernel: $0.key, milliseconds: $0.value.0, launches: $0.value.1) }.sorted { $0.milliseconds > $1.milliseconds }
     }
 }

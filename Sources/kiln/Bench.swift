@@ -90,6 +90,13 @@ struct Bench: AsyncParsableCommand {
                 for kernel in step.kernels.prefix(12) {
                     print("    \(pad(kernel.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(kernel.launches.description, 4))×  \(kernel.kernel)")
                 }
+                if !step.persistentStages.isEmpty {
+                    let total = step.persistentStages.reduce(0) { $0 + $1.milliseconds }
+                    print("  the persistent kernel's step: \(total.rounded(toPlaces: 3)) ms; stages, each up to its last block's end:")
+                    for stage in step.persistentStages {
+                        print("    \(pad(stage.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(stage.launches.description, 4))×  \(stage.kernel)")
+                    }
+                }
             }
         }
     }

@@ -54,6 +54,12 @@ __device__ __forceinline__ unsigned shared_address(const void* p) {
     return (unsigned)address;
 }
 
+__device__ __forceinline__ unsigned long long global_time() {
+    unsigned long long ns;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+    return ns;
+}
+
 // Spins past ~10 s mean a stage waits for something that never comes (a bug): trap, so the
 // step fails with an error instead of hanging the process.
 __device__ __forceinline__ void check_spin(long long start) {
@@ -172,9 +178,11 @@ __device__ void attention_blocks(const PersistentOp& op) {
 
 // `counter`: stages finished, summed over blocks (0 at launch; the last block to finish resets it).
 // `readers`: the warps that read the ring (at most the consumers' fifteen, dividing `slots`).
+// `trace` (profiles; may be null): each block's start and the end of each of its stages (ns).
 // Dynamic shared memory: `staged` bytes (a GEMV's x, attention's key-lane sums), then the ring.
 extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS, 1)
-persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int staged, int slot_bytes, int slots, int readers) {
+persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int staged, int slot_bytes, int slots, int readers,
+                  unsigned long long* trace) {
     extern __shared__ u32x4 persistent_shared[];
     __shared__ alignas(8) unsigned long long full[PERSISTENT_MAX_SLOTS], empty[PERSISTENT_MAX_SLOTS];
     unsigned char* ring = (unsigned char*)persistent_shared + staged;
@@ -186,6 +194,7 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
     __syncthreads();
+    if (trace && threadIdx.x == 0) trace[blockIdx.x] = global_time();
     if (threadIdx.x >= PERSISTENT_CONSUMERS) {
         if (threadIdx.x == PERSISTENT_CONSUMERS) stream_weights(ops, count, ring, slot_bytes, slots, full, empty);
         return;
@@ -211,6 +220,7 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
         }
         KILN_GROUP_SYNC();  // the stage's writes are all made (and its shared memory free)
         if (threadIdx.x == 0) {
+            if (trace) trace[(o + 1) * gridDim.x + blockIdx.x] = global_time();
             __threadfence();
             unsigned done = atomicAdd(counter, 1);
             if (o == count - 1 && done == count * gridDim.x - 1) *counter = 0;  // every block is past its last wait
