@@ -88,9 +88,98 @@ __device__ __forceinline__ void wait_for_stages(const unsigned* counter, unsigne
             if (seen >= count) break;
             check_spin(start);
         }
+    }
+    KILN_GROUP_SYNC();  // the acquire, passed on to the group
+}
+
+// This block's writes of the stage are all made (the group synchronized): count them; the
+// last block past the last stage resets the counter for the next launch
+__device__ __forceinline__ void finish_stage(unsigned* counter, int stage, int count) {
+    if (stage < count - 1) {
+        // a release reduction: no fence and no round trip on this thread's path
+        asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
+    } else {
         __threadfence();
+        if (atomicAdd(counter, 1) == count * gridDim.x - 1) *counter = 0;  // every block is past its last wait
+    }
+}
+
+// RMSNorm of one row in registers (x + residual, the sum rounded to bf16 and written to `sum`
+// by block 0, then value / sqrt(mean(square) + eps) · weight rounded to bf16 into xs), as
+// gemv_stage_rms_norm computes it; its weights loaded before the stage's wait (they depend on
+// nothing), so only x and the residual are read on the step's critical path. Rows up to
+// NORM_CHUNKS · 8 · PERSISTENT_CONSUMERS values.
+#define NORM_CHUNKS 4
+struct NormWeights { float w[NORM_CHUNKS][8]; };
+
+__device__ __forceinline__ bool norm_in_registers(const PersistentOp& op) {
+    return op.kind == OP_GEMV && op.variant == GEMV_RMS_NORM && op.i[1] == 1 && op.i[3] <= NORM_CHUNKS * 8 * PERSISTENT_CONSUMERS;
+}
+
+__device__ __forceinline__ void load_norm_weights(NormWeights& weights, const float* weight, int k) {
+#pragma unroll
+    for (int j = 0; j < NORM_CHUNKS; j++) {
+        int c = (threadIdx.x + j * PERSISTENT_CONSUMERS) * 8;
+        if (c < k) load8(weight + c, weights.w[j]);
+    }
+}
+
+__device__ void stage_rms_norm_row(u32x4* staged, const bf16* x, const bf16* residual, bf16* sum, const NormWeights& weights, float eps,
+                                   int k) {
+    bf16* xs = (bf16*)staged;
+    float v[NORM_CHUNKS][8], squares = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NORM_CHUNKS; j++) {
+        int c = (threadIdx.x + j * PERSISTENT_CONSUMERS) * 8;
+        if (c >= k) continue;
+        load8(x + c, v[j]);
+        if (residual) {
+            float q[8];
+            load8(residual + c, q);
+#pragma unroll
+            for (int i = 0; i < 8; i++) v[j][i] += q[i];
+        }
+        store8(xs + c, v[j]);
+        if (sum && blockIdx.x == 0) store8(sum + c, v[j]);
+        load8(xs + c, v[j]);  // the rounded values, as the norm kernels square them
+#pragma unroll
+        for (int i = 0; i < 8; i++) squares += v[j][i] * v[j][i];
+    }
+    float inverse = 1.0f / sqrtf(block_sum(squares) / k + eps);
+#pragma unroll
+    for (int j = 0; j < NORM_CHUNKS; j++) {
+        int c = (threadIdx.x + j * PERSISTENT_CONSUMERS) * 8;
+        if (c >= k) continue;
+        float out[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) out[i] = v[j][i] * inverse * weights.w[j][i];
+        store8(xs + c, out);
     }
     KILN_GROUP_SYNC();
+}
+
+// Before an attention stage's wait: its first item's keys and values (all but the new
+// token's, written earlier steps) fetched into L2, as decode_attention does before its wait
+__device__ void prefetch_attention(const PersistentOp& op) {
+    int tokens = op.i[11], heads = op.i[7], e = blockIdx.x;
+    if (e >= tokens * heads * op.i[10]) return;
+    int t = e % tokens, kv_head = e / tokens % heads, split = e / (tokens * heads);
+    int window = op.i[9], position = ((const int*)op.p[7])[t];
+    int first = window > 0 ? max(0, position + 1 - window) : 0;
+    int splits = min(op.i[10], (position + 1 - first + 15) / 16);
+    if (split >= splits) return;
+    int begin, end;
+    split_range(position, window, split, splits, &begin, &end);
+    int j = begin + threadIdx.x, tokens_per_block = op.i[4], num_kv_heads = op.i[7], head_dim = op.i[8];
+    if (j >= end) return;
+    const int* table = (const int*)op.p[9] + (long)t * op.i[3];
+    const act* cache = (const act*)op.p[3];
+    long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+    long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
+    for (int d = 0; d < head_dim; d += 128 / (int)sizeof(act)) {
+        prefetch_l2(cache + row * head_dim + d);
+        prefetch_l2(cache + row * head_dim + v_offset + d);
+    }
 }
 
 // The producer: the block's rows of every GEMV, in stage order, into the ring — a slot is
@@ -200,8 +289,12 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
         return;
     }
     unsigned long long stage = 0;
+    NormWeights norm;
     for (int o = 0; o < count; o++) {
         const PersistentOp& op = ops[o];
+        // what the stage reads that no earlier stage writes, fetched before waiting for them
+        if (norm_in_registers(op)) load_norm_weights(norm, (const float*)op.p[5], op.i[3]);
+        else if (op.kind == OP_ATTENTION && threadIdx.x < ATTN_THREADS) prefetch_attention(op);
         if (o > 0) wait_for_stages(counter, o * gridDim.x);
         if (op.kind == OP_EMBEDDING) {
             if (blockIdx.x < op.i[1])
@@ -211,6 +304,8 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
             u32x4* xs = persistent_shared;
             int m = op.i[1], k = op.i[3];
             if (op.variant == GEMV_COPY) gemv_stage_copy(xs, (const bf16*)op.p[2], m, k);
+            else if (norm_in_registers(op))
+                stage_rms_norm_row(xs, (const bf16*)op.p[2], (const bf16*)op.p[3], (bf16*)op.p[4], norm, op.f[0], k);
             else if (op.variant == GEMV_RMS_NORM)
                 gemv_stage_rms_norm(xs, (const bf16*)op.p[2], (const bf16*)op.p[3], (bf16*)op.p[4], (const float*)op.p[5], op.f[0], m, k);
             else persistent_stage_elementwise(op.variant - GEMV_ELEMENTWISE, (bf16*)xs, m, k, op);
@@ -221,9 +316,7 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
         KILN_GROUP_SYNC();  // the stage's writes are all made (and its shared memory free)
         if (threadIdx.x == 0) {
             if (trace) trace[(o + 1) * gridDim.x + blockIdx.x] = global_time();
-            __threadfence();
-            unsigned done = atomicAdd(counter, 1);
-            if (o == count - 1 && done == count * gridDim.x - 1) *counter = 0;  // every block is past its last wait
+            finish_stage(counter, o, count);
         }
     }
 }
