@@ -86,6 +86,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private var recording: [KernelLaunch]?
     /// Whether one-row decode steps run as the persistent kernel (Hopper, bf16, CUDA graphs).
     private let usesPersistentDecode: Bool
+    /// Whether the persistent step is timed against the step's kernels, the faster kept
+    /// (`options.autotune`; else the persistent kernel runs where it can).
+    private let measuresOneRowDecode: Bool
     /// The one-row decode program in use (its buffers live as long as its graph).
     private var persistentSteps: PersistentDecode?
     /// Captured graphs and queued steps; one step is queued at a time.
@@ -253,6 +256,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                             gemvPrologues: gemvPrologues,
                                             persistentAttentionGroups: usesPersistentDecode ? Array(Set(attention.map(Self.decodeGroup))).sorted() : nil)
         self.usesPersistentDecode = usesPersistentDecode
+        measuresOneRowDecode = options.autotune
         for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }
@@ -444,8 +448,13 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 if padded == 1, let persistent = try persistentDecode() {
                     try persistent.launch(kernels["persistent_decode"], on: device)
                     try device.synchronize()
-                    graphs[padded] = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
-                    persistentSteps = persistent
+                    let graph = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
+                    if try measuresOneRowDecode && !persistentIsFaster(graph) {
+                        graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
+                    } else {
+                        graphs[padded] = graph
+                        persistentSteps = persistent
+                    }
                 } else {
                     try enqueue(numTokens: padded, numSeqs: padded, decode: true)
                     try device.synchronize()
@@ -814,6 +823,18 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             return
         }
         try device.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
+    }
+
+    /// Whether the persistent step's graph beats the step's kernels, captured and replayed
+    /// in turn (each best of three runs of five replays; a step replayed computes the same).
+    private func persistentIsFaster(_ persistent: CUDAGraph) throws -> Bool {
+        try enqueue(numTokens: 1, numSeqs: 1, decode: true)  // loads the kernels before capture
+        try device.synchronize()
+        let kernels = try device.capture { try enqueue(numTokens: 1, numSeqs: 1, decode: true) }
+        func best(_ graph: CUDAGraph) throws -> Double {
+            try (0..<3).map { _ in try device.time { for _ in 0..<5 { try graph.launch() } } }.min()!
+        }
+        return try best(persistent) < best(kernels)
     }
 
     /// The one-row decode step as one persistent kernel, where every launch of the step has a
