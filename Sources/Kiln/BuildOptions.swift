@@ -29,6 +29,10 @@ public struct BuildOptions: Sendable {
     public var kvCacheFraction: Double?
     /// CUDA: whether decode steps are captured and replayed as CUDA graphs.
     public var cudaGraphs: Bool
+    /// CUDA (Hopper, bf16): whether one-row decode steps run as one persistent kernel — true
+    /// wherever it can take the step, false never; nil measures it against the step's kernels
+    /// and keeps the faster when `autotune`, else keeps the kernels. Not part of the engine.
+    public var persistentDecode: Bool? = nil
 
     public init(maxSequenceLength: Int? = nil, tokensPerBlock: Int = 32, limits: StepLimits = StepLimits(),
                 disabledFusions: Set<String>? = nil, weightType: DType? = nil, autotune: Bool = false,

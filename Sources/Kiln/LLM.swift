@@ -156,6 +156,7 @@ public final class LLM {
             var cuda = CUDAOptions(kvCacheFraction: ownsKVPool ? options.kvCacheFraction : nil, cudaGraphs: options.cudaGraphs,
                                    autotune: options.autotune, cacheDirectory: cudaKernelCacheDirectory)
             if let engineFolder { cuda.kernelDirectories = [engineFolder + "/" + Self.cudaKernelFolder] }
+            cuda.persistentDecode = options.persistentDecode
             return try CUDAExecutable(graph: graph, weights: engine.weights, kvCache: kvCache, limits: h.limits, kernels: h.kernels,
                                       options: cuda, device: CUDAContext.shared().device)
         }

@@ -177,10 +177,6 @@ public final class CUDADevice: @unchecked Sendable {
     /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).
     public var prefersSplitDecodeAttention: Bool { getenv("KILN_SPLIT_DECODE_ATTENTION") != nil }
 
-    /// `KILN_NO_PERSISTENT_DECODE=1` keeps one-row decode steps on a kernel per stage, not the
-    /// persistent kernel (for comparisons).
-    public var prefersKernelPerStageDecode: Bool { getenv("KILN_NO_PERSISTENT_DECODE") != nil }
-
     /// Queues `kernel` on the stream.
     public func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
                        _ arguments: [KernelArgument]) throws(CUDAError) {

@@ -20,6 +20,10 @@ public struct CUDAOptions: Sendable {
     public var cacheDirectory: String?
     /// Folders of compiled kernels read first (an engine's `cuda/` folder).
     public var kernelDirectories: [String] = []
+    /// Whether one-row decode steps run as the persistent kernel (Hopper, bf16 graphs): true
+    /// wherever it can take the step, false never; nil times it against the step's kernels
+    /// and keeps the faster when `autotune`, else keeps the kernels.
+    public var persistentDecode: Bool?
 
     public init(kvCacheFraction: Double? = nil, cudaGraphs: Bool = true, autotune: Bool = false, cacheDirectory: String? = nil) {
         self.kvCacheFraction = kvCacheFraction
@@ -87,7 +91,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Whether one-row decode steps run as the persistent kernel (Hopper, bf16, CUDA graphs).
     private let usesPersistentDecode: Bool
     /// Whether the persistent step is timed against the step's kernels, the faster kept
-    /// (`options.autotune`; else the persistent kernel runs where it can).
+    /// (else it runs wherever it can take the step).
     private let measuresOneRowDecode: Bool
     /// The one-row decode program in use (its buffers live as long as its graph).
     private var persistentSteps: PersistentDecode?
@@ -251,12 +255,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             if case .elementwise(let node) = prologue { elementwise[node] } else { nil }
         }
         let usesPersistentDecode = options.cudaGraphs && activation == .bf16 && device.info.computeCapability.major >= 9
-            && !device.prefersKernelPerStageDecode
+            && (options.persistentDecode ?? options.autotune)
         let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
                                             gemvPrologues: gemvPrologues,
                                             persistentAttentionGroups: usesPersistentDecode ? Array(Set(attention.map(Self.decodeGroup))).sorted() : nil)
         self.usesPersistentDecode = usesPersistentDecode
-        measuresOneRowDecode = options.autotune
+        measuresOneRowDecode = options.persistentDecode == nil
         for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }

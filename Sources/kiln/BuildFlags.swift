@@ -33,6 +33,8 @@ struct BuildFlags: ParsableArguments {
     var noFuse: String?
     @Flag(name: .customLong("no-autotune"), help: "Skip measuring kernel variants (use the widest vectors on every thread).")
     var noAutotune = false
+    @Option(name: .customLong("persistent-decode"), help: "CUDA on Hopper: run one-row decode steps as one persistent kernel — on, off, or auto (measured against the step's kernels when autotuning, the faster kept).")
+    var persistentDecode = "auto"
 
     func validate() throws {
         guard Backend(rawValue: backend) != nil else {
@@ -40,6 +42,7 @@ struct BuildFlags: ParsableArguments {
         }
         guard kvCacheFraction > 0 && kvCacheFraction <= 1 else { throw ValidationError("--kv-cache-fraction \(kvCacheFraction): expected a share in (0, 1]") }
         guard ["auto", "f32", "bf16", "f16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected auto, f32, bf16 or f16") }
+        guard ["auto", "on", "off"].contains(persistentDecode) else { throw ValidationError("--persistent-decode \(persistentDecode): expected auto, on or off") }
         guard tokensPerBlock > 0, maxNumTokens > 0, maxBatchSize > 0, maxSequenceLength.map({ $0 > 0 }) ?? true else {
             throw ValidationError("--max-seq-len, --tokens-per-block, --max-num-tokens and --max-batch-size must be positive")
         }
@@ -47,11 +50,13 @@ struct BuildFlags: ParsableArguments {
     }
 
     var options: BuildOptions {
-        BuildOptions(maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
-                     limits: StepLimits(maxNumTokens: maxNumTokens, maxBatchSize: maxBatchSize),
-                     disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) },
-                     weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()), autotune: !noAutotune,
-                     backend: Backend(rawValue: backend) ?? .cpu, kvCacheFraction: kvCacheFraction, cudaGraphs: !noCUDAGraphs)
+        var options = BuildOptions(maxSequenceLength: maxSequenceLength, tokensPerBlock: tokensPerBlock,
+                                   limits: StepLimits(maxNumTokens: maxNumTokens, maxBatchSize: maxBatchSize),
+                                   disabledFusions: noFuse.map { Set($0.split(separator: ",").map(String.init)) },
+                                   weightType: dtype == "auto" ? nil : DType(rawValue: dtype.uppercased()), autotune: !noAutotune,
+                                   backend: Backend(rawValue: backend) ?? .cpu, kvCacheFraction: kvCacheFraction, cudaGraphs: !noCUDAGraphs)
+        options.persistentDecode = persistentDecode == "auto" ? nil : persistentDecode == "on"
+        return options
     }
 }
 

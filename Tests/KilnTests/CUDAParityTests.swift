@@ -170,24 +170,25 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(replayed == (try LLM(model: fixturesDirectory + "/llama-gqa", options: eager).generate(prompt: prompt, params).outputIds))
     }
 
-    /// One-row decode steps run as the persistent kernel on Hopper (a Llama's every stage has
-    /// one) and give the tokens of launching each kernel; a Qwen2's q|k|v bias keeps its
-    /// kernels (cuBLASLt's epilogue) and the same tokens.
+    /// One-row decode steps run as the persistent kernel on Hopper where asked (a Llama's every
+    /// stage has one) and give the tokens of launching each kernel; a Qwen2's q|k|v bias keeps
+    /// its kernels (cuBLASLt's epilogue) and the same tokens.
     @Test(arguments: ["llama-gqa", "qwen2-tied"])
     func persistentDecodeMatchesEagerLaunches(fixture: String) throws {
-        var eager = cudaBF16
+        var eager = cudaBF16, persistent = cudaBF16
         eager.cudaGraphs = false
+        persistent.persistentDecode = true
         let (reference, _) = try Reference.load(fixture)
         var params = SamplingParams.greedy(maxTokens: 32)
         params.ignoreEOS = true
-        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: cudaBF16)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: persistent)
         let eagerLLM = try LLM(model: fixturesDirectory + "/" + fixture, options: eager)
         for prompt in reference.prompts {
             let tokens = try llm.generate(prompt: prompt.input_ids, params).outputIds
             #expect(tokens == (try eagerLLM.generate(prompt: prompt.input_ids, params).outputIds), "\(fixture)")
         }
         let cuda = try #require(llm.executable as? CUDAExecutable)
-        let hopper = cuda.device.info.computeCapability.major >= 9 && !cuda.device.prefersKernelPerStageDecode
+        let hopper = cuda.device.info.computeCapability.major >= 9
         #expect(cuda.decodesOneRowPersistently == (hopper && fixture == "llama-gqa"))
     }
 

@@ -50,6 +50,8 @@ import Testing
         }
         let unknown = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--backend", "tpu"])
         #expect(unknown.status != 0 && unknown.stderr.contains("--backend tpu: expected cpu or cuda"))
+        let persistent = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--persistent-decode", "maybe"])
+        #expect(persistent.status != 0 && persistent.stderr.contains("--persistent-decode maybe: expected auto, on or off"))
         let tooBig = try runKiln(["build", "--model", fixturesDirectory + "/llama-gqa", "--output", directory, "--max-batch-size", "512",
                                   "--max-num-tokens", "64"])
         #expect(tooBig.status != 0 && tooBig.stderr.contains("--max-batch-size 512 exceeds --max-num-tokens 64"))
