@@ -453,8 +453,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     try persistent.launch(kernels["persistent_decode"], on: device)
                     try device.synchronize()
                     let graph = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
-                    if try measuresOneRowDecode && !persistentIsFaster(graph) {
-                        graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
+                    if measuresOneRowDecode, let kernelsGraph = try kernelsIfFaster(than: graph) {
+                        graphs[padded] = kernelsGraph
                     } else {
                         graphs[padded] = graph
                         persistentSteps = persistent
@@ -829,16 +829,17 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         try device.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
     }
 
-    /// Whether the persistent step's graph beats the step's kernels, captured and replayed
-    /// in turn (each best of three runs of five replays; a step replayed computes the same).
-    private func persistentIsFaster(_ persistent: CUDAGraph) throws -> Bool {
+    /// The one-row step's kernels captured as a graph, where it is faster than the persistent
+    /// step's graph (nil where it is not): each replayed in turn, best of three runs of five
+    /// replays (a step replayed computes the same).
+    private func kernelsIfFaster(than persistent: CUDAGraph) throws -> CUDAGraph? {
         try enqueue(numTokens: 1, numSeqs: 1, decode: true)  // loads the kernels before capture
         try device.synchronize()
         let kernels = try device.capture { try enqueue(numTokens: 1, numSeqs: 1, decode: true) }
         func best(_ graph: CUDAGraph) throws -> Double {
             try (0..<3).map { _ in try device.time { for _ in 0..<5 { try graph.launch() } } }.min()!
         }
-        return try best(persistent) < best(kernels)
+        return try best(kernels) <= best(persistent) ? kernels : nil
     }
 
     /// The one-row decode step as one persistent kernel, where every launch of the step has a

@@ -15,7 +15,6 @@ struct KernelLaunch {
 struct PersistentProgram {
     /// PersistentOp records (192 bytes each), in launch order.
     let records: [UInt8]
-    let count: Int
     /// What each stage is (for profiles).
     let labels: [String]
     /// Bytes before the ring: the largest staged x ([m, k] bf16) or attention key-lane sums.
@@ -32,11 +31,12 @@ struct PersistentProgram {
     /// PERSISTENT_MAX_SLOTS of persistent.cu.
     static let maxSlots = 32
 
-    var sharedBytes: Int { stagedBytes + slots * slotBytes }
-
     /// Warps that read the ring (of the kernel's consumer warps), dividing the slots: each
     /// slot has one reader.
     let readers: Int
+
+    var count: Int { labels.count }
+    var sharedBytes: Int { stagedBytes + slots * slotBytes }
 
     /// Translates `launches`, or nil where one has no persistent stage. `prologues`: the
     /// elementwise GEMV prologues the kernel dispatches (their GEMVs' names, by index);
@@ -67,7 +67,6 @@ struct PersistentProgram {
         let slots = fitting / readers * readers
         self.records = records
         self.labels = labels
-        count = records.count / Self.recordBytes
         stagedBytes = staged
         self.slotBytes = slotBytes
         self.slots = slots

@@ -87,15 +87,16 @@ struct Bench: AsyncParsableCommand {
                 print("  decode step, batch \(size): \(step.stepMilliseconds.rounded(toPlaces: 3)) ms on the GPU (graph replay), "
                       + "\(step.withoutAttentionMilliseconds.rounded(toPlaces: 3)) ms with attention left out; "
                       + "\(total.rounded(toPlaces: 3)) ms of kernels, each timed alone:")
-                for kernel in step.kernels.prefix(12) {
-                    print("    \(pad(kernel.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(kernel.launches.description, 4))×  \(kernel.kernel)")
+                func printRows(_ rows: some Sequence<(kernel: String, milliseconds: Double, launches: Int)>) {
+                    for row in rows {
+                        print("    \(pad(row.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(row.launches.description, 4))×  \(row.kernel)")
+                    }
                 }
+                printRows(step.kernels.prefix(12))
                 if !step.persistentStages.isEmpty {
                     let total = step.persistentStages.reduce(0) { $0 + $1.milliseconds }
                     print("  the persistent kernel's step: \(total.rounded(toPlaces: 3)) ms; stages, each up to its last block's end:")
-                    for stage in step.persistentStages {
-                        print("    \(pad(stage.milliseconds.rounded(toPlaces: 4).description, 8)) ms  \(pad(stage.launches.description, 4))×  \(stage.kernel)")
-                    }
+                    printRows(step.persistentStages)
                 }
             }
         }

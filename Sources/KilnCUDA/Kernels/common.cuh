@@ -112,7 +112,7 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
 // elementwise, attention) also let it be scheduled as soon as they start
 // (KILN_EARLY_DEPENDENTS): its blocks take the idle SMs and prefetch their weights while the
 // small kernel runs. Large kernels do not, as waiting blocks would take their SM slots.
-// The persistent kernel orders its stages itself (and waits for the previous kernel once).
+// The persistent kernel orders its stages itself (and starts once the previous kernel has ended).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(KILN_PERSISTENT)
 #define KILN_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
 #define KILN_WAIT_ONLY() asm volatile("griddepcontrol.wait;" ::: "memory")

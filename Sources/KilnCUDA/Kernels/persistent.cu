@@ -12,11 +12,10 @@
 // PersistentDecode.swift: same pointers, same arguments. Rows of a GEMV are split into one
 // contiguous range per block; a ring slot holds whole rows (as many as fit), consumed by one
 // warp. Activation reads after a counter wait are ordinary loads: the waiting thread's acquire
-// and fence order them (and drop stale L1 lines), then the named barrier hands them to the group.
+// orders them (and drops stale L1 lines), then the named barrier hands them to the group.
 
 #define PERSISTENT_THREADS 512
 // PERSISTENT_CONSUMERS (threads 0 … 479, fifteen warps) is defined by the module's options
-#define PERSISTENT_CONSUMER_WARPS (PERSISTENT_CONSUMERS / 32)
 #define PERSISTENT_MAX_SLOTS 32
 
 #define OP_EMBEDDING 0
