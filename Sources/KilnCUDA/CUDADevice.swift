@@ -173,13 +173,19 @@ public final class CUDADevice: @unchecked Sendable {
     /// `KILN_NO_PDL=1` turns it off (for comparisons).
     public var programmaticLaunch: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_PDL") == nil }
 
+    /// Whether decode attention launches a token's splits as one thread block cluster (Hopper
+    /// and later), which merges them through its shared memory.
+    /// `KILN_NO_ATTENTION_CLUSTERS=1` merges them through global memory instead (for comparisons).
+    public var clustersSplits: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_ATTENTION_CLUSTERS") == nil }
+
     /// `KILN_SPLIT_DECODE_ATTENTION=1` keeps every decode step on the split-K decode kernel,
     /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).
     public var prefersSplitDecodeAttention: Bool { getenv("KILN_SPLIT_DECODE_ATTENTION") != nil }
 
-    /// Queues `kernel` on the stream.
+    /// Queues `kernel` on the stream. `cluster`: blocks launched together as one thread block
+    /// cluster (Hopper and later; the grid a multiple of it), which share their shared memory.
     public func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
-                       _ arguments: [KernelArgument]) throws(CUDAError) {
+                       cluster: (Int, Int, Int)? = nil, _ arguments: [KernelArgument]) throws(CUDAError) {
         guard grid.0 > 0 && grid.1 > 0 && grid.2 > 0 else { return }
         let count = arguments.count
         let values = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 8)
@@ -195,22 +201,29 @@ public final class CUDADevice: @unchecked Sendable {
             }
             slots[i] = slot
         }
+        // CUlaunchAttribute (72 bytes: id, padding, a 64-byte value):
+        // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1, CLUSTER_DIMENSION (4) = x, y, z
+        var attributes: [(id: UInt32, values: [UInt32])] = []
+        if programmaticLaunch && kernel.waitsForPriorGrid { attributes.append((6, [1])) }
+        if let cluster { attributes.append((4, [UInt32(cluster.0), UInt32(cluster.1), UInt32(cluster.2)])) }
         let code: Int32
-        if programmaticLaunch && kernel.waitsForPriorGrid {
-            // CUlaunchConfig (56 bytes) with one CUlaunchAttribute (72 bytes):
-            // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (6) = 1
-            let config = UnsafeMutableRawPointer.allocate(byteCount: 56 + 72, alignment: 8)
+        if !attributes.isEmpty {
+            // CUlaunchConfig (56 bytes), then its attributes
+            let bytes = 56 + 72 * attributes.count
+            let config = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 8)
             defer { config.deallocate() }
-            config.initializeMemory(as: UInt8.self, repeating: 0, count: 56 + 72)
+            config.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             for (i, value) in [grid.0, grid.1, grid.2, block.0, block.1, block.2, sharedBytes].enumerated() {
                 config.storeBytes(of: UInt32(value), toByteOffset: i * 4, as: UInt32.self)
             }
-            let attribute = config + 56
             config.storeBytes(of: UnsafeRawPointer(stream), toByteOffset: 32, as: UnsafeRawPointer.self)
-            config.storeBytes(of: UnsafeRawPointer(attribute), toByteOffset: 40, as: UnsafeRawPointer.self)
-            config.storeBytes(of: UInt32(1), toByteOffset: 48, as: UInt32.self)
-            attribute.storeBytes(of: UInt32(6), toByteOffset: 0, as: UInt32.self)
-            attribute.storeBytes(of: Int32(1), toByteOffset: 8, as: Int32.self)
+            config.storeBytes(of: UnsafeRawPointer(config + 56), toByteOffset: 40, as: UnsafeRawPointer.self)
+            config.storeBytes(of: UInt32(attributes.count), toByteOffset: 48, as: UInt32.self)
+            for (i, attribute) in attributes.enumerated() {
+                let base = 56 + 72 * i
+                config.storeBytes(of: attribute.id, toByteOffset: base, as: UInt32.self)
+                for (j, value) in attribute.values.enumerated() { config.storeBytes(of: value, toByteOffset: base + 8 + 4 * j, as: UInt32.self) }
+            }
             code = driver.api.launchKernelEx(config, kernel.handle, slots, nil)
         } else {
             code = driver.api.launchKernel(kernel.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),

@@ -10,6 +10,8 @@ public struct GPUInfo: Sendable, Equatable {
     public let computeCapability: (major: Int, minor: Int)
     public let memoryBytes: Int
     public let multiprocessors: Int
+    /// Bytes of L2 cache.
+    public let l2CacheBytes: Int
 
     public static func == (a: GPUInfo, b: GPUInfo) -> Bool {
         a.index == b.index && a.name == b.name && a.computeCapability == b.computeCapability && a.memoryBytes == b.memoryBytes
@@ -157,10 +159,11 @@ public final class CUDADriver: Sendable {
             }
             var memory = 0
             try check(api.deviceTotalMem(&memory, device), "cuDeviceTotalMem")
-            // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76, MULTIPROCESSOR_COUNT = 16
+            // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76, MULTIPROCESSOR_COUNT = 16, L2_CACHE_SIZE = 38
             result.append(GPUInfo(index: Int(index), name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
                                   computeCapability: (try attribute(75, "compute capability major"), try attribute(76, "compute capability minor")),
-                                  memoryBytes: memory, multiprocessors: try attribute(16, "multiprocessors")))
+                                  memoryBytes: memory, multiprocessors: try attribute(16, "multiprocessors"),
+                                  l2CacheBytes: try attribute(38, "L2 cache size")))
         }
         return result
     }

@@ -93,6 +93,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Whether the persistent step is timed against the step's kernels, the faster kept
     /// (else it runs wherever it can take the step).
     private let measuresOneRowDecode: Bool
+    /// Whether decode graphs of few rows are timed with their GEMMs on Kiln's GEMV, on
+    /// cuBLASLt and as measured shape by shape, the fastest kept (`captureDecode`).
+    private let measuresGemvMix: Bool
     /// The one-row decode program in use (its buffers live as long as its graph).
     private var persistentSteps: PersistentDecode?
     /// Captured graphs and queued steps; one step is queued at a time.
@@ -261,9 +264,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                                             persistentAttentionGroups: usesPersistentDecode ? Array(Set(attention.map(Self.decodeGroup))).sorted() : nil)
         self.usesPersistentDecode = usesPersistentDecode
         measuresOneRowDecode = options.persistentDecode == nil
-        for name in (["gemv_bf16", "gemv_rms_norm"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
+        measuresGemvMix = options.autotune
+        for name in (["gemv_bf16"] + gemvPrologues.map(\.gemvName)).flatMap(CUDAKernelLibrary.gemvVariants) {
             try device.allowSharedMemory(kernels[name], bytes: Self.maxStagedBytes)
         }
+        // x, then the norm's f32 weights (k ≤ maxStagedBytes / 2 where x is staged)
+        for name in CUDAKernelLibrary.gemvVariants("gemv_rms_norm") { try device.allowSharedMemory(kernels[name], bytes: 3 * Self.maxStagedBytes) }
         if activation != .f32 {
             for size in CUDAKernelLibrary.flashHeadSizes {
                 try device.allowSharedMemory(kernels["flash_prefill_d\(size)"], bytes: Self.flashSharedBytes(headDim: size))
@@ -453,16 +459,15 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                     try persistent.launch(kernels["persistent_decode"], on: device)
                     try device.synchronize()
                     let graph = try device.capture { try persistent.launch(kernels["persistent_decode"], on: device) }
-                    if measuresOneRowDecode, let kernelsGraph = try kernelsIfFaster(than: graph) {
+                    if measuresOneRowDecode, case let kernelsGraph = try captureDecode(rows: 1),
+                       try replayTime(kernelsGraph) <= replayTime(graph) {
                         graphs[padded] = kernelsGraph
                     } else {
                         graphs[padded] = graph
                         persistentSteps = persistent
                     }
                 } else {
-                    try enqueue(numTokens: padded, numSeqs: padded, decode: true)
-                    try device.synchronize()
-                    graphs[padded] = try device.capture { try enqueue(numTokens: padded, numSeqs: padded, decode: true) }
+                    graphs[padded] = try captureDecode(rows: padded)
                 }
             }
         } else {
@@ -791,7 +796,9 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         case .rmsNorm: "gemv_rms_norm"
         case .elementwise(let node): elementwise[node]!.gemvName
         }
-        let sharedBytes = staged ? stagedBytes : 0
+        // the norm's weights (f32) follow x, copied there before the GEMV waits for x
+        var sharedBytes = staged ? stagedBytes : 0
+        if case .rmsNorm = prologue { sharedBytes += shape.k * 4 }
         // a persistent grid of one block per SM sweeps the rows; long rows are shared by several
         // warps when there are too few rows for every warp (each keeps a full tile of loads)
         let warps = Self.gemvThreads / 32, resident = device.info.multiprocessors
@@ -821,25 +828,46 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
 
     /// Queues `kernel`, or records the launch while a step is translated for the persistent kernel.
     private func launch(_ kernel: KernelFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
-                        _ arguments: [KernelArgument]) throws {
+                        cluster: (Int, Int, Int)? = nil, _ arguments: [KernelArgument]) throws {
         if recording != nil {
             recording!.append(KernelLaunch(name: kernel.name, grid: grid, sharedBytes: sharedBytes, arguments: arguments))
             return
         }
-        try device.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, arguments)
+        try device.launch(kernel, grid: grid, block: block, sharedBytes: sharedBytes, cluster: cluster, arguments)
     }
 
-    /// The one-row step's kernels captured as a graph, where it is faster than the persistent
-    /// step's graph (nil where it is not): each replayed in turn, best of three runs of five
-    /// replays (a step replayed computes the same).
-    private func kernelsIfFaster(than persistent: CUDAGraph) throws -> CUDAGraph? {
-        try enqueue(numTokens: 1, numSeqs: 1, decode: true)  // loads the kernels before capture
-        try device.synchronize()
-        let kernels = try device.capture { try enqueue(numTokens: 1, numSeqs: 1, decode: true) }
-        func best(_ graph: CUDAGraph) throws -> Double {
-            try (0..<3).map { _ in try device.time { for _ in 0..<5 { try graph.launch() } } }.min()!
+    /// A decode step of `rows` sequences captured as a graph (run eagerly first: GEMM plans and
+    /// kernel modules are created outside the capture). Where kernels are measured, steps of
+    /// few rows are captured with their GEMVs as measured, all on Kiln's GEMV and all on
+    /// cuBLASLt, and the fastest graph kept (its choice then holds for eager steps too): timed
+    /// one by one the two are near-tied at these sizes, and the mix chosen shape by shape moved
+    /// an H200's batch-8 step between 1.23 and 1.63 ms, because in a graph the GEMV also
+    /// overlaps its neighbours (it loads its weights before the previous kernel ends).
+    private func captureDecode(rows: Int) throws -> CUDAGraph {
+        func capture() throws -> CUDAGraph {
+            try enqueue(numTokens: rows, numSeqs: rows, decode: true)
+            try device.synchronize()
+            return try device.capture { try enqueue(numTokens: rows, numSeqs: rows, decode: true) }
         }
-        return try best(kernels) <= best(persistent) ? kernels : nil
+        let shapes = Set(nodes.indices.compactMap { gemmShape($0, numTokens: rows, numSeqs: rows) }.filter { $0.m == rows && $0.gemvEligible })
+        guard measuresGemvMix, !shapes.isEmpty else { return try capture() }
+        var candidates = [smallGemmsOnBlas.intersection(shapes)]
+        for onBlas in [[], shapes] where !candidates.contains(onBlas) { candidates.append(onBlas) }
+        var best: (graph: CUDAGraph, time: Double, onBlas: Set<GemmShape>)?
+        for onBlas in candidates {
+            smallGemmsOnBlas = smallGemmsOnBlas.subtracting(shapes).union(onBlas)
+            let graph = try capture()
+            let time = try replayTime(graph)
+            if best == nil || time < best!.time { best = (graph, time, onBlas) }
+        }
+        smallGemmsOnBlas = smallGemmsOnBlas.subtracting(shapes).union(best!.onBlas)
+        return best!.graph
+    }
+
+    /// A graph's GPU time: the best of three runs of five replays (a decode step replayed
+    /// computes the same, so replays change nothing).
+    private func replayTime(_ graph: CUDAGraph) throws -> Double {
+        try (0..<3).map { _ in try device.time { for _ in 0..<5 { try graph.launch() } } }.min()!
     }
 
     /// The one-row decode step as one persistent kernel, where every launch of the step has a
@@ -892,7 +920,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                        stride(v, attention.numKVHeads * attention.headDim)]
         // split the keys across blocks only when few query tokens leave the GPU idle
         let blocks = numTokens * attention.numKVHeads, target = device.info.multiprocessors
-        let splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
+        var splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
         let rope: [KernelArgument] = [.pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1)]
         let heads: [KernelArgument] = [.int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim))]
         // decode steps whose tokens alone fill the GPU (no splits) stream their keys faster
@@ -903,10 +931,19 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             // the key lanes' sums (attend_decode's `reduce`): keys a pass × group × head dim floats
             var span = 1
             while span < attention.headDim / 8 { span *= 2 }
-            let reduceBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
+            var sharedBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
+            // on Hopper a (token, KV head)'s splits are one cluster (at most 8 blocks, the
+            // portable size), which merges them through its shared memory: each block's record
+            // (group × (head dim + 2) floats) follows its key lanes' sums
+            var cluster: (Int, Int, Int)?
+            if device.clustersSplits && splits > 1 {
+                splits = min(splits, 8)
+                cluster = (1, 1, splits)
+                sharedBytes += attention.numHeads / attention.numKVHeads * (attention.headDim + 2) * 4
+            }
             let group = Self.decodeGroup(attention)
             try launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
-                              sharedBytes: reduceBytes, [
+                              sharedBytes: sharedBytes, cluster: cluster, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
             ] + strides + [
                 positions, .pointer(metadataAddress(steps.slots)), .pointer(metadataAddress(steps.blockTables)),

@@ -31,7 +31,7 @@ struct Doctor: ParsableCommand {
         if gpus.isEmpty { print("gpu: none visible (check CUDA_VISIBLE_DEVICES)") }
         for gpu in gpus {
             print("gpu \(gpu.index): \(gpu.name), \(gpu.smArchitecture), \(gpu.multiprocessors) SMs, "
-                  + "\((Double(gpu.memoryBytes) / 1_073_741_824 * 10).rounded() / 10) GiB")
+                  + "\((Double(gpu.memoryBytes) / 1_073_741_824 * 10).rounded() / 10) GiB, \(gpu.l2CacheBytes >> 20) MiB L2")
         }
         for kind in CUDALibraryKind.allCases where kind != .driver {
             let (library, tried) = CUDALibrary.open(kind)

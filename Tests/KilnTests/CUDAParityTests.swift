@@ -192,6 +192,27 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(cuda.decodesOneRowPersistently == (hopper && fixture == "llama-gqa"))
     }
 
+    /// Where kernels are measured, decode graphs of few rows keep the fastest of three
+    /// GEMV/cuBLASLt mixes (and Hopper merges attention splits in a cluster): every prompt,
+    /// decoded batched together, gives the tokens of launching each kernel, one prompt at a time.
+    @Test(arguments: ["llama-gqa", "qwen2-tied"])
+    func measuredDecodeGraphsMatchEagerLaunches(fixture: String) async throws {
+        var eager = cudaBF16, measured = cudaBF16
+        eager.cudaGraphs = false
+        measured.autotune = true
+        let (reference, _) = try Reference.load(fixture)
+        var params = SamplingParams.greedy(maxTokens: 32)
+        params.ignoreEOS = true
+        let llm = try await LLM(model: fixturesDirectory + "/" + fixture, options: measured)
+        let eagerLLM = try await LLM(model: fixturesDirectory + "/" + fixture, options: eager)
+        let batched = try await llm.generate(prompts: reference.prompts.map(\.input_ids), params: params)
+        #expect(batched.count == reference.prompts.count)
+        for (prompt, result) in zip(reference.prompts, batched) {
+            let alone = try await eagerLLM.generate(prompt: prompt.input_ids, params).outputIds
+            #expect(result.outputIds == alone, "\(fixture)")
+        }
+    }
+
     /// Decode steps, whose GEMVs compute their norms, residual adds and SwiGLU themselves,
     /// give the logits a prefill of the same tokens gives (cuBLASLt and separate kernels),
     /// within bf16 rounding.

@@ -207,16 +207,26 @@ __device__ __forceinline__ float load_cg(const float* p) {
 
 #define MAX_SPLITS 32
 
-// merges the split records of heads [first, first + heads) of the block: one warp per head
-// weighs the splits (their max and sum), then each thread sums its dimensions' records, with
-// every record's load issued before any is used
-__device__ void combine_splits(act* out, const float* partial, long first, int heads, int head_dim, int splits, int stride) {
+// Split records ([head of the group][split][head_dim + 2]: acc, max, sum) other blocks wrote
+// to global memory: `base` is the group's first head's first record
+struct GlobalRecords {
+    const float* base;
+    int stride, head_dim;
+    __device__ __forceinline__ float operator()(int g, int split, int i) const {
+        return load_cg(base + ((long)g * stride + split) * (head_dim + 2) + i);
+    }
+};
+
+// merges the split records of the `heads` heads of a group into `out`: one warp per head
+// weighs the splits (their max and sum), then thread i takes outputs first + step · i, … of the
+// group's heads · head_dim, with every record's load issued before any is used
+template <typename Records>
+__device__ void combine_splits(act* out, Records records, int heads, int head_dim, int splits, int first, int step) {
     __shared__ float weights[MAX_GROUP][MAX_SPLITS];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     for (int g = warp; g < heads; g += ATTN_THREADS >> 5) {
-        const float* records = partial + (first + g) * stride * (head_dim + 2);
-        float m = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim) : NEG_INF;
-        float l = lane < splits ? load_cg(records + lane * (head_dim + 2) + head_dim + 1) : 0.0f;
+        float m = lane < splits ? records(g, lane, head_dim) : NEG_INF;
+        float l = lane < splits ? records(g, lane, head_dim + 1) : 0.0f;
         float top = m;
         for (int offset = 16; offset > 0; offset >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
         float weight = m == NEG_INF ? 0.0f : expf(m - top);
@@ -224,18 +234,45 @@ __device__ void combine_splits(act* out, const float* partial, long first, int h
         if (lane < splits) weights[g][lane] = weight / total;
     }
     ATTN_SYNC();
-    for (int i = threadIdx.x; i < heads * head_dim; i += ATTN_THREADS) {
+    for (int i = first + threadIdx.x * step; i < heads * head_dim; i += ATTN_THREADS * step) {
         int g = i / head_dim, d = i % head_dim;
-        const float* records = partial + (first + g) * stride * (head_dim + 2) + d;
         float parts[MAX_SPLITS];
 #pragma unroll
-        for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) parts[z] = load_cg(records + z * (head_dim + 2));
+        for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) parts[z] = records(g, z, d);
         float value = 0.0f;
 #pragma unroll
         for (int z = 0; z < MAX_SPLITS; z++) if (z < splits) value += parts[z] * weights[g][z];
-        store(out + (first + g) * head_dim + d, value);
+        store(out + (long)g * head_dim + d, value);
     }
 }
+
+// Thread block clusters (Hopper): the splits of one (token, KV head) launched as one cluster
+// merge their records through each other's shared memory, with no round trip through global
+// memory, no fence and no counter. Elsewhere every block is a cluster of one.
+#if __CUDA_ARCH__ >= 900
+__device__ __forceinline__ unsigned cluster_rank() { unsigned r; asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r)); return r; }
+__device__ __forceinline__ unsigned cluster_blocks() { unsigned n; asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n)); return n; }
+// every block's shared-memory writes before it are seen by the cluster's reads after it
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+// Split records in the shared memory of the cluster's blocks (split z is rank z), each at the
+// place `base` has in this block: [head of the group][head_dim + 2]
+struct ClusterRecords {
+    unsigned base;
+    int head_dim;
+    __device__ __forceinline__ float operator()(int g, int split, int i) const {
+        unsigned remote, local = base + 4u * (unsigned)(g * (head_dim + 2) + i);
+        float v;
+        asm("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(split));
+        asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
+        return v;
+    }
+};
+#else
+__device__ __forceinline__ unsigned cluster_rank() { return 0; }
+__device__ __forceinline__ unsigned cluster_blocks() { return 1; }
+#endif
 
 // Prefill and mixed steps: q already rotated by write_kv (in `q`), every key in the cache.
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS)
@@ -259,12 +296,12 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
 // sums are added by shuffles; for the values, the same thread adds chunk c of keys k,
 // k + keys a pass, … for every head, and the key lanes' sums are added through shared memory
 // once at the end (`reduce`: dynamic shared memory of ATTN_THREADS / span · group · head_dim
-// floats). Output and split records as in `attend`. G: the group size the loops are unrolled
-// for (a power of two ≥ the group), so registers follow the model's group, not the largest.
+// floats). It writes the output (records null) or, for head g of the group, the split's record
+// at records + g · record_step (acc, max, sum). G: the group size the loops are unrolled for (a
+// power of two ≥ the group), so registers follow the model's group, not the largest.
 template <int G>
-__device__ void attend_decode(const float* q_shared, act* out, float* partial, const act* cache, const int* table, int t, int kv_head,
-                              int split, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim,
-                              int splits, int stride) {
+__device__ void attend_decode(const float* q_shared, act* out, float* records, int record_step, const act* cache, const int* table, int t,
+                              int kv_head, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim) {
     int tid = threadIdx.x;
     int group = num_heads / num_kv_heads, chunks = head_dim / 8;
     int span = 1;  // thread slots a key takes: a power of two, so its chunks share a warp
@@ -334,11 +371,10 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
         int g = o / head_dim, d = o % head_dim;
         float value = 0.0f;
         for (int l = 0; l < per_pass; l++) value += reduce[(l * group + g) * head_dim + d];
-        long head = (long)t * num_heads + kv_head * group + g;
-        if (splits == 1) {
-            store(out + head * head_dim + d, value / l_shared[g]);
+        if (!records) {
+            store(out + ((long)t * num_heads + kv_head * group + g) * head_dim + d, value / l_shared[g]);
         } else {
-            float* record = partial + (head * stride + split) * (head_dim + 2);
+            float* record = records + (long)g * record_step;
             record[d] = value;
             if (d == 0) { record[head_dim] = m_shared[g]; record[head_dim + 1] = l_shared[g]; }
         }
@@ -346,10 +382,11 @@ __device__ void attend_decode(const float* q_shared, act* out, float* partial, c
 }
 
 // Decode steps (one new token per sequence, token t is sequence t), in one kernel: each
-// block — (token t, KV head, split) — rotates its group's q itself, the block whose keys
-// include the new token writes that token's k and v into the cache first, and with splits the
-// last block of a (token, KV head) to finish merges them (counted in `arrivals`, which it
-// resets for the next use). One kernel per group size (decode_attention_g1 … _g8), each with
+// block — (token t, KV head, split) — rotates its group's q itself, and the block whose keys
+// include the new token writes that token's k and v into the cache first. With splits, they
+// are merged by the cluster (Hopper launches a (token, KV head)'s splits as one cluster) or
+// else by the last block of a (token, KV head) to finish, counted in `arrivals` (reset by that
+// block for the next use). One kernel per group size (decode_attention_g1 … _g8), each with
 // the registers its group needs; the persistent kernel calls this for its attention blocks.
 template <int G>
 __device__ __forceinline__ void decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
@@ -360,17 +397,20 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     // first keys are fetched into L2 before waiting for it, so the wait ends with them close by
     KILN_LAUNCH_DEPENDENTS();
     int group = num_heads / num_kv_heads, half = head_dim / 2;
-    int position = positions[t];
+    int position = positions[t], slot = slots[t];
+    bool clustered = cluster_blocks() > 1;
     // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
     // (records keep the launch's stride: tokens of one step may use different counts; 16
     // measured best on an H200 against 48–256 at batch 1 and 8)
     int first = window > 0 ? max(0, position + 1 - window) : 0, stride = splits;
     splits = min(splits, (position + 1 - first + 15) / 16);
-    if (split >= splits) return;
+    // a cluster's idle blocks still meet the others at its barriers
+    bool works = split < splits;
+    if (!works && (!clustered || splits == 1)) return;
     int begin, end;
     split_range(position, window, split, splits, &begin, &end);
     const int* table = block_tables + (long)t * max_blocks;
-    if (begin + (int)threadIdx.x < end) {
+    if (works && begin + (int)threadIdx.x < end) {
         int j = begin + threadIdx.x;
         long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
         long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
@@ -380,25 +420,58 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
         }
     }
     KILN_WAIT_ONLY();
-    __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
-    for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
-        int g = i / half, pair = i % half;
-        const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;
-        float x = load(source + pair), y = load(source + pair + half);
-        if (rotary) rotation(x, y, position, inverse_frequencies, factor, pair, &x, &y);
-        act rounded[2];  // as write_kv stores q
-        store(&rounded[0], x);
-        store(&rounded[1], y);
-        q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
-        q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
+    // this split's record: in shared memory after the key lanes' sums where the cluster merges
+    // them, else in `partial` ([token · heads + head][stride][head_dim + 2])
+    extern __shared__ float reduce[];
+    int span = 1;
+    while (span < head_dim / 8) span <<= 1;
+    float* records = clustered ? reduce + ATTN_THREADS / span * group * head_dim
+                               : partial + (((long)t * num_heads + kv_head * group) * stride + split) * (head_dim + 2);
+    if (works) {
+        __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+        // q's pairs, and the new token's k and v where this block writes them: each iteration
+        // issues all its loads before using any, one round trip to memory
+        bool writes = position >= begin && position < end;
+        const act* k_head = k + (long)t * k_stride + kv_head * head_dim;
+        const act* v_head = v + (long)t * v_stride + kv_head * head_dim;
+        long k_slot = (((long)slot / tokens_per_block * 2 * num_kv_heads + kv_head) * tokens_per_block + slot % tokens_per_block) * head_dim;
+        long v_slot = k_slot + (long)num_kv_heads * tokens_per_block * head_dim;
+        for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
+            int g = i / half, pair = i % half;
+            bool kv = writes && i < half;
+            const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;
+            float x = load(source + pair), y = load(source + pair + half), kx = 0, ky = 0, vx = 0, vy = 0;
+            if (kv) { kx = load(k_head + pair); ky = load(k_head + pair + half); vx = load(v_head + pair); vy = load(v_head + pair + half); }
+            if (rotary) rotation(x, y, position, inverse_frequencies, factor, pair, &x, &y);
+            act rounded[2];  // as write_kv stores q
+            store(&rounded[0], x);
+            store(&rounded[1], y);
+            q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
+            q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
+            if (kv) {
+                if (rotary) rotation(kx, ky, position, inverse_frequencies, factor, pair, &kx, &ky);
+                store(cache + k_slot + pair, kx);
+                store(cache + k_slot + pair + half, ky);
+                store(cache + v_slot + pair, vx);
+                store(cache + v_slot + pair + half, vy);
+            }
+        }
+        ATTN_SYNC();  // the new key is in the cache for this block's reads
+        attend_decode<G>(q_shared, out, splits == 1 ? nullptr : records, clustered ? head_dim + 2 : stride * (head_dim + 2), cache, table,
+                         t, kv_head, begin, end, tokens_per_block, num_heads, num_kv_heads, head_dim);
     }
-    if (position >= begin && position < end)
-        write_token_kv(cache, k + (long)t * k_stride, v + (long)t * v_stride, kv_head, 1, position, slots[t], inverse_frequencies, factor,
-                       rotary, num_kv_heads, head_dim, tokens_per_block);
-    ATTN_SYNC();  // the new key is in the cache for this block's reads
-    attend_decode<G>(q_shared, out, partial, cache, table, t, kv_head, split, begin, end, tokens_per_block,
-                     num_heads, num_kv_heads, head_dim, splits, stride);
     if (splits == 1) return;
+    act* group_out = out + ((long)t * num_heads + kv_head * group) * head_dim;
+#if __CUDA_ARCH__ >= 900
+    if (clustered) {
+        cluster_sync();  // every split's record is in its block's shared memory
+        unsigned base;
+        asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(base) : "l"(records));
+        combine_splits(group_out, ClusterRecords{base, head_dim}, group, head_dim, splits, (int)cluster_rank(), (int)cluster_blocks());
+        cluster_sync();  // no block leaves, freeing its records, while another reads them
+        return;
+    }
+#endif
     __shared__ int last;
     __threadfence();  // this split's record is visible before it is counted
     ATTN_SYNC();
@@ -410,11 +483,15 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     ATTN_SYNC();
     if (!last) return;
     __threadfence();
-    combine_splits(out, partial, (long)t * num_heads + kv_head * group, group, head_dim, splits, stride);
+    combine_splits(group_out, GlobalRecords{partial + ((long)t * num_heads + kv_head * group) * stride * (head_dim + 2), stride, head_dim},
+                   group, head_dim, splits, 0, 1);
 }
 
+// At most 96 registers a thread: a block then fits an SM beside a one- or two-row GEMV block
+// (104 × 512 of the 65,536), so the o projection, launched while attention runs, loads its
+// weights then
 #define DECODE_ATTENTION_KERNEL(G) \
-extern "C" __global__ void __launch_bounds__(ATTN_THREADS) \
+extern "C" __global__ void __maxnreg__(96) \
 decode_attention_g##G(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v, \
                       int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables, \
                       int max_blocks, int tokens_per_block, const float* inverse_frequencies, float factor, int rotary, \
@@ -433,5 +510,6 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_combine(act
                                                                             int head_dim, int splits) {
     KILN_EARLY_DEPENDENTS();
     int group = num_heads / num_kv_heads;
-    combine_splits(out, partial, (long)blockIdx.x * num_heads + blockIdx.y * group, group, head_dim, splits, splits);
+    long first = (long)blockIdx.x * num_heads + blockIdx.y * group;
+    combine_splits(out + first * head_dim, GlobalRecords{partial + first * splits * (head_dim + 2), splits, head_dim}, group, head_dim, splits, 0, 1);
 }

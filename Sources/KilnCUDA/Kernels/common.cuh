@@ -107,6 +107,23 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
     out[4] = __uint_as_float(b.x); out[5] = __uint_as_float(b.y); out[6] = __uint_as_float(b.z); out[7] = __uint_as_float(b.w);
 }
 
+// 16 bytes from global to shared memory without passing through registers (Ampere and
+// later; the copy completes by wait_async_copies, for the thread that issued it)
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
+#if __CUDA_ARCH__ >= 800
+    unsigned address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(shared));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global) : "memory");
+#else
+    *(u32x4*)shared = *(const u32x4*)global;
+#endif
+}
+__device__ __forceinline__ void wait_async_copies() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
 // Programmatic dependent launch (Hopper): every kernel waits until the previous kernel's
 // writes are visible (KILN_WAIT_FOR_PRIOR_GRID). Small kernels that a GEMV follows (norms,
 // elementwise, attention) also let it be scheduled as soon as they start

@@ -12,9 +12,11 @@
 // sums reduced), the next tiles' weights load.
 //
 // Measured on an H200 and left out: two blocks an SM for the one- and two-row kernels (64
-// registers, so the next GEMV's block could start beside this one's tail: ITL 1.03 → 1.22 ms),
-// and asking L2 for this or the next GEMV's weights ahead with bulk prefetches (slower at
-// every budget tried, 8–48 MiB).
+// registers, so the next GEMV's block could start beside this one's tail: ITL 1.03 → 1.22 ms);
+// 256-thread blocks, so two GEMVs' blocks share an SM (0.97 → 1.14 ms); and asking L2 for
+// this or the next GEMV's weights ahead with bulk prefetches (slower at every budget tried,
+// 8–48 MiB), or for the GEMV after next from decode attention, while the memory is otherwise
+// idle (12–48 MiB: 0.97 → 1.00–1.05 ms; the prefetches delay the step's dependent reads).
 #define GEMV_THREADS 512
 #define GEMV_DEPTH 8
 
@@ -160,8 +162,8 @@ __device__ __forceinline__ void gemv_sweep(GemvSweep<M>& s, const u32x4* x, void
 // One kernel per row count the sweep is unrolled for (M = 1, 2, 4, 8: `name`_m1 … _m8), from
 // `name`_body<M>, so registers follow M (one kernel for all took 128 registers a thread). The
 // one- and two-row kernels are held to 104 registers a thread (they take 107–115 otherwise): a
-// 512-thread block then fits an SM beside a decode-attention block (80 registers × 128
-// threads), so the o projection, launched while attention runs, loads its weights then.
+// 512-thread block then fits an SM beside a decode-attention block (at most 96 registers ×
+// 128 threads), so the o projection, launched while attention runs, loads its weights then.
 #define GEMV_KERNEL(M, bounds, name, parameters, arguments) \
     extern "C" __global__ void bounds name##_m##M parameters { name##_body<M> arguments; }
 #define GEMV_KERNELS(name, parameters, arguments) \
