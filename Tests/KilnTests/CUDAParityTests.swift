@@ -170,23 +170,29 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
         #expect(replayed == (try LLM(model: fixturesDirectory + "/llama-gqa", options: eager).generate(prompt: prompt, params).outputIds))
     }
 
+    /// Every prompt of `fixture` continued greedily for 32 tokens (EOS ignored), each kernel
+    /// launched on its own: the tokens graphs and the persistent kernel must reproduce.
+    static func eagerContinuations(_ fixture: String) throws -> (prompts: [[Int32]], tokens: [[Int32]], params: SamplingParams) {
+        var eager = cudaBF16
+        eager.cudaGraphs = false
+        var params = SamplingParams.greedy(maxTokens: 32)
+        params.ignoreEOS = true
+        let prompts = try Reference.load(fixture).0.prompts.map(\.input_ids)
+        let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: eager)
+        return (prompts, try prompts.map { try llm.generate(prompt: $0, params).outputIds }, params)
+    }
+
     /// One-row decode steps run as the persistent kernel on Hopper where asked (a Llama's every
     /// stage has one) and give the tokens of launching each kernel; a Qwen2's q|k|v bias keeps
     /// its kernels (cuBLASLt's epilogue) and the same tokens.
     @Test(arguments: ["llama-gqa", "qwen2-tied"])
     func persistentDecodeMatchesEagerLaunches(fixture: String) throws {
-        var eager = cudaBF16, persistent = cudaBF16
-        eager.cudaGraphs = false
+        var persistent = cudaBF16
         persistent.persistentDecode = true
-        let (reference, _) = try Reference.load(fixture)
-        var params = SamplingParams.greedy(maxTokens: 32)
-        params.ignoreEOS = true
+        let eager = try Self.eagerContinuations(fixture)
         let llm = try LLM(model: fixturesDirectory + "/" + fixture, options: persistent)
-        let eagerLLM = try LLM(model: fixturesDirectory + "/" + fixture, options: eager)
-        for prompt in reference.prompts {
-            let tokens = try llm.generate(prompt: prompt.input_ids, params).outputIds
-            #expect(tokens == (try eagerLLM.generate(prompt: prompt.input_ids, params).outputIds), "\(fixture)")
-        }
+        let tokens = try eager.prompts.map { try llm.generate(prompt: $0, eager.params).outputIds }
+        #expect(tokens == eager.tokens, "\(fixture)")
         let cuda = try #require(llm.executable as? CUDAExecutable)
         let hopper = cuda.device.info.computeCapability.major >= 9
         #expect(cuda.decodesOneRowPersistently == (hopper && fixture == "llama-gqa"))
@@ -197,20 +203,12 @@ let cudaBF16 = BuildOptions(backend: .cuda, kvCacheFraction: nil)
     /// decoded batched together, gives the tokens of launching each kernel, one prompt at a time.
     @Test(arguments: ["llama-gqa", "qwen2-tied"])
     func measuredDecodeGraphsMatchEagerLaunches(fixture: String) async throws {
-        var eager = cudaBF16, measured = cudaBF16
-        eager.cudaGraphs = false
+        var measured = cudaBF16
         measured.autotune = true
-        let (reference, _) = try Reference.load(fixture)
-        var params = SamplingParams.greedy(maxTokens: 32)
-        params.ignoreEOS = true
+        let eager = try Self.eagerContinuations(fixture)
         let llm = try await LLM(model: fixturesDirectory + "/" + fixture, options: measured)
-        let eagerLLM = try await LLM(model: fixturesDirectory + "/" + fixture, options: eager)
-        let batched = try await llm.generate(prompts: reference.prompts.map(\.input_ids), params: params)
-        #expect(batched.count == reference.prompts.count)
-        for (prompt, result) in zip(reference.prompts, batched) {
-            let alone = try await eagerLLM.generate(prompt: prompt.input_ids, params).outputIds
-            #expect(result.outputIds == alone, "\(fixture)")
-        }
+        let batched = try await llm.generate(prompts: eager.prompts, params: eager.params)
+        #expect(batched.map(\.outputIds) == eager.tokens, "\(fixture)")
     }
 
     /// Decode steps, whose GEMVs compute their norms, residual adds and SwiGLU themselves,
