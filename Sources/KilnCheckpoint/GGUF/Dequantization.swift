@@ -29,10 +29,12 @@ public func dequantize(
 
     switch type {
     case .f32:
-        UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
-        #if _endian(big)
-        for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: dst[i].bitPattern)) }
-        #endif
+        // element by element, not one memory copy: an optimized build ended this function with
+        // a tail call to memcpy that left the typed-throws error register set, so callers saw
+        // a garbage error (Swift 6.3, x86-64)
+        for i in 0..<count {
+            dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
+        }
     case .f16:
         for i in 0..<count { dst[i] = floatFromHalfBits(loadU16(src, i &* 2)) }
     case .bf16:

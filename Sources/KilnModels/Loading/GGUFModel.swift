@@ -129,11 +129,18 @@ private func hostTensor(_ info: GGUFTensorInfo, file: GGUFFile) throws(GGUFError
         return HostTensor(dtype: dtype, shape: shape, storage: file.rawTensor(info).storage)
     }
     var values = [Float](repeating: 0, count: info.elementCount)
-    try file.withBytes(of: info) { (raw: UnsafeRawBufferPointer) throws(GGUFError) in
-        try values.withUnsafeMutableBufferPointer { (out: inout UnsafeMutableBufferPointer<Float>) throws(GGUFError) in
-            try dequantize(raw, type: info.type, count: info.elementCount, into: out, tensor: info.name, file: file.path)
+    // the error is caught inside the closures and thrown after them: a typed error thrown
+    // through the standard library's withUnsafe… closures came out corrupt in optimized builds
+    // (Swift 6.3; a reduced case crashes the compiler), and describing it crashed `kiln`
+    var failure: GGUFError?
+    file.withBytes(of: info) { raw in
+        values.withUnsafeMutableBufferPointer { out in
+            do throws(GGUFError) {
+                try dequantize(raw, type: info.type, count: info.elementCount, into: out, tensor: info.name, file: file.path)
+            } catch { failure = error }
         }
     }
+    if let failure { throw failure }
     return HostTensor(values, shape: shape)
 }
 
