@@ -29,9 +29,9 @@ public func dequantize(
 
     switch type {
     case .f32:
-        // element by element, not one memory copy: an optimized build ended this function with
-        // a tail call to memcpy that left the typed-throws error register set, so callers saw
-        // a garbage error (Swift 6.3, x86-64)
+        // element by element, not one memory copy: with the copy as its last call, an
+        // optimized build (Swift 6.3, x86-64) returned from here as if it had thrown, a garbage
+        // error (seemingly the error register left as the copy found it)
         for i in 0..<count {
             dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
         }
