@@ -103,9 +103,10 @@ import Testing
 
     /// With a batch of one and no waiting room, a second request while one streams is refused.
     @Test func requestsPastTheBoundGet429() async throws {
-        let server = try await TestServer.start(options: BuildOptions(maxSequenceLength: 4096, limits: .init(maxNumTokens: 256, maxBatchSize: 1)),
+        // a stream long enough that an optimized build is still generating it (see LifecycleTests)
+        let server = try await TestServer.start(options: BuildOptions(maxSequenceLength: 32768, limits: .init(maxNumTokens: 256, maxBatchSize: 1)),
                                                 maxWaitingRequests: 0)
-        let long = json(["prompt": "The kiln", "max_tokens": 4000, "ignore_eos": true, "stream": true])
+        let long = json(["prompt": "The kiln", "max_tokens": LifecycleTests.longTokens, "ignore_eos": true, "stream": true])
         let (stream, started) = server.startStream("/v1/completions", long)
         for await _ in started { break }
         let reply = try await server.post("/v1/completions", json(["prompt": "Hi", "max_tokens": 2]))
