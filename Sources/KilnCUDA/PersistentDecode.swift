@@ -76,6 +76,8 @@ struct PersistentProgram {
     /// One PersistentOp: kind, variant, 12 pointers, 16 ints, 4 floats.
     struct Record {
         static let embedding: Int32 = 0, gemv: Int32 = 1, attention: Int32 = 2
+        /// MAX_SPLITS of attention.cu: the split records a (token, head) has room for.
+        static let maxSplits = 32
         static let copy: Int32 = 0, rmsNorm: Int32 = 1, elementwise: Int32 = 2
 
         var kind: Int32, variant: Int32 = 0
@@ -98,12 +100,13 @@ struct PersistentProgram {
                 // the launch's pointers: 0–6, 10–12, 15; ints: 7–9, 13, 14, 17–20, 22, 23; floats: 16, 21
                 guard a.count == 24, let p = pointers(0..<7), let metadata = pointers(10..<13), let frequencies = pointer(15),
                       let strides = intArguments(7..<10), let blocksInts = intArguments(13..<15), let heads = intArguments(17..<21), let window = int(22),
-                      let splits = int(23), let factor = float(16), let scale = float(21) else { return nil }
+                      int(23) != nil, let factor = float(16), let scale = float(21) else { return nil }
                 kind = Self.attention
                 variant = group
-                // the splits fill the persistent grid once (records keep their stride: fewer is fine)
+                // the splits fill the persistent grid once, however many the launch took (a Hopper
+                // launch takes at most a cluster's 8): up to the split records' room, MAX_SPLITS
                 let tokens = launch.grid.0, kvHeads = launch.grid.1
-                let fitted = Int32(max(1, min(Int(splits), blocks / max(1, tokens * kvHeads))))
+                let fitted = Int32(max(1, min(Self.maxSplits, blocks / max(1, tokens * kvHeads))))
                 self.pointers = p + metadata + [frequencies]
                 ints = strides + blocksInts + heads + [window, fitted, Int32(tokens)]
                 floats = [factor, scale]

@@ -56,6 +56,9 @@ import Testing
         #expect((0..<4).map { Self.int(program, record: 1, $0) } == [0, 1, 3072, 2048])
         // attention's 17 splits of 8 KV heads would leave 136 blocks for 132: 16 fill the grid once
         #expect(Self.int(program, record: 2, 10) == 16 && Self.int(program, record: 2, 11) == 1)
+        // and so do a cluster's 8 (a Hopper launch's most)
+        let clustered = try #require(PersistentProgram([Self.attention(splits: 8)], prologues: [], blocks: Self.blocks))
+        #expect(Self.int(clustered, record: 0, 10) == 16)
         // the elementwise operands and their widths and strides
         #expect((2..<4).map { Self.pointer(program, record: 3, $0) } == [0xa000, 0xa000 + 16384])
         #expect((4..<8).map { Self.int(program, record: 3, $0) } == [8192, 16384, 8192, 16384])
