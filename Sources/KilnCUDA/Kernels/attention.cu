@@ -9,6 +9,12 @@
 
 #define ATTN_THREADS 128
 
+// The cache row (head_dim values) holding the key of token `offset` of cache block `block`
+// for KV head `head`; its value is num_kv_heads · tokens_per_block rows further
+__device__ __forceinline__ long key_row(long block, int offset, int head, int num_kv_heads, int tokens_per_block) {
+    return (block * 2 * num_kv_heads + head) * tokens_per_block + offset;
+}
+
 // k and v of one token for KV heads [first_head, first_head + heads), rotated and written
 // into the token's cache slot
 __device__ __forceinline__ void write_token_kv(act* cache, const act* k, const act* v, int first_head, int heads, int position, int slot,
@@ -20,8 +26,8 @@ __device__ __forceinline__ void write_token_kv(act* cache, const act* k, const a
         int head = first_head + i / half, pair = i % half;
         const act* k_head = k + head * head_dim;
         const act* v_head = v + head * head_dim;
-        act* k_slot = cache + (((block * 2) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
-        act* v_slot = cache + (((block * 2 + 1) * num_kv_heads + head) * tokens_per_block + offset) * head_dim;
+        act* k_slot = cache + key_row(block, offset, head, num_kv_heads, tokens_per_block) * head_dim;
+        act* v_slot = k_slot + (long)num_kv_heads * tokens_per_block * head_dim;
         if (rotary) rotate_pair(k_head, k_slot, position, inverse_frequencies, factor, pair, half);
         else { k_slot[pair] = k_head[pair]; k_slot[pair + half] = k_head[pair + half]; }
         v_slot[pair] = v_head[pair];
@@ -136,8 +142,7 @@ __device__ void attend(const float* q_shared, act* out, float* partial, const ac
 #pragma unroll
         for (int g = 0; g < MAX_GROUP; g++) s[g] = 0.0f;
         if (j < end) {
-            long block = table[j / tokens_per_block];
-            row = ((block * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+            row = key_row(table[j / tokens_per_block], j % tokens_per_block, kv_head, num_kv_heads, tokens_per_block);
             const act* k_row = cache + row * head_dim;
             // unrolled so the row's loads are issued together, not one round trip per chunk
 #pragma unroll 8
@@ -195,6 +200,28 @@ __device__ __forceinline__ void split_range(int position, int window, int split,
     int chunk = (position + 1 - first + splits - 1) / splits;
     *begin = first + split * chunk;
     *end = min(position + 1, *begin + chunk);
+}
+
+// The splits a decode token's keys take of the `splits` launched: a split's fixed costs (q,
+// merging) outweigh fewer than 16 keys, so short contexts use fewer (16 measured best on an
+// H200 against 48–256 at batch 1 and 8)
+__device__ __forceinline__ int decode_splits(int position, int window, int splits) {
+    int first = window > 0 ? max(0, position + 1 - window) : 0;
+    return min(splits, (position + 1 - first + 15) / 16);
+}
+
+// Asks L2 for the keys and values of a sequence's tokens [begin, end), a token a thread: the
+// cached ones depend on nothing the step computes, so this goes before waiting for it
+__device__ __forceinline__ void prefetch_keys(const act* cache, const int* table, int begin, int end, int kv_head, int num_kv_heads,
+                                              int tokens_per_block, int head_dim) {
+    int j = begin + threadIdx.x;
+    if (j >= end) return;
+    long row = key_row(table[j / tokens_per_block], j % tokens_per_block, kv_head, num_kv_heads, tokens_per_block);
+    long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
+    for (int d = 0; d < head_dim; d += 128 / (int)sizeof(act)) {  // one 128-byte line at a time
+        prefetch_l2(cache + row * head_dim + d);
+        prefetch_l2(cache + row * head_dim + v_offset + d);
+    }
 }
 
 // Split records are read after other blocks wrote them (the writers fenced, the counter or
@@ -299,13 +326,18 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
 // floats). It writes the output (records null) or, for head g of the group, the split's record
 // at records + g · record_step (acc, max, sum). G: the group size the loops are unrolled for (a
 // power of two ≥ the group), so registers follow the model's group, not the largest.
+// Thread slots a decode key takes: a power of two ≥ its 16-byte chunks, so they share a warp
+__device__ __forceinline__ int key_span(int head_dim) {
+    int span = 1;
+    while (span < head_dim / 8) span <<= 1;
+    return span;
+}
+
 template <int G>
 __device__ void attend_decode(const float* q_shared, act* out, float* records, int record_step, const act* cache, const int* table, int t,
                               int kv_head, int begin, int end, int tokens_per_block, int num_heads, int num_kv_heads, int head_dim) {
     int tid = threadIdx.x;
-    int group = num_heads / num_kv_heads, chunks = head_dim / 8;
-    int span = 1;  // thread slots a key takes: a power of two, so its chunks share a warp
-    while (span < chunks) span <<= 1;
+    int group = num_heads / num_kv_heads, chunks = head_dim / 8, span = key_span(head_dim);
     int per_pass = ATTN_THREADS / span, chunk = tid % span, key_lane = tid / span;
     bool reads = chunk < chunks;
     long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
@@ -324,7 +356,7 @@ __device__ void attend_decode(const float* q_shared, act* out, float* records, i
         int keys = min(ATTN_THREADS, end - tile);
         if (tid < keys) {
             int j = tile + tid;
-            rows[tid] = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+            rows[tid] = key_row(table[j / tokens_per_block], j % tokens_per_block, kv_head, num_kv_heads, tokens_per_block);
         }
         ATTN_SYNC();
         // unrolled: several keys' loads in flight per thread (long contexts take many passes)
@@ -399,33 +431,21 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     int group = num_heads / num_kv_heads, half = head_dim / 2;
     int position = positions[t], slot = slots[t];
     bool clustered = cluster_blocks() > 1;
-    // a split's fixed costs (q, merging) outweigh fewer than 16 keys: short contexts use fewer
-    // (records keep the launch's stride: tokens of one step may use different counts; 16
-    // measured best on an H200 against 48–256 at batch 1 and 8)
-    int first = window > 0 ? max(0, position + 1 - window) : 0, stride = splits;
-    splits = min(splits, (position + 1 - first + 15) / 16);
+    // records keep the launch's stride: tokens of one step may use different counts
+    int stride = splits;
+    splits = decode_splits(position, window, splits);
     // a cluster's idle blocks still meet the others at its barriers
     bool works = split < splits;
     if (!works && (!clustered || splits == 1)) return;
     int begin, end;
     split_range(position, window, split, splits, &begin, &end);
     const int* table = block_tables + (long)t * max_blocks;
-    if (works && begin + (int)threadIdx.x < end) {
-        int j = begin + threadIdx.x;
-        long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
-        long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
-        for (int d = 0; d < head_dim; d += 128 / (int)sizeof(act)) {  // one 128-byte line at a time
-            prefetch_l2(cache + row * head_dim + d);
-            prefetch_l2(cache + row * head_dim + v_offset + d);
-        }
-    }
+    if (works) prefetch_keys(cache, table, begin, end, kv_head, num_kv_heads, tokens_per_block, head_dim);
     KILN_WAIT_ONLY();
     // this split's record: in shared memory after the key lanes' sums where the cluster merges
     // them, else in `partial` ([token · heads + head][stride][head_dim + 2])
     extern __shared__ float reduce[];
-    int span = 1;
-    while (span < head_dim / 8) span <<= 1;
-    float* records = clustered ? reduce + ATTN_THREADS / span * group * head_dim
+    float* records = clustered ? reduce + ATTN_THREADS / key_span(head_dim) * group * head_dim
                                : partial + (((long)t * num_heads + kv_head * group) * stride + split) * (head_dim + 2);
     if (works) {
         __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
@@ -434,7 +454,7 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
         bool writes = position >= begin && position < end;
         const act* k_head = k + (long)t * k_stride + kv_head * head_dim;
         const act* v_head = v + (long)t * v_stride + kv_head * head_dim;
-        long k_slot = (((long)slot / tokens_per_block * 2 * num_kv_heads + kv_head) * tokens_per_block + slot % tokens_per_block) * head_dim;
+        long k_slot = key_row(slot / tokens_per_block, slot % tokens_per_block, kv_head, num_kv_heads, tokens_per_block) * head_dim;
         long v_slot = k_slot + (long)num_kv_heads * tokens_per_block * head_dim;
         for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
             int g = i / half, pair = i % half;
@@ -465,9 +485,7 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
 #if __CUDA_ARCH__ >= 900
     if (clustered) {
         cluster_sync();  // every split's record is in its block's shared memory
-        unsigned base;
-        asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(base) : "l"(records));
-        combine_splits(group_out, ClusterRecords{base, head_dim}, group, head_dim, splits, (int)cluster_rank(), (int)cluster_blocks());
+        combine_splits(group_out, ClusterRecords{shared_address(records), head_dim}, group, head_dim, splits, (int)cluster_rank(), (int)cluster_blocks());
         cluster_sync();  // no block leaves, freeing its records, while another reads them
         return;
     }

@@ -107,13 +107,19 @@ __device__ __forceinline__ void load8(const float* p, float* out) {
     out[4] = __uint_as_float(b.x); out[5] = __uint_as_float(b.y); out[6] = __uint_as_float(b.z); out[7] = __uint_as_float(b.w);
 }
 
+// the 32-bit shared-memory address of a generic pointer into shared memory (what the
+// asynchronous copies, mbarriers and cluster loads take)
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    unsigned long long address;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(address) : "l"(p));
+    return (unsigned)address;
+}
+
 // 16 bytes from global to shared memory without passing through registers (Ampere and
 // later; the copy completes by wait_async_copies, for the thread that issued it)
 __device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
 #if __CUDA_ARCH__ >= 800
-    unsigned address;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(shared));
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global) : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16;" ::"r"(shared_address(shared)), "l"(global) : "memory");
 #else
     *(u32x4*)shared = *(const u32x4*)global;
 #endif

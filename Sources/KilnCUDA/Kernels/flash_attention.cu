@@ -87,7 +87,7 @@ __device__ void flash_prefill(act* out, const act* cache, const int* positions, 
             int key = i / (D / 8), c = i % (D / 8), j = tile + key;
             u32x4 k = {0, 0, 0, 0}, v = {0, 0, 0, 0};  // zeros past the context: 0 · V must stay 0
             if (j <= last) {
-                long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
+                long row = key_row(table[j / tokens_per_block], j % tokens_per_block, kv_head, num_kv_heads, tokens_per_block);
                 k = *(const u32x4*)(cache + row * D + c * 8);
                 v = *(const u32x4*)(cache + row * D + v_offset + c * 8);
             }

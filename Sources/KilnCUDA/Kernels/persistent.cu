@@ -47,12 +47,6 @@ struct PersistentOp {
 __device__ void persistent_stage_elementwise(int which, bf16* xs, int m, int k, const PersistentOp& op);
 __device__ void persistent_attention(const PersistentOp& op, int t, int kv_head, int split);
 
-__device__ __forceinline__ unsigned shared_address(const void* p) {
-    unsigned long long address;
-    asm("cvta.to.shared.u64 %0, %1;" : "=l"(address) : "l"(p));
-    return (unsigned)address;
-}
-
 __device__ __forceinline__ unsigned long long global_time() {
     unsigned long long ns;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
@@ -164,21 +158,11 @@ __device__ void prefetch_attention(const PersistentOp& op) {
     if (e >= tokens * heads * op.i[10]) return;
     int t = e % tokens, kv_head = e / tokens % heads, split = e / (tokens * heads);
     int window = op.i[9], position = ((const int*)op.p[7])[t];
-    int first = window > 0 ? max(0, position + 1 - window) : 0;
-    int splits = min(op.i[10], (position + 1 - first + 15) / 16);
+    int splits = decode_splits(position, window, op.i[10]);
     if (split >= splits) return;
     int begin, end;
     split_range(position, window, split, splits, &begin, &end);
-    int j = begin + threadIdx.x, tokens_per_block = op.i[4], num_kv_heads = op.i[7], head_dim = op.i[8];
-    if (j >= end) return;
-    const int* table = (const int*)op.p[9] + (long)t * op.i[3];
-    const act* cache = (const act*)op.p[3];
-    long row = (((long)table[j / tokens_per_block] * 2) * num_kv_heads + kv_head) * tokens_per_block + j % tokens_per_block;
-    long v_offset = (long)num_kv_heads * tokens_per_block * head_dim;
-    for (int d = 0; d < head_dim; d += 128 / (int)sizeof(act)) {
-        prefetch_l2(cache + row * head_dim + d);
-        prefetch_l2(cache + row * head_dim + v_offset + d);
-    }
+    prefetch_keys((const act*)op.p[3], (const int*)op.p[9] + (long)t * op.i[3], begin, end, kv_head, op.i[7], op.i[4], op.i[8]);
 }
 
 // The producer: the block's rows of every GEMV, in stage order, into the ring — a slot is
