@@ -61,7 +61,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let inPlaceSlices: [Int: (source: Int, start: Int)]
     private let plan: MemoryPlan
     private let maxBlocksPerSequence: Int
-    private let splitCapacity: Int
     /// Tokens of one sequence a tensor-core prefill attention block takes.
     private let flashTileTokens: Int
     /// Device addresses of weights (by node), epilogue biases (by matmul node), rotary tables
@@ -207,8 +206,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             + 2 * flashTileCapacity
         let metadata = try device.allocate(metadataInts * 4, purpose: "step metadata")
         let heads = attention.map { $0.numHeads * ($0.headDim + 2) }.max() ?? 0
-        let splitCapacity = 32
-        let partials = try device.allocate(limits.maxBatchSize * heads * splitCapacity * 4, purpose: "attention split records")
+        let partials = try device.allocate(limits.maxBatchSize * heads * CUDAKernelLibrary.maxAttentionSplits * 4, purpose: "attention split records")
         let kvHeads = attention.map(\.numKVHeads).max() ?? 0
         arrivals = try device.allocate(limits.maxBatchSize * kvHeads * 4, purpose: "attention split counters")
         try device.fill(arrivals.address, byte: 0, count: arrivals.byteCount)
@@ -292,7 +290,6 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         self.kvCacheLayout = layout
         self.plan = plan
         self.maxBlocksPerSequence = maxBlocks
-        self.splitCapacity = splitCapacity
         self.flashTileTokens = flashTileTokens
         self.weightAddresses = weightAddresses
         self.biasAddresses = biasAddresses
@@ -920,7 +917,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                        stride(v, attention.numKVHeads * attention.headDim)]
         // split the keys across blocks only when few query tokens leave the GPU idle
         let blocks = numTokens * attention.numKVHeads, target = device.info.multiprocessors
-        var splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(splitCapacity, (target + blocks - 1) / blocks)
+        var splits = numTokens > limits.maxBatchSize || blocks >= target ? 1 : min(CUDAKernelLibrary.maxAttentionSplits, (target + blocks - 1) / blocks)
         let rope: [KernelArgument] = [.pointer(rotaryAddresses[id] ?? 0), .float(rotary?.attentionFactor ?? 1), .int(rotary == nil ? 0 : 1)]
         let heads: [KernelArgument] = [.int(Int32(attention.numHeads)), .int(Int32(attention.numKVHeads)), .int(Int32(attention.headDim))]
         // decode steps whose tokens alone fill the GPU (no splits) stream their keys faster

@@ -28,6 +28,10 @@ struct CUDAKernelLibrary {
     /// Every kernel of GEMV `name`.
     static func gemvVariants(_ name: String) -> [String] { gemvRowCounts.map { "\(name)_m\($0)" } }
 
+    /// The most splits a (token, head)'s attention keys take (MAX_SPLITS of attention.cu):
+    /// the room its split records have.
+    static let maxAttentionSplits = 32
+
     /// Head sizes the tensor-core prefill attention is built for (`flash_prefill_d…`).
     static let flashHeadSizes = [16, 32, 64, 96, 128, 256]
 

@@ -76,8 +76,6 @@ struct PersistentProgram {
     /// One PersistentOp: kind, variant, 12 pointers, 16 ints, 4 floats.
     struct Record {
         static let embedding: Int32 = 0, gemv: Int32 = 1, attention: Int32 = 2
-        /// MAX_SPLITS of attention.cu: the split records a (token, head) has room for.
-        static let maxSplits = 32
         static let copy: Int32 = 0, rmsNorm: Int32 = 1, elementwise: Int32 = 2
 
         var kind: Int32, variant: Int32 = 0
@@ -106,7 +104,7 @@ struct PersistentProgram {
                 // the splits fill the persistent grid once, however many the launch took (a Hopper
                 // launch takes at most a cluster's 8): up to the split records' room, MAX_SPLITS
                 let tokens = launch.grid.0, kvHeads = launch.grid.1
-                let fitted = Int32(max(1, min(Self.maxSplits, blocks / max(1, tokens * kvHeads))))
+                let fitted = Int32(max(1, min(CUDAKernelLibrary.maxAttentionSplits, blocks / max(1, tokens * kvHeads))))
                 self.pointers = p + metadata + [frequencies]
                 ints = strides + blocksInts + heads + [window, fitted, Int32(tokens)]
                 floats = [factor, scale]
