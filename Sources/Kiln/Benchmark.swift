@@ -1,6 +1,7 @@
 // The offline, synthetic benchmark behind `kiln bench`: a static batch of random prompts,
-// prefilled in steps of the engine's token budget, then decoded greedily together — what a
-// GPU does at its best for a batch size, without a scheduler in the way.
+// prefilled in steps of the engine's token budget, then decoded together (greedily, or
+// sampled with one TokenChoice for every sequence) — what a GPU does at its best for a batch
+// size, without a scheduler in the way.
 
 import FoundationEssentials
 import KilnCUDA
@@ -50,14 +51,16 @@ extension LLM {
     /// Runs `batch` random prompts of `inputLength` tokens to `outputLength` new tokens each,
     /// after a short warm-up of the same shape (kernel compilation, GEMM plans and CUDA graph
     /// capture stay out of the figures). `queueAhead` false waits for each decode step's picks
-    /// before queueing the next (the figures without that overlap, for comparison).
-    public func benchmark(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64 = 1, queueAhead: Bool = true) throws -> BenchmarkResult {
+    /// before queueing the next (the figures without that overlap, for comparison). `sampling`:
+    /// how every token is chosen (its `uniform` is drawn afresh for each one).
+    public func benchmark(batch: Int, inputLength: Int, outputLength: Int, sampling: TokenChoice = .greedy, seed: UInt64 = 1,
+                          queueAhead: Bool = true) throws -> BenchmarkResult {
         guard batch > 0, inputLength > 0, outputLength > 0 else { throw BenchmarkError.invalid("batch, isl and osl must be positive") }
-        _ = try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: min(outputLength, 4), seed: seed &+ 1, queueAhead: queueAhead)
-        return try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: outputLength, seed: seed, queueAhead: queueAhead)
+        _ = try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: min(outputLength, 4), sampling: sampling, seed: seed &+ 1, queueAhead: queueAhead)
+        return try benchmarkRun(batch: batch, inputLength: inputLength, outputLength: outputLength, sampling: sampling, seed: seed, queueAhead: queueAhead)
     }
 
-    private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, seed: UInt64, queueAhead: Bool) throws -> BenchmarkResult {
+    private func benchmarkRun(batch: Int, inputLength: Int, outputLength: Int, sampling: TokenChoice, seed: UInt64, queueAhead: Bool) throws -> BenchmarkResult {
         let executable = executable
         let layout = executable.kvCacheLayout, limits = executable.limits
         let tokensPerSequence = inputLength + outputLength
@@ -74,6 +77,16 @@ extension LLM {
             return Int32((random >> 33) % UInt64(executable.vocabularySize))
         }
         let prompts = (0..<batch).map { _ in (0..<inputLength).map { _ in nextToken() } }
+        // each sequence's choice for its next token, a fresh draw each time
+        func choices(_ rows: Int) -> [TokenChoice] {
+            guard sampling.temperature > 0 else { return [] }
+            return (0..<rows).map { _ in
+                var choice = sampling
+                random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                choice.uniform = Float(random >> 40) / Float(1 << 24)
+                return choice
+            }
+        }
         let tables = (0..<batch).map { s in (0..<blocksPerSequence).map { Int32(s * blocksPerSequence + $0) } }
         var done = [Int](repeating: 0, count: batch)  // tokens of each sequence in the cache
         var last = [Int32](repeating: 0, count: batch)
@@ -89,7 +102,8 @@ extension LLM {
                 parts.append((Array(prompts[s][done[s]..<(done[s] + count)]), SequenceStep(cachedTokens: done[s], newTokens: count, blockTable: tables[s]), s))
                 budget -= count
             }
-            let ids = try executable.forwardGreedy(StepInputs(sequences: parts.map { ($0.tokens, $0.step) }, tokensPerBlock: layout.tokensPerBlock))
+            let ids = try executable.forward(StepInputs(sequences: parts.map { ($0.tokens, $0.step) }, tokensPerBlock: layout.tokensPerBlock),
+                                             choices: choices(parts.count))
             for (row, part) in parts.enumerated() {
                 done[part.sequence] += part.tokens.count
                 if done[part.sequence] == inputLength {
@@ -113,7 +127,7 @@ extension LLM {
             let step = StepInputs(sequences: (0..<batch).map { s in
                 ([last[s]], SequenceStep(cachedTokens: done[s], newTokens: 1, blockTable: tables[s]))
             }, tokensPerBlock: layout.tokensPerBlock)
-            let queued = try executable.queue(step, choices: [], feeds: inFlight.map { TokenFeeds(source: $0, rows: (0..<batch).map { $0 }) })
+            let queued = try executable.queue(step, choices: choices(batch), feeds: inFlight.map { TokenFeeds(source: $0, rows: (0..<batch).map { $0 }) })
             if let inFlight { try take(inFlight) }
             inFlight = queued
             if !queueAhead || !executable.queuesAsynchronously {

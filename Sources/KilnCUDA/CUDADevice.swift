@@ -173,10 +173,12 @@ public final class CUDADevice: @unchecked Sendable {
     /// `KILN_NO_PDL=1` turns it off (for comparisons).
     public var programmaticLaunch: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_PDL") == nil }
 
-    /// Whether decode attention launches a token's splits as one thread block cluster (Hopper
-    /// and later), which merges them through its shared memory.
-    /// `KILN_NO_ATTENTION_CLUSTERS=1` merges them through global memory instead (for comparisons).
-    public var clustersSplits: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_ATTENTION_CLUSTERS") == nil }
+    /// Whether kernels launch blocks that work together as thread block clusters (Hopper and
+    /// later), which combine their results through each other's shared memory: a decode
+    /// token's attention splits, a sampled row's slices of the vocabulary.
+    /// `KILN_NO_CLUSTERS=1` turns them off (attention merges through global memory, sampling
+    /// takes a block a row; for comparisons).
+    public var usesClusters: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_CLUSTERS") == nil }
 
     /// `KILN_SPLIT_DECODE_ATTENTION=1` keeps every decode step on the split-K decode kernel,
     /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).

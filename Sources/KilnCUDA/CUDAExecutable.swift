@@ -77,6 +77,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let arrivals: DeviceBuffer
     /// Greedy picks: each row's slice winners (value, index) and finished slices.
     private let argmaxScratch: DeviceBuffer
+    /// Blocks that share a sampled row's vocabulary as one cluster, each keeping its slice in
+    /// shared memory (`sample_rows_clustered`); nil: a block a row, its values in scratch rows
+    /// after the sampled ids (`sample_rows`).
+    private let samplingCluster: Int?
     /// Blocks a row's greedy pick is split across (each takes a slice of at least 4096 logits).
     private let argmaxSplits: Int
     /// Logits on their way to the host.
@@ -210,9 +214,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let kvHeads = attention.map(\.numKVHeads).max() ?? 0
         arrivals = try device.allocate(limits.maxBatchSize * kvHeads * 4, purpose: "attention split counters")
         try device.fill(arrivals.address, byte: 0, count: arrivals.byteCount)
-        // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows
+        // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows where it has no clusters
         let sampledRows = outputRowsCapacity(graph, output: output, limits: limits)
-        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + sampledRows * width * 4, purpose: "sampled token ids")
+        let samplingCluster = Self.samplingCluster(width: width, device: device)
+        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + (samplingCluster == nil ? sampledRows * width * 4 : 0), purpose: "sampled token ids")
         argmaxSplits = min(32, (width + 4095) / 4096)
         argmaxScratch = try device.allocate(sampledRows * (argmaxSplits * 8 + 4), purpose: "greedy pick scratch")
         try device.fill(argmaxScratch.address, byte: 0, count: argmaxScratch.byteCount)
@@ -268,6 +273,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         // x, then the norm's f32 weights (k ≤ maxStagedBytes / 2 where x is staged)
         for name in CUDAKernelLibrary.gemvVariants("gemv_rms_norm") { try device.allowSharedMemory(kernels[name], bytes: 3 * Self.maxStagedBytes) }
+        if let blocks = samplingCluster { try device.allowSharedMemory(kernels["sample_rows_clustered"], bytes: Self.sampleSliceBytes(width: width, blocks: blocks)) }
         if activation != .f32 {
             for size in CUDAKernelLibrary.flashHeadSizes {
                 try device.allowSharedMemory(kernels["flash_prefill_d\(size)"], bytes: Self.flashSharedBytes(headDim: size))
@@ -299,6 +305,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         self.metadata = metadata
         self.partials = partials
         self.sampled = sampled
+        self.samplingCluster = samplingCluster
         self.kernelSelection = KernelSelection()
         self.memory = (weightBytes, plan.arenaBytes, poolBytes)
         self.graphsEnabled = options.cudaGraphs
@@ -424,10 +431,16 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
             }
             try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
-            try launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (1024, 1, 1), [
-                .pointer(sampled.address), logits, .int(Int32(vocabularySize)), .pointer(sampled.address + UInt64(limits.maxNumTokens * 4)),
-                .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
-            ])
+            let ids = KernelArgument.pointer(sampled.address), choices = KernelArgument.pointer(sampled.address + UInt64(limits.maxNumTokens * 4))
+            if let blocks = samplingCluster {
+                try launch(kernels["sample_rows_clustered"], grid: (blocks, rows, 1), block: (Self.samplingThreads, 1, 1),
+                           sharedBytes: Self.sampleSliceBytes(width: vocabularySize, blocks: blocks), cluster: (blocks, 1, 1),
+                           [ids, logits, .int(Int32(vocabularySize)), choices])
+            } else {
+                try launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (Self.samplingThreads, 1, 1), [
+                    ids, logits, .int(Int32(vocabularySize)), choices, .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
+                ])
+            }
             try device.downloadAsync(from: sampled.address, into: set.picks.base, count: rows * 4)
         }
         try set.done.record()
@@ -881,6 +894,19 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         return try PersistentDecode(program, device: device)
     }
 
+    /// SAMPLE_THREADS of sampling.cu.
+    private static let samplingThreads = 512
+
+    /// Blocks a sampled row's vocabulary is shared by on `device` (nil: one block), so that
+    /// each block's slice of f32 values fits the shared memory a block is given here.
+    static func samplingCluster(width: Int, device: CUDADevice) -> Int? {
+        let blocks = 8  // the most a portable cluster has
+        return device.usesClusters && sampleSliceBytes(width: width, blocks: blocks) <= 3 * maxStagedBytes ? blocks : nil
+    }
+
+    /// A sampling block's slice of a row: ⌈width / blocks⌉ f32 values.
+    static func sampleSliceBytes(width: Int, blocks: Int) -> Int { (width + blocks - 1) / blocks * 4 }
+
     /// Activations a GEMV stages in shared memory (m · k bf16 values).
     private static let maxStagedBytes = 64 << 10
 
@@ -933,7 +959,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             // portable size), which merges them through its shared memory: each block's record
             // (group × (head dim + 2) floats) follows its key lanes' sums
             var cluster: (Int, Int, Int)?
-            if device.clustersSplits && splits > 1 {
+            if device.usesClusters && splits > 1 {
                 splits = min(splits, 8)
                 cluster = (1, 1, splits)
                 sharedBytes += attention.numHeads / attention.numKVHeads * (attention.headDim + 2) * 4

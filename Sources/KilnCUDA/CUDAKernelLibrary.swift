@@ -16,7 +16,7 @@ struct CUDAKernelLibrary {
     static let commonNames = [
         "embedding", "rms_norm", "residual_rms_norm", "rope", "gather_rows", "gather_rows_f32", "copy_rows",
         "write_kv", "paged_attention", "decode_attention_g1", "decode_attention_g2", "decode_attention_g4", "decode_attention_g8",
-        "attention_combine", "argmax_rows", "sample_rows",
+        "attention_combine", "argmax_rows", "sample_rows", "sample_rows_clustered",
     ] + gemvVariants("gemv_bf16") + gemvVariants("gemv_rms_norm")
 
     /// The row counts a GEMV kernel is unrolled for, one kernel each (`GEMV_KERNELS` in gemv.cuh).

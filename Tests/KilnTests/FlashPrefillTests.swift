@@ -16,7 +16,9 @@ import Testing
 @Suite(.enabled(if: gpuAvailable, "no GPU visible"), .serialized) struct FlashPrefillTests {
     struct Shape: CustomStringConvertible, Sendable {
         let headDim: Int, heads: Int, kvHeads: Int
-        var hidden = 256, intermediate = 512
+        var hidden = 256, intermediate = 512, vocabulary = 512
+        /// The LM head's weights are uniform in ± this: larger spreads the logits further.
+        var logitScale: Float = 0.2
         var description: String { "head_dim \(headDim), \(heads) heads / \(kvHeads) KV heads, hidden \(hidden), MLP \(intermediate)" }
     }
 
@@ -164,7 +166,7 @@ import Testing
     static func writeRandomLlama(_ shape: Shape) throws -> String {
         let dir = NSTemporaryDirectory() + "kiln-flash-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let hidden = shape.hidden, intermediate = shape.intermediate, vocabulary = 512, layers = 2
+        let hidden = shape.hidden, intermediate = shape.intermediate, vocabulary = shape.vocabulary, layers = 2
         let config: [String: Any] = [
             "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden, "intermediate_size": intermediate,
             "num_hidden_layers": layers, "num_attention_heads": shape.heads, "num_key_value_heads": shape.kvHeads, "head_dim": shape.headDim,
@@ -178,7 +180,7 @@ import Testing
         }
         func ones(_ n: Int) -> HostTensor { HostTensor([Float](repeating: 1, count: n), shape: [n]) }
         var tensors: [(name: String, tensor: HostTensor)] = [
-            ("model.embed_tokens.weight", random(vocabulary, hidden, scale: 1)), ("lm_head.weight", random(vocabulary, hidden, scale: 0.2)),
+            ("model.embed_tokens.weight", random(vocabulary, hidden, scale: 1)), ("lm_head.weight", random(vocabulary, hidden, scale: shape.logitScale)),
             ("model.norm.weight", ones(hidden)),
         ]
         let qWidth = shape.heads * shape.headDim, kvWidth = shape.kvHeads * shape.headDim

@@ -273,32 +273,18 @@ __device__ void combine_splits(act* out, Records records, int heads, int head_di
     }
 }
 
-// Thread block clusters (Hopper): the splits of one (token, KV head) launched as one cluster
-// merge their records through each other's shared memory, with no round trip through global
-// memory, no fence and no counter. Elsewhere every block is a cluster of one.
 #if __CUDA_ARCH__ >= 900
-__device__ __forceinline__ unsigned cluster_rank() { unsigned r; asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r)); return r; }
-__device__ __forceinline__ unsigned cluster_blocks() { unsigned n; asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n)); return n; }
-// every block's shared-memory writes before it are seen by the cluster's reads after it
-__device__ __forceinline__ void cluster_sync() {
-    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-}
+// Hopper launches the splits of one (token, KV head) as one cluster, which merges their records
+// through its blocks' shared memory: no round trip through global memory, no fence, no counter.
 // Split records in the shared memory of the cluster's blocks (split z is rank z), each at the
 // place `base` has in this block: [head of the group][head_dim + 2]
 struct ClusterRecords {
     unsigned base;
     int head_dim;
     __device__ __forceinline__ float operator()(int g, int split, int i) const {
-        unsigned remote, local = base + 4u * (unsigned)(g * (head_dim + 2) + i);
-        float v;
-        asm("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(split));
-        asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
-        return v;
+        return __uint_as_float(load_cluster_shared(base + 4u * (unsigned)(g * (head_dim + 2) + i), split));
     }
 };
-#else
-__device__ __forceinline__ unsigned cluster_rank() { return 0; }
-__device__ __forceinline__ unsigned cluster_blocks() { return 1; }
 #endif
 
 // Prefill and mixed steps: q already rotated by write_kv (in `q`), every key in the cache.

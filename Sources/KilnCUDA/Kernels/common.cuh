@@ -145,3 +145,24 @@ __device__ __forceinline__ void wait_async_copies() {
 #endif
 #define KILN_WAIT_FOR_PRIOR_GRID() KILN_WAIT_ONLY()
 #define KILN_EARLY_DEPENDENTS() do { KILN_LAUNCH_DEPENDENTS(); KILN_WAIT_ONLY(); } while (0)
+
+// Thread block clusters (Hopper): blocks launched as one cluster read each other's shared
+// memory. Elsewhere every block is a cluster of one.
+#if __CUDA_ARCH__ >= 900
+__device__ __forceinline__ unsigned cluster_rank() { unsigned r; asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r)); return r; }
+__device__ __forceinline__ unsigned cluster_blocks() { unsigned n; asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n)); return n; }
+// every block's shared-memory writes before it are seen by the cluster's reads after it
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+// the 32-bit word at `local` (a shared-memory address of this block) in cluster block `rank`
+__device__ __forceinline__ unsigned load_cluster_shared(unsigned local, unsigned rank) {
+    unsigned remote, word;
+    asm("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(rank));
+    asm volatile("ld.shared::cluster.b32 %0, [%1];" : "=r"(word) : "r"(remote) : "memory");
+    return word;
+}
+#else
+__device__ __forceinline__ unsigned cluster_rank() { return 0; }
+__device__ __forceinline__ unsigned cluster_blocks() { return 1; }
+#endif

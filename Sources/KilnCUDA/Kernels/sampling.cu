@@ -4,25 +4,6 @@
 
 struct TokenChoice { float temperature; int top_k; float top_p; float uniform; };
 
-#define SAMPLE_BISECTIONS 32
-
-__device__ float block_max(float v) {
-    __shared__ float partial[32];
-    __shared__ float total;
-    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float w = threadIdx.x < (blockDim.x + 31) / 32 ? partial[threadIdx.x] : NEG_INF;
-        for (int offset = 16; offset > 0; offset >>= 1) w = fmaxf(w, __shfl_xor_sync(0xffffffffu, w, offset));
-        if (threadIdx.x == 0) total = w;
-    }
-    __syncthreads();
-    float result = total;
-    __syncthreads();
-    return result;
-}
-
 // the index of the row's largest value (the first on ties) and the value
 __device__ int block_argmax(const float* row, int width, float* best_value) {
     float best = NEG_INF;
@@ -115,73 +96,234 @@ __device__ float block_exclusive_scan(float v) {
     return result;
 }
 
-// `scratch` holds a row of floats per sampled row: the scaled logits, then the weights, so
-// the bisections compare stored values instead of recomputing a division and an exp each
-// step (each thread reads back only what it wrote, so no extra synchronization is needed).
-extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices,
-                                                               float* scratch) {
-    KILN_WAIT_FOR_PRIOR_GRID();
-    const float* row = logits + (long)blockIdx.x * width;
-    float* values = scratch + (long)blockIdx.x * width;
-    TokenChoice choice = choices[blockIdx.x];
-    float best;
-    int index = block_argmax(row, width, &best);
-    if (choice.temperature <= 0.0f) {
-        if (threadIdx.x == 0) out[blockIdx.x] = index;
-        return;
+// Sampled picks. A row's vocabulary is shared by a thread block cluster on Hopper (grid
+// (cluster, rows): each block keeps its slice's values in shared memory, and the blocks combine
+// their sums through each other's), elsewhere taken by one block (its values in global scratch).
+// The bisections of TokenChoice.pick take SAMPLE_BISECTIONS steps each; a pass over the values
+// decides SAMPLE_LEVELS of them at once, measuring at every midpoint those steps could probe —
+// the same floats the host computes — and then following the decisions. So one pass and one
+// combine stand for four steps, and a pass only looks closely at values between the interval's
+// lowest probe and its top: the rest count for every probe or for none.
+#define SAMPLE_THREADS 512
+#define SAMPLE_BISECTIONS 32
+#define SAMPLE_LEVELS 4
+#define SAMPLE_PROBES 15  // 2^SAMPLE_LEVELS - 1, in heap order: node j's halves are 2j + 1 (lower) and 2j + 2
+
+// a value and where it is: the row's best, the first on ties
+struct Best { float value; int index; };
+
+struct Sum { __device__ float operator()(float a, float b) const { return a + b; } };
+struct Min { __device__ float operator()(float a, float b) const { return fminf(a, b); } };
+struct Better {
+    __device__ Best operator()(Best a, Best b) const { return b.value > a.value || (b.value == a.value && b.index < a.index) ? b : a; }
+};
+
+__device__ __forceinline__ float shuffle_xor(float v, int offset) { return __shfl_xor_sync(0xffffffffu, v, offset); }
+__device__ __forceinline__ Best shuffle_xor(Best v, int offset) {
+    return {__shfl_xor_sync(0xffffffffu, v.value, offset), __shfl_xor_sync(0xffffffffu, v.index, offset)};
+}
+#if __CUDA_ARCH__ >= 900
+__device__ __forceinline__ float load_cluster(const float* local, unsigned rank) {
+    return __uint_as_float(load_cluster_shared(shared_address(local), rank));
+}
+__device__ __forceinline__ Best load_cluster(const Best* local, unsigned rank) {
+    return {__uint_as_float(load_cluster_shared(shared_address(&local->value), rank)), (int)load_cluster_shared(shared_address(&local->index), rank)};
+}
+#endif
+
+// Each block's totals for the cluster to read: two sets, as a block may write the next combine's
+// while another still reads this one's (not the one after: the combine between waits for all)
+__shared__ alignas(16) unsigned char sample_exchange[2][SAMPLE_PROBES * sizeof(Best)];
+
+// Combines every thread's v[0 … N) over the row — the block's threads, then the cluster's blocks
+// in rank order — in place, the same totals in every thread of every block. `round` counts the
+// row's combines (the exchange set they use).
+template <int N, typename T, typename Op>
+__device__ void row_totals(T (&v)[N], Op op, int& round) {
+    __shared__ T warps[SAMPLE_THREADS / 32][N];
+    __shared__ T totals[N];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int i = 0; i < N; i++)
+        for (int offset = 16; offset > 0; offset >>= 1) v[i] = op(v[i], shuffle_xor(v[i], offset));
+    if (lane == 0) {
+#pragma unroll
+        for (int i = 0; i < N; i++) warps[warp][i] = v[i];
     }
-    float t = choice.temperature, top = best / t;
-    float lowest = top;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        values[i] = row[i] / t;
-        lowest = fminf(lowest, values[i]);
-    }
-    float floor = -block_max(-lowest);
-    // top-k: the largest threshold with at least k scaled logits at or above it
-    float keep_from = floor;
-    if (choice.top_k > 0 && choice.top_k < width) {
-        float low = floor, high = top + 1.0f;
-        for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
-            float middle = (low + high) / 2, count = 0.0f;
-            for (int i = threadIdx.x; i < width; i += blockDim.x) count += values[i] >= middle ? 1.0f : 0.0f;
-            if (block_sum(count) >= (float)choice.top_k) low = middle; else high = middle;
-        }
-        keep_from = low;
-    }
-    // the kept tokens' weights, in place of their scaled logits
-    float mass = 0.0f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        values[i] = values[i] >= keep_from ? expf(values[i] - top) : 0.0f;
-        mass += values[i];
-    }
-    float total = block_sum(mass);
-    // top-p: the largest weight threshold whose kept mass still reaches p
-    float minimum = 0.0f;
-    if (choice.top_p < 1.0f) {
-        float low = 0.0f, high = 1.0000001f;
-        for (int step = 0; step < SAMPLE_BISECTIONS; step++) {
-            float middle = (low + high) / 2, kept = 0.0f;
-            for (int i = threadIdx.x; i < width; i += blockDim.x) kept += values[i] >= middle ? values[i] : 0.0f;
-            if (block_sum(kept) >= choice.top_p * total) low = middle; else high = middle;
-        }
-        minimum = low;
-    }
-    __syncthreads();  // the draw reads runs of the row other threads wrote
-    // the draw: each thread owns a contiguous run of the vocabulary
-    int run = (width + blockDim.x - 1) / blockDim.x, begin = threadIdx.x * run, end = min(width, begin + run);
-    float local = 0.0f;
-    for (int i = begin; i < end; i++) local += values[i] >= minimum ? values[i] : 0.0f;
-    float before = block_exclusive_scan(local);
-    float target = choice.uniform * block_sum(local);
-    if (threadIdx.x == 0) out[blockIdx.x] = index;  // if rounding leaves the target past the end
     __syncthreads();
-    if (target >= before && target < before + local) {
-        float running = before;
-        for (int i = begin; i < end; i++) {
-            float w = values[i];
-            if (w < minimum || w <= 0.0f) continue;
-            running += w;
-            if (target < running) { out[blockIdx.x] = i; break; }
+    T* mine = (T*)sample_exchange[round++ & 1];
+    if (threadIdx.x < N) {
+        T total = warps[0][threadIdx.x];
+        for (int w = 1; w < SAMPLE_THREADS / 32; w++) total = op(total, warps[w][threadIdx.x]);
+        mine[threadIdx.x] = total;
+        totals[threadIdx.x] = total;
+    }
+#if __CUDA_ARCH__ >= 900
+    if (cluster_blocks() > 1) {
+        cluster_sync();  // every block's totals are in its shared memory
+        if (threadIdx.x < N) {
+            T total = load_cluster(mine + threadIdx.x, 0);
+            for (unsigned r = 1; r < cluster_blocks(); r++) total = op(total, load_cluster(mine + threadIdx.x, r));
+            totals[threadIdx.x] = total;
         }
     }
+#endif
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < N; i++) v[i] = totals[i];
+}
+
+// row_totals of one value a thread
+template <typename T, typename Op>
+__device__ T row_total(T v, Op op, int& round) {
+    T values[1] = {v};
+    row_totals(values, op, round);
+    return values[0];
+}
+
+// this block's `v` (the same in all its threads) summed over the cluster's blocks before it
+// (into *before) and over all of them (returned), in rank order
+__device__ float row_prefix(float v, float* before, int& round) {
+    float* mine = (float*)sample_exchange[round++ & 1];
+    if (threadIdx.x == 0) *mine = v;
+    float total = v, preceding = 0.0f;
+#if __CUDA_ARCH__ >= 900
+    if (cluster_blocks() > 1) {
+        cluster_sync();  // every block's value is in its shared memory
+        total = 0.0f;
+        for (unsigned r = 0; r < cluster_blocks(); r++) {
+            if (r == cluster_rank()) preceding = total;
+            total += load_cluster(mine, r);
+        }
+    }
+#endif
+    *before = preceding;
+    return total;
+}
+
+// what a value adds to the measure at a threshold it reaches: one (top-k counts) or itself (top-p mass)
+struct Count { __device__ float operator()(float) const { return 1.0f; } };
+struct Mass { __device__ float operator()(float w) const { return w; } };
+
+// TokenChoice.pick's bisection of [low, high): each step keeps the upper half while the row's
+// measure at or above the midpoint reaches `goal`; returns the final low. `values`: the
+// block's n values.
+template <typename Measure>
+__device__ float bisect(const float* values, int n, float low, float high, float goal, Measure measure, int& round) {
+    for (int pass = 0; pass < SAMPLE_BISECTIONS / SAMPLE_LEVELS; pass++) {
+        // the midpoints of every path of the next SAMPLE_LEVELS steps, computed as the steps would
+        float probe[SAMPLE_PROBES], lower[SAMPLE_PROBES], upper[SAMPLE_PROBES];
+        lower[0] = low;
+        upper[0] = high;
+#pragma unroll
+        for (int j = 0; j < SAMPLE_PROBES; j++) {
+            probe[j] = (lower[j] + upper[j]) / 2;
+            if (2 * j + 2 < SAMPLE_PROBES) {
+                lower[2 * j + 1] = lower[j]; upper[2 * j + 1] = probe[j];
+                lower[2 * j + 2] = probe[j]; upper[2 * j + 2] = upper[j];
+            }
+        }
+        // values at or above `high` reach every probe, values below the lowest (node 7) none
+        float sums[SAMPLE_PROBES], reaching_all = 0.0f;
+#pragma unroll
+        for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] = 0.0f;
+        for (int i = threadIdx.x; i < n; i += SAMPLE_THREADS) {
+            float v = values[i];
+            if (v >= high) {
+                reaching_all += measure(v);
+            } else if (v >= probe[7]) {
+                float m = measure(v);
+#pragma unroll
+                for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] += v >= probe[j] ? m : 0.0f;
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] += reaching_all;
+        row_totals(sums, Sum(), round);
+        int node = 0;
+#pragma unroll
+        for (int level = 0; level < SAMPLE_LEVELS; level++) {
+            float sum = 0.0f, middle = 0.0f;
+#pragma unroll
+            for (int j = 0; j < SAMPLE_PROBES; j++)
+                if (j == node) { sum = sums[j]; middle = probe[j]; }
+            if (sum >= goal) { low = middle; node = 2 * node + 2; }
+            else { high = middle; node = 2 * node + 1; }
+        }
+    }
+    return low;
+}
+
+// One row's pick into *out. This block takes the row's [begin, end) and keeps that slice's
+// values (scaled logits, then weights) in `values`.
+__device__ void sample_row(int* out, const float* row, int width, int begin, int end, TokenChoice choice, float* values) {
+    int round = 0, n = end - begin;
+    bool writer = cluster_rank() == 0 && threadIdx.x == 0;
+    Best best = {NEG_INF, 0x7fffffff};
+    for (int i = begin + threadIdx.x; i < end; i += SAMPLE_THREADS)
+        if (row[i] > best.value) best = {row[i], i};
+    best = row_total(best, Better(), round);
+    int pick = best.index == 0x7fffffff ? 0 : best.index;  // a row of NaNs: a valid id
+    if (choice.temperature > 0.0f) {
+        float t = choice.temperature, top = best.value / t, lowest = top;
+        for (int i = threadIdx.x; i < n; i += SAMPLE_THREADS) {
+            values[i] = row[begin + i] / t;
+            lowest = fminf(lowest, values[i]);
+        }
+        // top-k: the largest threshold with at least k scaled logits at or above it
+        float keep_from = NEG_INF;  // keeps every number, as the host's lowest value does
+        if (choice.top_k > 0 && choice.top_k < width)
+            keep_from = bisect(values, n, row_total(lowest, Min(), round), top + 1.0f, (float)choice.top_k, Count(), round);
+        // the kept tokens' weights, in place of their scaled logits (each thread reads back only what it wrote)
+        float mass = 0.0f;
+        for (int i = threadIdx.x; i < n; i += SAMPLE_THREADS) {
+            values[i] = values[i] >= keep_from ? expf(values[i] - top) : 0.0f;
+            mass += values[i];
+        }
+        float total = row_total(mass, Sum(), round);
+        // top-p: the largest weight threshold whose kept mass still reaches p
+        float minimum = choice.top_p < 1.0f ? bisect(values, n, 0.0f, 1.0000001f, choice.top_p * total, Mass(), round) : 0.0f;
+        __syncthreads();  // the draw reads runs of the slice other threads wrote
+        // the draw: each thread owns a contiguous run of the slice, the blocks' slices in rank order
+        int run = (n + SAMPLE_THREADS - 1) / SAMPLE_THREADS, first = min(n, (int)threadIdx.x * run), last = min(n, first + run);
+        float local = 0.0f;
+        for (int i = first; i < last; i++) local += values[i] >= minimum ? values[i] : 0.0f;
+        float before = block_exclusive_scan(local), preceding;
+        float row_mass = row_prefix(block_sum(local), &preceding, round);
+        float target = choice.uniform * row_mass, start = preceding + before;
+        // the first kept token whose running mass passes the target; ties between threads (rounding) go to the first
+        float hit = -NEG_INF;
+        if (target >= start && target < start + local) {
+            float running = start;
+            for (int i = first; i < last; i++) {
+                float w = values[i];
+                if (w < minimum || w <= 0.0f) continue;
+                running += w;
+                if (target < running) { hit = (float)(begin + i); break; }
+            }
+        }
+        hit = row_total(hit, Min(), round);
+        if (hit != -NEG_INF) pick = (int)hit;  // else rounding left the target past the end: the best token
+    }
+    if (writer) *out = pick;
+#if __CUDA_ARCH__ >= 900
+    if (cluster_blocks() > 1) cluster_sync();  // no block leaves, freeing its totals, while another reads them
+#endif
+}
+
+// Hopper: each row's vocabulary shared by a cluster (grid (cluster, rows)), each block's slice
+// of ⌈width / cluster⌉ values in dynamic shared memory
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows_clustered(int* out, const float* logits, int width,
+                                                                                 const TokenChoice* choices) {
+    KILN_WAIT_FOR_PRIOR_GRID();
+    extern __shared__ float slice_values[];
+    int share = (width + gridDim.x - 1) / gridDim.x, begin = min(width, (int)blockIdx.x * share), end = min(width, begin + share);
+    sample_row(out + blockIdx.y, logits + (long)blockIdx.y * width, width, begin, end, choices[blockIdx.y], slice_values);
+}
+
+// Elsewhere: a block a row, its values in `scratch` (a row of floats per row)
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices,
+                                                                       float* scratch) {
+    KILN_WAIT_FOR_PRIOR_GRID();
+    sample_row(out + blockIdx.x, logits + (long)blockIdx.x * width, width, 0, width, choices[blockIdx.x], scratch + (long)blockIdx.x * width);
 }
