@@ -14,10 +14,11 @@ swift build -c release --build-tests -Xswiftc -enable-testing --scratch-path .bu
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/kiln-tests/lib" .gpu
-strip -o "$stage/kiln-tests/KilnPackageTests.xctest" .build-gpu/release/KilnPackageTests.xctest
-# the toolchain's libraries the binary needs (the system's own stay on the system)
+# the command-line tests run the kiln binary beside the test bundle
+for binary in KilnPackageTests.xctest kiln; do strip -o "$stage/kiln-tests/$binary" ".build-gpu/release/$binary"; done
+# the toolchain's libraries the binaries need (the system's own stay on the system)
 swiftlib=$(dirname "$(dirname "$(command -v swift)")")/lib/swift/linux
-ldd .build-gpu/release/KilnPackageTests.xctest | awk '{print $3}' | grep "^$swiftlib/" | while read -r lib; do
+ldd .build-gpu/release/KilnPackageTests.xctest .build-gpu/release/kiln | awk '{print $3}' | grep "^$swiftlib/" | sort -u | while read -r lib; do
   strip -o "$stage/kiln-tests/lib/$(basename "$lib")" "$lib"
 done
 tar -C "$stage" -cf - kiln-tests | xz -T2 -6 > .gpu/kiln-tests.tar.xz
