@@ -46,6 +46,9 @@ struct CUDAKernelLibrary {
         [PackageResources.common_cuh, PackageResources.gemv_cuh].map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
     }
 
+    /// The main module: the shared helpers and every hand-written kernel.
+    static var mainSource: String { commonSource + "\n" + handwrittenSource }
+
     static var handwrittenSource: String {
         [PackageResources.layers_cu, PackageResources.attention_cu, PackageResources.flash_attention_cu, PackageResources.sampling_cu, PackageResources.gemv_cu]
             .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
@@ -82,6 +85,14 @@ struct CUDAKernelLibrary {
     /// Threads of the persistent kernel that run the stages (all but its last warp, which streams weights).
     static let persistentConsumers = 480
 
+    /// What NVRTC is told besides the architecture: the activation type's macro.
+    static func options(activation: DType) -> [String] {
+        activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
+    }
+
+    /// The persistent module's options besides the activation's.
+    static let persistentOptions = ["-DKILN_PERSISTENT", "-DPERSISTENT_CONSUMERS=\(persistentConsumers)"]
+
     /// Activation types the kernels compile for.
     static let activationTypes: [DType] = [.f32, .bf16, .f16]
 
@@ -93,9 +104,9 @@ struct CUDAKernelLibrary {
     /// decode kernel (`persistent_decode`) is to be built (nil: it is not).
     init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel],
          gemvPrologues: [ElementwiseKernel] = [], persistentAttentionGroups: [Int]? = nil) throws(CUDAError) {
-        let options = activation == .bf16 ? ["-DKILN_BF16"] : activation == .f16 ? ["-DKILN_F16"] : []
+        let options = Self.options(activation: activation)
         let prefix = Self.commonSource + "\n"
-        let (main, mainCached) = try compiler.cubin(prefix + Self.handwrittenSource, name: "kiln", options: options)
+        let (main, mainCached) = try compiler.cubin(Self.mainSource, name: "kiln", options: options)
         var modules = [main]
         // every Kiln kernel starts with KILN_WAIT_FOR_PRIOR_GRID
         var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames(activation: activation), waitForPriorGrid: true)
@@ -113,7 +124,7 @@ struct CUDAKernelLibrary {
         // one-row decode steps as one kernel: Hopper's bulk copies, bf16 GEMV weights
         if let groups = persistentAttentionGroups, activation == .bf16 {
             let (module, hit) = try compiler.cubin(Self.persistentSource(prologues: prologues, attentionGroups: groups), name: "kiln-persistent",
-                                                   options: options + ["-DKILN_PERSISTENT", "-DPERSISTENT_CONSUMERS=\(Self.persistentConsumers)"])
+                                                   options: options + Self.persistentOptions)
             modules.append(module)
             functions.merge(try device.loadKernels(cubin: module.cubin, names: ["persistent_decode"])) { a, _ in a }
             cached = cached && hit
