@@ -79,7 +79,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private let argmaxScratch: DeviceBuffer
     /// Blocks that share a sampled row's vocabulary as one cluster, each keeping its slice in
     /// shared memory (`sample_rows_clustered`); nil: a block a row, its values in scratch rows
-    /// after the sampled ids (`sample_rows`).
+    /// after the picked ids (`sample_rows`).
     private let samplingCluster: Int?
     /// Blocks a row's greedy pick is split across (each takes a slice of at least 4096 logits).
     private let argmaxSplits: Int
@@ -214,10 +214,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         let kvHeads = attention.map(\.numKVHeads).max() ?? 0
         arrivals = try device.allocate(limits.maxBatchSize * kvHeads * 4, purpose: "attention split counters")
         try device.fill(arrivals.address, byte: 0, count: arrivals.byteCount)
-        // chosen ids, each row's TokenChoice (16 bytes), then the sampler's scratch rows where it has no clusters
+        // chosen ids, then the sampler's scratch rows where it has no clusters
         let sampledRows = outputRowsCapacity(graph, output: output, limits: limits)
         let samplingCluster = Self.samplingCluster(width: width, device: device)
-        let sampled = try device.allocate(limits.maxNumTokens * (4 + 16) + (samplingCluster == nil ? sampledRows * width * 4 : 0), purpose: "sampled token ids")
+        let sampled = try device.allocate(limits.maxNumTokens * 4 + (samplingCluster == nil ? sampledRows * width * 4 : 0), purpose: "sampled token ids")
         argmaxSplits = min(32, (width + 4095) / 4096)
         argmaxScratch = try device.allocate(sampledRows * (argmaxSplits * 8 + 4), purpose: "greedy pick scratch")
         try device.fill(argmaxScratch.address, byte: 0, count: argmaxScratch.byteCount)
@@ -409,7 +409,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         return picks
     }
 
-    /// Queues the picks of the step's `rows` output rows and their copy into the staging set.
+    /// Queues the picks of the step's `rows` output rows into the staging set.
     private func pick(rows: Int, choices: [TokenChoice], staging set: Staging) throws {
         let logits = KernelArgument.pointer(try address(of: output, numTokens: 0, numSeqs: 0))
         if choices.allSatisfy({ $0.temperature <= 0 }) {
@@ -430,18 +430,16 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 (record + row * 16 + 8).storeBytes(of: choice.topP, as: Float.self)
                 (record + row * 16 + 12).storeBytes(of: choice.uniform, as: Float.self)
             }
-            try device.upload(UnsafeRawBufferPointer(start: record, count: rows * 16), to: sampled.address + UInt64(limits.maxNumTokens * 4))
-            let ids = KernelArgument.pointer(sampled.address), choices = KernelArgument.pointer(sampled.address + UInt64(limits.maxNumTokens * 4))
+            // the kernel reads the choices and writes the picks in the staging set itself: no copies
+            let arguments: [KernelArgument] = [.pointer(sampled.address), .pointer(set.picks.deviceAddress), logits, .int(Int32(vocabularySize)),
+                                               .pointer(set.choices.deviceAddress)]
             if let blocks = samplingCluster {
                 try launch(kernels["sample_rows_clustered"], grid: (blocks, rows, 1), block: (Self.samplingThreads, 1, 1),
-                           sharedBytes: Self.sampleSliceBytes(width: vocabularySize, blocks: blocks), cluster: (blocks, 1, 1),
-                           [ids, logits, .int(Int32(vocabularySize)), choices])
+                           sharedBytes: Self.sampleSliceBytes(width: vocabularySize, blocks: blocks), cluster: (blocks, 1, 1), arguments)
             } else {
-                try launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (Self.samplingThreads, 1, 1), [
-                    ids, logits, .int(Int32(vocabularySize)), choices, .pointer(sampled.address + UInt64(limits.maxNumTokens * 20)),
-                ])
+                try launch(kernels["sample_rows"], grid: (rows, 1, 1), block: (Self.samplingThreads, 1, 1),
+                           arguments + [.pointer(sampled.address + UInt64(limits.maxNumTokens * 4))])
             }
-            try device.downloadAsync(from: sampled.address, into: set.picks.base, count: rows * 4)
         }
         try set.done.record()
     }

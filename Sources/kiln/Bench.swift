@@ -38,12 +38,7 @@ struct Bench: AsyncParsableCommand {
     var requestRate: Double?
     @Option(help: "With --dataset: seeds the lengths, prompts and arrivals.")
     var seed: UInt64 = 1
-    @Option(help: "Static batches: sample every token at this temperature (0: greedy picks).")
-    var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Static batches, with --temperature: sample from the k most likely tokens (0: all).")
-    var topK = 0
-    @Option(name: .customLong("top-p"), help: "Static batches, with --temperature: sample from the most likely tokens until their probability reaches p.")
-    var topP: Float = 1
+    @OptionGroup(title: "Sampling (static batches)") var draw: DrawOptions
     @Flag(help: "Print one JSON object per batch size.")
     var json = false
     @Flag(help: "CUDA: also print where the GPU's time goes in one decode step of each batch size.")
@@ -59,15 +54,15 @@ struct Bench: AsyncParsableCommand {
         }
         if dataset != nil && stepAtATime { throw ValidationError("--step-at-a-time goes with static batches, not --dataset") }
         if dataset != nil && sampling != .greedy { throw ValidationError("--temperature, --top-k and --top-p go with static batches, not --dataset") }
-        if temperature == 0 && (topK != 0 || topP != 1) { throw ValidationError("--top-k and --top-p sample: give a --temperature above 0 too") }
-        do { try SamplingParams(temperature: temperature, topK: topK, topP: topP).validate() } catch { throw ValidationError("\(error)") }
+        if draw.temperature == 0 && (draw.topK != 0 || draw.topP != 1) { throw ValidationError("--top-k and --top-p sample: give a --temperature above 0 too") }
+        do { try SamplingParams(temperature: draw.temperature, topK: draw.topK, topP: draw.topP).validate() } catch { throw ValidationError("\(error)") }
         if concurrency != nil && requestRate != nil { throw ValidationError("give at most one of --concurrency and --request-rate") }
         guard !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch \(batch): expected positive sizes, e.g. 1,8,64") }
         guard isl > 0, osl > 0 else { throw ValidationError("--isl and --osl must be positive") }
     }
 
     /// How the static batches choose their tokens.
-    private var sampling: TokenChoice { temperature > 0 ? TokenChoice(temperature: temperature, topK: topK, topP: topP) : .greedy }
+    private var sampling: TokenChoice { draw.temperature > 0 ? TokenChoice(temperature: draw.temperature, topK: draw.topK, topP: draw.topP) : .greedy }
 
     private var batchSizes: [Int] { batch.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) } }
 
@@ -83,14 +78,14 @@ struct Bench: AsyncParsableCommand {
         }
         let llm = try await LLM(model: modelOptions.model, options: options, progress: buildProgressBar(offTerminal: false))
         if !json {
-            let picks = temperature > 0 ? "sampled at temperature \(temperature), top-k \(topK), top-p \(topP)" : "greedy"
+            let picks = sampling == .greedy ? "greedy" : "sampled at temperature \(draw.temperature), top-k \(draw.topK), top-p \(draw.topP)"
             print("\(llm.deviceDescription), isl \(isl), osl \(osl), \(picks)")
             print("batch  output tok/s  TTFT ms  ITL p50 ms  ITL p99 ms  memory GiB")
         }
         for size in batchSizes {
             let result = try llm.benchmark(batch: size, inputLength: isl, outputLength: osl, sampling: sampling, queueAhead: !stepAtATime)
             if json {
-                let picks: [(key: String, value: any Encodable)] = temperature > 0 ? [("temperature", temperature), ("top_k", topK), ("top_p", topP)] : []
+                let picks: [(key: String, value: any Encodable)] = sampling == .greedy ? [] : [("temperature", draw.temperature), ("top_k", draw.topK), ("top_p", draw.topP)]
                 try printJSONRecord(JSONRecord(result: result, device: llm.deviceDescription, extra: picks))
             } else {
                 let columns: [any CustomStringConvertible] = [size, result.outputTokensPerSecond.rounded(toPlaces: 1), result.timeToFirstTokenMs.rounded(toPlaces: 2),

@@ -23,14 +23,19 @@ struct ModelOptions: ParsableArguments {
     var model: String { modelPath ?? engine! }
 }
 
-/// How the next token is chosen and when the answer stops (shared by `generate` and `chat`).
-struct SamplingOptions: ParsableArguments {
+/// The draw of the next token: temperature, top-k, top-p (shared by `generate`, `chat` and `bench`).
+struct DrawOptions: ParsableArguments {
     @Option(help: "Sampling temperature; 0 is greedy.")
     var temperature: Float = 0
     @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
     var topK = 0
     @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
     var topP: Float = 1
+}
+
+/// How the next token is chosen and when the answer stops (shared by `generate` and `chat`).
+struct SamplingOptions: ParsableArguments {
+    @OptionGroup var draw: DrawOptions
     @Option(name: .customLong("min-p"), help: "Sample only from tokens at least this fraction as likely as the most likely one (0: all).")
     var minP: Float = 0
     @Option(help: "Random seed; the same seed gives the same tokens.")
@@ -51,7 +56,7 @@ struct SamplingOptions: ParsableArguments {
     var stopTokenIds: String?
 
     func params(maxTokens: Int, ignoreEOS: Bool = false, n: Int = 1, logprobs: Int? = nil, beams: BeamOptions? = nil) throws -> SamplingParams {
-        let params = SamplingParams(temperature: temperature, topK: topK, topP: topP, minP: minP, seed: seed, maxTokens: maxTokens,
+        let params = SamplingParams(temperature: draw.temperature, topK: draw.topK, topP: draw.topP, minP: minP, seed: seed, maxTokens: maxTokens,
                                     ignoreEOS: ignoreEOS, repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty,
                                     frequencyPenalty: frequencyPenalty, logitBias: try parseLogitBias(logitBias), minTokens: minTokens,
                                     stopTokenIds: try stopTokenIds.map { try parseTokenIds($0, option: "--stop-token-ids") } ?? [],

@@ -273,7 +273,7 @@ __device__ float bisect(const float* values, int n, float low, float high, float
 
 // One row's pick into *out. This block takes the row's [begin, end) and keeps that slice's
 // values (scaled logits, then weights) in `values`.
-__device__ void sample_row(int* out, const float* row, int width, int begin, int end, TokenChoice choice, float* values) {
+__device__ void sample_row(int* out, int* host_out, const float* row, int width, int begin, int end, TokenChoice choice, float* values) {
     int round = 0, n = end - begin;
     bool writer = cluster_rank() == 0 && threadIdx.x == 0;
     Best best = {NEG_INF, 0x7fffffff};
@@ -322,25 +322,32 @@ __device__ void sample_row(int* out, const float* row, int width, int begin, int
         hit = row_total(hit, Min(), round);
         if (hit != -NEG_INF) pick = (int)hit;  // else rounding left the target past the end: the best token
     }
-    if (writer) *out = pick;
+    if (writer) { *out = pick; *host_out = pick; }
 #if __CUDA_ARCH__ >= 900
     if (cluster_blocks() > 1) cluster_sync();  // no block leaves, freeing its totals, while another reads them
 #endif
 }
 
+// The sampled kernels read each row's choice from, and write its pick to, pinned host memory
+// the host wrote and reads (`choices`, `host_out`), so no copy is queued around them; the pick
+// also goes to `out`, where the next step's embedding reads it. The choices depend on nothing
+// the step computes: they are read before waiting for the logits.
+
 // Hopper: each row's vocabulary shared by a cluster (grid (cluster, rows)), each block's slice
 // of ⌈width / cluster⌉ values in dynamic shared memory
-extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows_clustered(int* out, const float* logits, int width,
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows_clustered(int* out, int* host_out, const float* logits, int width,
                                                                                  const TokenChoice* choices) {
+    TokenChoice choice = choices[blockIdx.y];
     KILN_WAIT_FOR_PRIOR_GRID();
     extern __shared__ float slice_values[];
     int share = (width + gridDim.x - 1) / gridDim.x, begin = min(width, (int)blockIdx.x * share), end = min(width, begin + share);
-    sample_row(out + blockIdx.y, logits + (long)blockIdx.y * width, width, begin, end, choices[blockIdx.y], slice_values);
+    sample_row(out + blockIdx.y, host_out + blockIdx.y, logits + (long)blockIdx.y * width, width, begin, end, choice, slice_values);
 }
 
 // Elsewhere: a block a row, its values in `scratch` (a row of floats per row)
-extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(int* out, const float* logits, int width, const TokenChoice* choices,
-                                                                       float* scratch) {
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows(int* out, int* host_out, const float* logits, int width,
+                                                                       const TokenChoice* choices, float* scratch) {
+    TokenChoice choice = choices[blockIdx.x];
     KILN_WAIT_FOR_PRIOR_GRID();
-    sample_row(out + blockIdx.x, logits + (long)blockIdx.x * width, width, 0, width, choices[blockIdx.x], scratch + (long)blockIdx.x * width);
+    sample_row(out + blockIdx.x, host_out + blockIdx.x, logits + (long)blockIdx.x * width, width, 0, width, choice, scratch + (long)blockIdx.x * width);
 }
