@@ -102,13 +102,12 @@ __device__ float block_exclusive_scan(float v) {
 // The bisections of TokenChoice.pick take SAMPLE_BISECTIONS steps each; a pass over the values
 // decides SAMPLE_LEVELS of them at once, measuring at every midpoint those steps could probe —
 // the same floats the host computes — and then following the decisions. So one pass and one
-// combine stand for four steps, and a pass only looks closely at values inside the interval:
-// the rest count for every probe or for none.
+// combine stand for four steps, and a pass only looks closely at values between the interval's
+// lowest probe and its top: the rest count for every probe or for none.
 #define SAMPLE_THREADS 512
 #define SAMPLE_BISECTIONS 32
 #define SAMPLE_LEVELS 4
 #define SAMPLE_PROBES 15  // 2^SAMPLE_LEVELS - 1, in heap order: node j's halves are 2j + 1 (lower) and 2j + 2
-#define SAMPLE_MEASURES (SAMPLE_PROBES + 2)  // a pass's sums: at each probe, at the interval's low and high
 
 // a value and where it is: the row's best, the first on ties
 struct Best { float value; int index; };
@@ -134,7 +133,7 @@ __device__ __forceinline__ Best load_cluster(const Best* local, unsigned rank) {
 
 // Each block's totals for the cluster to read: two sets, as a block may write the next combine's
 // while another still reads this one's (not the one after: the combine between waits for all)
-__shared__ alignas(16) unsigned char sample_exchange[2][SAMPLE_MEASURES * sizeof(float)];
+__shared__ alignas(16) unsigned char sample_exchange[2][SAMPLE_PROBES * sizeof(Best)];
 
 // Combines every thread's v[0 … N) over the row — the block's threads, then the cluster's blocks
 // in rank order — in place, the same totals in every thread of every block. `round` counts the
@@ -208,11 +207,10 @@ struct Mass { __device__ float operator()(float w) const { return w; } };
 
 // TokenChoice.pick's bisection of [low, high): each step keeps the upper half while the row's
 // measure at or above the midpoint reaches `goal`; returns the final low. `values`: the
-// block's n values. Once the interval holds no value, every later step decides alike, so they
-// are replayed without measuring.
+// block's n values.
 template <typename Measure>
 __device__ float bisect(const float* values, int n, float low, float high, float goal, Measure measure, int& round) {
-    for (int step = 0; step < SAMPLE_BISECTIONS; step += SAMPLE_LEVELS) {
+    for (int pass = 0; pass < SAMPLE_BISECTIONS / SAMPLE_LEVELS; pass++) {
         // the midpoints of every path of the next SAMPLE_LEVELS steps, computed as the steps would
         float probe[SAMPLE_PROBES], lower[SAMPLE_PROBES], upper[SAMPLE_PROBES];
         lower[0] = low;
@@ -225,29 +223,23 @@ __device__ float bisect(const float* values, int n, float low, float high, float
                 lower[2 * j + 2] = probe[j]; upper[2 * j + 2] = upper[j];
             }
         }
-        // the measure at each probe, at `low` and at `high`: values at or above `high` reach
-        // every one, values below `low` none. Two of them are equal, bit for bit, when no value
-        // lies between (the same terms are added in the same order, the rest as zeros) — or, for
-        // masses, when what lies between is lost to the sums' rounding, as it is to the host's.
-        float sums[SAMPLE_MEASURES], reaching_all = 0.0f;
+        // values at or above `high` reach every probe, values below the lowest (node 7) none
+        float sums[SAMPLE_PROBES], reaching_all = 0.0f;
 #pragma unroll
-        for (int j = 0; j < SAMPLE_PROBES + 1; j++) sums[j] = 0.0f;
+        for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] = 0.0f;
         for (int i = threadIdx.x; i < n; i += SAMPLE_THREADS) {
             float v = values[i];
             if (v >= high) {
                 reaching_all += measure(v);
-            } else if (v >= low) {
+            } else if (v >= probe[7]) {
                 float m = measure(v);
 #pragma unroll
                 for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] += v >= probe[j] ? m : 0.0f;
-                sums[SAMPLE_PROBES] += m;
             }
         }
 #pragma unroll
-        for (int j = 0; j < SAMPLE_PROBES + 1; j++) sums[j] += reaching_all;
-        sums[SAMPLE_PROBES + 1] = reaching_all;
+        for (int j = 0; j < SAMPLE_PROBES; j++) sums[j] += reaching_all;
         row_totals(sums, Sum(), round);
-        float at_low = sums[SAMPLE_PROBES], at_high = sums[SAMPLE_PROBES + 1];
         int node = 0;
 #pragma unroll
         for (int level = 0; level < SAMPLE_LEVELS; level++) {
@@ -255,24 +247,15 @@ __device__ float bisect(const float* values, int n, float low, float high, float
 #pragma unroll
             for (int j = 0; j < SAMPLE_PROBES; j++)
                 if (j == node) { sum = sums[j]; middle = probe[j]; }
-            if (sum >= goal) { low = middle; at_low = sum; node = 2 * node + 2; }
-            else { high = middle; at_high = sum; node = 2 * node + 1; }
-        }
-        if (at_low == at_high) {
-            // no value in [low, high): the measure is at_high at every later midpoint
-            bool upper_half = at_high >= goal;
-            for (int later = step + SAMPLE_LEVELS; later < SAMPLE_BISECTIONS; later++) {
-                float middle = (low + high) / 2;
-                if (upper_half) low = middle; else high = middle;
-            }
-            break;
+            if (sum >= goal) { low = middle; node = 2 * node + 2; }
+            else { high = middle; node = 2 * node + 1; }
         }
     }
     return low;
 }
 
-// One row's pick into *out. This block takes the row's [begin, end) and keeps that slice's
-// values (scaled logits, then weights) in `values`.
+// One row's pick into *out and *host_out. This block takes the row's [begin, end) and keeps
+// that slice's values (scaled logits, then weights) in `values`.
 __device__ void sample_row(int* out, int* host_out, const float* row, int width, int begin, int end, TokenChoice choice, float* values) {
     int round = 0, n = end - begin;
     bool writer = cluster_rank() == 0 && threadIdx.x == 0;
