@@ -898,7 +898,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Blocks a sampled row's vocabulary is shared by on `device` (nil: one block), so that
     /// each block's slice of f32 values fits the shared memory a block is given here.
     static func samplingCluster(width: Int, device: CUDADevice) -> Int? {
-        let blocks = 8  // the most a portable cluster has
+        let blocks = 8  // the most a portable cluster has (SAMPLE_MAX_CLUSTER of sampling.cu)
         return device.usesClusters && sampleSliceBytes(width: width, blocks: blocks) <= 3 * maxStagedBytes ? blocks : nil
     }
 

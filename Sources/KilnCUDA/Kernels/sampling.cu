@@ -105,6 +105,7 @@ __device__ float block_exclusive_scan(float v) {
 // combine stand for four steps, and a pass only looks closely at values between the interval's
 // lowest probe and its top: the rest count for every probe or for none.
 #define SAMPLE_THREADS 512
+#define SAMPLE_MAX_CLUSTER 8  // the blocks a row's cluster has at most (CUDAExecutable.samplingCluster)
 #define SAMPLE_BISECTIONS 32
 #define SAMPLE_LEVELS 4
 #define SAMPLE_PROBES 15  // 2^SAMPLE_LEVELS - 1, in heap order: node j's halves are 2j + 1 (lower) and 2j + 2
@@ -162,8 +163,15 @@ __device__ void row_totals(T (&v)[N], Op op, int& round) {
     if (cluster_blocks() > 1) {
         cluster_sync();  // every block's totals are in its shared memory
         if (threadIdx.x < N) {
-            T total = load_cluster(mine + threadIdx.x, 0);
-            for (unsigned r = 1; r < cluster_blocks(); r++) total = op(total, load_cluster(mine + threadIdx.x, r));
+            // every block's load in flight before any is added
+            T blocks[SAMPLE_MAX_CLUSTER];
+#pragma unroll
+            for (unsigned r = 0; r < SAMPLE_MAX_CLUSTER; r++)
+                if (r < cluster_blocks()) blocks[r] = load_cluster(mine + threadIdx.x, r);
+            T total = blocks[0];
+#pragma unroll
+            for (unsigned r = 1; r < SAMPLE_MAX_CLUSTER; r++)
+                if (r < cluster_blocks()) total = op(total, blocks[r]);
             totals[threadIdx.x] = total;
         }
     }
@@ -190,10 +198,15 @@ __device__ float row_prefix(float v, float* before, int& round) {
 #if __CUDA_ARCH__ >= 900
     if (cluster_blocks() > 1) {
         cluster_sync();  // every block's value is in its shared memory
+        float blocks[SAMPLE_MAX_CLUSTER];
+#pragma unroll
+        for (unsigned r = 0; r < SAMPLE_MAX_CLUSTER; r++)
+            if (r < cluster_blocks()) blocks[r] = load_cluster(mine, r);
         total = 0.0f;
-        for (unsigned r = 0; r < cluster_blocks(); r++) {
+#pragma unroll
+        for (unsigned r = 0; r < SAMPLE_MAX_CLUSTER; r++) {
             if (r == cluster_rank()) preceding = total;
-            total += load_cluster(mine, r);
+            if (r < cluster_blocks()) total += blocks[r];
         }
     }
 #endif
@@ -285,7 +298,8 @@ __device__ void sample_row(int* out, int* host_out, const float* row, int width,
         float minimum = choice.top_p < 1.0f ? bisect(values, n, 0.0f, 1.0000001f, choice.top_p * total, Mass(), round) : 0.0f;
         __syncthreads();  // the draw reads runs of the slice other threads wrote
         // the draw: each thread owns a contiguous run of the slice, the blocks' slices in rank order
-        int run = (n + SAMPLE_THREADS - 1) / SAMPLE_THREADS, first = min(n, (int)threadIdx.x * run), last = min(n, first + run);
+        // (an odd length, so that a warp's threads read 32 different shared-memory banks)
+        int run = (n + SAMPLE_THREADS - 1) / SAMPLE_THREADS | 1, first = min(n, (int)threadIdx.x * run), last = min(n, first + run);
         float local = 0.0f;
         for (int i = first; i < last; i++) local += values[i] >= minimum ? values[i] : 0.0f;
         float before = block_exclusive_scan(local), preceding;
