@@ -30,41 +30,63 @@ public struct TokenChoice: Hashable, Sendable {
     public static let greedy = TokenChoice()
 
     /// The token this choice picks from `logits`, computed on the host the way Kiln's GPU
-    /// kernel does (thresholds by bisection, then a draw in vocabulary order).
+    /// kernel does (thresholds by bisection, then a draw in vocabulary order). The scaled
+    /// logits and the weights are computed once, a bisection step looks only at the values it
+    /// can still decide on, and every mass adds its terms in vocabulary order.
     public func pick(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         var best = 0
         for i in logits.indices where logits[i] > logits[best] { best = i }
         guard temperature > 0 else { return Int32(best) }
-        let top = logits[best] / temperature
+        let scaled = logits.map { $0 / temperature }
+        let top = scaled[best]
         var floor = top
-        for value in logits { floor = min(floor, value / temperature) }
+        for value in scaled { floor = min(floor, value) }
         // the k-th largest scaled logit: the largest threshold with at least k at or above it
         var keepFrom = floor
         if topK > 0 && topK < logits.count {
             var (low, high) = (floor, top + 1)
+            // a count is exact in any order: the values at or above `high` are counted once,
+            // and only those in [low, high) are looked at again
+            var above = scaled.count { $0 >= high }, inside = scaled.filter { $0 >= low && $0 < high }
             for _ in 0..<Self.bisections {
                 let middle = (low + high) / 2
-                if logits.reduce(0, { $0 + ($1 / temperature >= middle ? 1 : 0) }) >= topK { low = middle } else { high = middle }
+                if above + inside.count(where: { $0 >= middle }) >= topK {
+                    low = middle
+                    inside.removeAll { $0 < middle }
+                } else {
+                    high = middle
+                    above += inside.count { $0 >= middle }
+                    inside.removeAll { $0 >= middle }
+                }
             }
             keepFrom = low
         }
-        func weight(_ logit: Float) -> Float { logit / temperature >= keepFrom ? expf(logit / temperature - top) : 0 }
-        let total = logits.reduce(0) { $0 + weight($1) }
+        let weights = scaled.map { $0 >= keepFrom ? expf($0 - top) : 0 }
         // top-p: the largest weight threshold whose kept mass still reaches p
         var minimum: Float = 0
         if topP < 1 {
+            let goal = topP * weights.reduce(0, +)
             var (low, high): (Float, Float) = (0, 1.0000001)
+            // the weights that can still reach a midpoint, in vocabulary order (the others add nothing)
+            var reaching = weights.filter { $0 > 0 }
             for _ in 0..<Self.bisections {
                 let middle = (low + high) / 2
-                let mass = logits.reduce(0) { $0 + (weight($1) >= middle ? weight($1) : 0) }
-                if mass >= topP * total { low = middle } else { high = middle }
+                var mass: Float = 0
+                for w in reaching where w >= middle { mass += w }
+                if mass >= goal {
+                    low = middle
+                    reaching.removeAll { $0 < middle }
+                } else {
+                    high = middle
+                }
             }
             minimum = low
         }
-        let kept = logits.map { weight($0) >= minimum ? weight($0) : 0 }
-        let target = uniform * kept.reduce(0, +)
+        var kept: Float = 0
+        for w in weights where w >= minimum { kept += w }
+        let target = uniform * kept
         var running: Float = 0
-        for (i, w) in kept.enumerated() where w > 0 {
+        for (i, w) in weights.enumerated() where w > 0 && w >= minimum {
             running += w
             if target < running { return Int32(i) }
         }
