@@ -71,19 +71,20 @@ extension LLM {
         guard batch <= limits.maxBatchSize else {
             throw BenchmarkError.invalid("--batch \(batch) exceeds the engine's --max-batch-size \(limits.maxBatchSize)")
         }
+        // one seeded stream for the prompts and the draws
         var random = seed | 1
-        func nextToken() -> Int32 {
+        func nextRandom() -> UInt64 {
             random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int32((random >> 33) % UInt64(executable.vocabularySize))
+            return random
         }
+        func nextToken() -> Int32 { Int32((nextRandom() >> 33) % UInt64(executable.vocabularySize)) }
         let prompts = (0..<batch).map { _ in (0..<inputLength).map { _ in nextToken() } }
         // each sequence's choice for its next token, a fresh draw each time
         func choices(_ rows: Int) -> [TokenChoice] {
             guard sampling.temperature > 0 else { return [] }
             return (0..<rows).map { _ in
                 var choice = sampling
-                random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                choice.uniform = Float(random >> 40) / Float(1 << 24)
+                choice.uniform = Float(nextRandom() >> 40) / Float(1 << 24)
                 return choice
             }
         }
