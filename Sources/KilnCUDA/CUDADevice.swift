@@ -180,6 +180,9 @@ public final class CUDADevice: @unchecked Sendable {
     /// takes a block a row; for comparisons).
     public var usesClusters: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_CLUSTERS") == nil }
 
+    /// The most blocks a cluster may have on every GPU that has clusters (the portable size).
+    public static let portableClusterBlocks = 8
+
     /// `KILN_SPLIT_DECODE_ATTENTION=1` keeps every decode step on the split-K decode kernel,
     /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).
     public var prefersSplitDecodeAttention: Bool { getenv("KILN_SPLIT_DECODE_ATTENTION") != nil }

@@ -896,9 +896,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     private static let samplingThreads = 512
 
     /// Blocks a sampled row's vocabulary is shared by on `device` (nil: one block), so that
-    /// each block's slice of f32 values fits the shared memory a block is given here.
+    /// each block's slice of f32 values fits the dynamic shared memory gemv_rms_norm is given
+    /// (3 × maxStagedBytes, known to fit beside the static on Hopper).
     static func samplingCluster(width: Int, device: CUDADevice) -> Int? {
-        let blocks = 8  // the most a portable cluster has (SAMPLE_MAX_CLUSTER of sampling.cu)
+        let blocks = CUDADevice.portableClusterBlocks  // SAMPLE_MAX_CLUSTER of sampling.cu
         return device.usesClusters && sampleSliceBytes(width: width, blocks: blocks) <= 3 * maxStagedBytes ? blocks : nil
     }
 
@@ -958,7 +959,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             // (group × (head dim + 2) floats) follows its key lanes' sums
             var cluster: (Int, Int, Int)?
             if device.usesClusters && splits > 1 {
-                splits = min(splits, 8)
+                splits = min(splits, CUDADevice.portableClusterBlocks)
                 cluster = (1, 1, splits)
                 sharedBytes += attention.numHeads / attention.numKVHeads * (attention.headDim + 2) * 4
             }
