@@ -26,7 +26,7 @@
 #define GEMV_RMS_NORM 1
 #define GEMV_ELEMENTWISE 2  // + the prologue's index
 
-// A stage, as the host lays it out (192 bytes). By kind:
+// A stage, as the host lays it out (192 bytes): kind, variant, a GEMV's rows a ring fill, then by kind:
 // embedding: p = out, table, ids, feeds, picks; i = width, rows
 // GEMV: p = y, w, then x (copy) | x, residual, sum, norm weight (RMSNorm, f[0] = eps) | the
 //   elementwise operands (p[2 + j], width i[4 + 2j], row stride i[5 + 2j]); i = y is f32, m, n, k
@@ -35,7 +35,7 @@
 //   max blocks, tokens per block, rotary, heads, KV heads, head dim, window, splits, tokens;
 //   f = rotary factor, scale
 struct PersistentOp {
-    int kind, variant, pad0, pad1;
+    int kind, variant, fill, unused;
     unsigned long long p[12];
     int i[16];
     float f[4];
@@ -165,23 +165,22 @@ __device__ void prefetch_attention(const PersistentOp& op) {
     prefetch_keys((const act*)op.p[3], (const int*)op.p[9] + (long)t * op.i[3], begin, end, kv_head, op.i[7], op.i[4], op.i[8]);
 }
 
-// The producer: the block's rows of every GEMV, in stage order, into the ring — a slot is
-// refilled once the warp that read it released it
+// The producer: the block's rows of every GEMV, in stage order, into the ring, `fill` rows
+// (the record's) a slot — a slot is refilled once the warp that read it released it
 __device__ void stream_weights(const PersistentOp* ops, int count, unsigned char* ring, int slot_bytes, int slots,
                                unsigned long long* full, unsigned long long* empty) {
     unsigned long long stage = 0;
     for (int o = 0; o < count; o++) {
         const PersistentOp& op = ops[o];
         if (op.kind != OP_GEMV) continue;
-        int n = op.i[2], k = op.i[3];
+        int n = op.i[2], k = op.i[3], per_fill = op.fill;
         long row_bytes = (long)k * 2;
-        int per_slot = max(1, (int)(slot_bytes / row_bytes));
         int first = (int)((long)blockIdx.x * n / gridDim.x), last = (int)((long)(blockIdx.x + 1) * n / gridDim.x);
         const unsigned char* weights = (const unsigned char*)op.p[1];
-        for (int row = first; row < last; row += per_slot, stage++) {
+        for (int row = first; row < last; row += per_fill, stage++) {
             int slot = stage % slots;
             if (stage >= (unsigned long long)slots) wait_parity(&empty[slot], ((stage / slots) & 1) ^ 1);
-            unsigned bytes = (unsigned)(min(per_slot, last - row) * row_bytes);
+            unsigned bytes = (unsigned)(min(per_fill, last - row) * row_bytes);
             unsigned barrier = shared_address(&full[slot]);
             asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(barrier), "r"(bytes) : "memory");
             asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
@@ -191,16 +190,46 @@ __device__ void stream_weights(const PersistentOp* ops, int count, unsigned char
     }
 }
 
+// Rows a warp sums at once: each its own sum (so every row adds in the order the GEMV
+// kernels use), their loads and multiply-adds interleaved
+#define RING_ROWS 4
+
+// The dot products of `count` ≤ RING_ROWS rows of a fill with x, written to y
+__device__ __forceinline__ void ring_rows(const PersistentOp& op, const u32x4* rows, const u32x4* xs, int chunks, int row, int count) {
+    int lane = threadIdx.x & 31;
+    float acc[RING_ROWS] = {};
+#pragma unroll 2
+    for (int c = lane; c < chunks; c += 32) {
+        float xf[8];
+        unpack_bf16x8(xs[c], xf);
+#pragma unroll
+        for (int r = 0; r < RING_ROWS; r++) {
+            if (r >= count) break;
+            float wf[8];
+            unpack_bf16x8(rows[(long)r * chunks + c], wf);
+#pragma unroll
+            for (int e = 0; e < 8; e++) acc[r] = fmaf(wf[e], xf[e], acc[r]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < RING_ROWS; r++) acc[r] = warp_sum(acc[r]);
+#pragma unroll
+    for (int r = 0; r < RING_ROWS; r++) {
+        if (r >= count || lane != r) continue;
+        if (op.i[0]) ((float*)op.p[0])[row + r] = acc[r];
+        else store((bf16*)op.p[0] + row + r, acc[r]);
+    }
+}
+
 // The consumers' part of a GEMV (one row), x staged: fill s of the ring goes to warp
 // s % readers (readers divides the slots), so each slot has one reader, who waits for each of
 // its phases in turn (a waiter a phase ahead would take the previous phase's completion for
 // its own). The warp writes the dot products of the fill's rows with x.
 __device__ void gemv_from_ring(const PersistentOp& op, const u32x4* xs, const unsigned char* ring, int slot_bytes, int slots, int readers,
                                unsigned long long* full, unsigned long long* empty, unsigned long long& stage) {
-    int n = op.i[2], k = op.i[3], chunks = k / 8, y_is_f32 = op.i[0];
-    int per_slot = max(1, (int)(slot_bytes / ((long)k * 2)));
+    int n = op.i[2], k = op.i[3], chunks = k / 8, per_fill = op.fill;
     int first = (int)((long)blockIdx.x * n / gridDim.x), last = (int)((long)(blockIdx.x + 1) * n / gridDim.x);
-    int fills = (last - first + per_slot - 1) / per_slot;
+    int fills = (last - first + per_fill - 1) / per_fill;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int own = (int)((warp - (int)(stage % readers) + readers) % readers);  // this warp's first fill of the stage
     for (int j = warp < readers ? own : fills; j < fills; j += readers) {
@@ -208,22 +237,8 @@ __device__ void gemv_from_ring(const PersistentOp& op, const u32x4* xs, const un
         int slot = s % slots;
         wait_parity(&full[slot], (s / slots) & 1);
         const u32x4* rows = (const u32x4*)(ring + (long)slot * slot_bytes);
-        int row = first + j * per_slot, count = min(per_slot, last - row);
-        for (int r = 0; r < count; r++) {
-            float acc = 0.0f;
-            for (int c = lane; c < chunks; c += 32) {
-                float wf[8], xf[8];
-                unpack_bf16x8(rows[(long)r * chunks + c], wf);
-                unpack_bf16x8(xs[c], xf);
-#pragma unroll
-                for (int e = 0; e < 8; e++) acc = fmaf(wf[e], xf[e], acc);
-            }
-            acc = warp_sum(acc);
-            if (lane == 0) {
-                if (y_is_f32) ((float*)op.p[0])[row + r] = acc;
-                else store((bf16*)op.p[0] + row + r, acc);
-            }
-        }
+        int row = first + j * per_fill, count = min(per_fill, last - row);
+        for (int r = 0; r < count; r += RING_ROWS) ring_rows(op, rows + (long)r * chunks, xs, chunks, row + r, min(RING_ROWS, count - r));
         __syncwarp();
         if (lane == 0) asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(&empty[slot])) : "memory");
     }
@@ -250,7 +265,8 @@ __device__ void attention_blocks(const PersistentOp& op) {
 
 // `counter`: stages finished, summed over blocks (0 at launch; the last block to finish resets it).
 // `readers`: the warps that read the ring (at most the consumers' fifteen, dividing `slots`).
-// `trace` (profiles; may be null): each block's start and the end of each of its stages (ns).
+// `trace` (profiles; may be null): each block's start, the end of each of its stages, then when
+// each stage's wait ended (ns).
 // Dynamic shared memory: `staged` bytes (a GEMV's x, attention's key-lane sums), then the ring.
 extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS, 1)
 persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int staged, int slot_bytes, int slots, int readers,
@@ -279,6 +295,7 @@ persistent_decode(const PersistentOp* ops, int count, unsigned* counter, int sta
         if (norm_in_registers(op)) load_norm_weights(norm, (const float*)op.p[5], op.i[3]);
         else if (op.kind == OP_ATTENTION && threadIdx.x < ATTN_THREADS) prefetch_attention(op);
         if (o > 0) wait_for_stages(counter, o * gridDim.x);
+        if (trace && threadIdx.x == 0) trace[(count + 1 + o) * gridDim.x + blockIdx.x] = global_time();
         if (op.kind == OP_EMBEDDING) {
             if (blockIdx.x < op.i[1])
                 embed_row((act*)op.p[0], (const act*)op.p[1], (const int*)op.p[2], (const int*)op.p[3], (const int*)op.p[4], op.i[0],

@@ -4,73 +4,6 @@
 
 struct TokenChoice { float temperature; int top_k; float top_p; float uniform; };
 
-// the index of the row's largest value (the first on ties) and the value
-__device__ int block_argmax(const float* row, int width, float* best_value) {
-    float best = NEG_INF;
-    int index = 0x7fffffff;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) {
-        float v = row[i];
-        if (v > best || (v == best && i < index)) { best = v; index = i; }
-    }
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        float other = __shfl_xor_sync(0xffffffffu, best, offset);
-        int other_index = __shfl_xor_sync(0xffffffffu, index, offset);
-        if (other > best || (other == best && other_index < index)) { best = other; index = other_index; }
-    }
-    __shared__ float values[32];
-    __shared__ int indices[32];
-    __shared__ float final_value;
-    __shared__ int final_index;
-    if ((threadIdx.x & 31) == 0) { values[threadIdx.x >> 5] = best; indices[threadIdx.x >> 5] = index; }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int w = 1; w < (blockDim.x + 31) / 32; w++)
-            if (values[w] > best || (values[w] == best && indices[w] < index)) { best = values[w]; index = indices[w]; }
-        final_value = best;
-        final_index = index;
-    }
-    __syncthreads();
-    *best_value = final_value;
-    int result = final_index;
-    __syncthreads();
-    return result;
-}
-
-// Greedy picks: gridDim.y blocks a row each take a slice of it (one block would stream a
-// 128k-entry row through one SM), and the last of a row's blocks to finish (counted in
-// `arrivals`, which it resets) picks among the slices' winners, the first on ties. The pick
-// goes to `out` (where the next step's embedding reads it) and to `host_out`, pinned host
-// memory the host reads once the step's event has passed (no copy queued after the kernel).
-extern "C" __global__ void argmax_rows(int* out, int* host_out, const float* logits, int width, float* best_values, int* best_indices,
-                                       int* arrivals) {
-    KILN_WAIT_FOR_PRIOR_GRID();
-    int row = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    int chunk = (width + splits - 1) / splits, begin = min(width, split * chunk), end = min(width, begin + chunk);
-    float best;
-    int index = block_argmax(logits + (long)row * width + begin, end - begin, &best);
-    __shared__ int last;
-    if (threadIdx.x == 0) {
-        best_values[row * splits + split] = best;
-        best_indices[row * splits + split] = index == 0x7fffffff ? index : index + begin;  // an empty slice loses every tie
-        __threadfence();  // this slice's winner is visible before it is counted
-        last = atomicAdd(arrivals + row, 1) == splits - 1;
-    }
-    __syncthreads();
-    if (!last || threadIdx.x != 0) return;
-    __threadfence();
-    float top = NEG_INF;
-    int pick = 0x7fffffff;
-    for (int s = 0; s < splits; s++) {
-        float value = __ldcg(best_values + row * splits + s);
-        int at = __ldcg(best_indices + row * splits + s);
-        if (value > top || (value == top && at < pick)) { top = value; pick = at; }
-    }
-    arrivals[row] = 0;
-    if (pick == 0x7fffffff) pick = 0;  // a row of NaNs: a valid id, not one past the vocabulary
-    out[row] = pick;
-    host_out[row] = pick;
-}
-
 // exclusive prefix sum over the block's threads, in thread order
 __device__ float block_exclusive_scan(float v) {
     __shared__ float totals[32];
@@ -153,14 +86,18 @@ __device__ void row_totals(T (&v)[N], Op op, int& round) {
     }
     __syncthreads();
     T* mine = (T*)sample_exchange[round++ & 1];
+    bool clustered = false;
+#if __CUDA_ARCH__ >= 900
+    clustered = cluster_blocks() > 1;
+#endif
     if (threadIdx.x < N) {
         T total = warps[0][threadIdx.x];
         for (int w = 1; w < SAMPLE_THREADS / 32; w++) total = op(total, warps[w][threadIdx.x]);
-        mine[threadIdx.x] = total;
+        if (clustered) mine[threadIdx.x] = total;
         totals[threadIdx.x] = total;
     }
 #if __CUDA_ARCH__ >= 900
-    if (cluster_blocks() > 1) {
+    if (clustered) {
         cluster_sync();  // every block's totals are in its shared memory
         if (threadIdx.x < N) {
             // every block's load in flight before any is added
@@ -187,6 +124,41 @@ __device__ T row_total(T v, Op op, int& round) {
     T values[1] = {v};
     row_totals(values, op, round);
     return values[0];
+}
+
+// Greedy picks: gridDim.y blocks a row each take a slice of it (one block would stream a
+// 128k-entry row through one SM), and the last of a row's blocks to finish (counted in
+// `arrivals`, which it resets) picks among the slices' winners, the first on ties. The pick
+// goes to `out` (where the next step's embedding reads it) and to `host_out`, pinned host
+// memory the host reads once the step's event has passed (no copy queued after the kernel).
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) argmax_rows(int* out, int* host_out, const float* logits, int width,
+                                                                         float* best_values, int* best_indices, int* arrivals) {
+    KILN_WAIT_FOR_PRIOR_GRID();
+    int row = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+    int chunk = (width + splits - 1) / splits, begin = min(width, split * chunk), end = min(width, begin + chunk);
+    // the slice's largest value, the first on ties (NaNs never win)
+    Best best = {NEG_INF, 0x7fffffff};
+    const float* slice = logits + (long)row * width + begin;
+    for (int i = threadIdx.x; i < end - begin; i += SAMPLE_THREADS) best = Better()(best, Best{slice[i], i});
+    int round = 0;
+    best = row_total(best, Better(), round);
+    __shared__ int last;
+    if (threadIdx.x == 0) {
+        best_values[row * splits + split] = best.value;
+        best_indices[row * splits + split] = best.index == 0x7fffffff ? best.index : best.index + begin;  // an empty slice loses every tie
+        __threadfence();  // this slice's winner is visible before it is counted
+        last = atomicAdd(arrivals + row, 1) == splits - 1;
+    }
+    __syncthreads();
+    if (!last || threadIdx.x != 0) return;
+    __threadfence();
+    Best top = {NEG_INF, 0x7fffffff};
+    for (int s = 0; s < splits; s++) top = Better()(top, Best{__ldcg(best_values + row * splits + s), __ldcg(best_indices + row * splits + s)});
+    int pick = top.index;
+    arrivals[row] = 0;
+    if (pick == 0x7fffffff) pick = 0;  // a row of NaNs: a valid id, not one past the vocabulary
+    out[row] = pick;
+    host_out[row] = pick;
 }
 
 // this block's `v` (the same in all its threads) summed over the cluster's blocks before it
