@@ -212,7 +212,8 @@ __device__ __forceinline__ void ring_rows(const PersistentOp& op, const u32x4* r
         }
     }
 #pragma unroll
-    for (int r = 0; r < RING_ROWS; r++) acc[r] = warp_sum(acc[r]);
+    for (int r = 0; r < RING_ROWS; r++)
+        if (r < count) acc[r] = warp_sum(acc[r]);  // count is the warp's own: every lane takes the same branches
 #pragma unroll
     for (int r = 0; r < RING_ROWS; r++) {
         if (r >= count || lane != r) continue;
