@@ -601,7 +601,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// Queues every kernel of the graph for a step of `numTokens` tokens in `numSeqs` sequences.
     /// `decode`: every sequence has one new token (token t is sequence t).
     /// `skipping`: nodes left out (profiling: a stage's share of the step, by difference).
-    private func enqueue(numTokens: Int, numSeqs: Int, decode: Bool, skipping: (Node) -> Bool = { _ in false },
+    private func enqueue(numTokens: Int, numSeqs: Int, decode: Bool, skipping: (Int) -> Bool = { _ in false },
                          afterNode: ((Int) throws -> Void)? = nil) throws {
         func at(_ id: Int) throws -> KernelArgument { .pointer(try address(of: id, numTokens: numTokens, numSeqs: numSeqs)) }
         func rows(_ id: Int) -> Int { let shape = extent(id, numTokens, numSeqs); return shape.dropLast().reduce(1, *) }
@@ -609,7 +609,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // a norm is one block per row and latency-bound: two values a thread (ncu: 8 a thread
         // left a 2048-wide row at 9.5 µs, issue-bound on one SM)
         let normThreads = { (width: Int) in min(1024, max(32, (width / 2 + 31) / 32 * 32)) }
-        for (id, node) in nodes.enumerated() where !skipping(node) {
+        for (id, node) in nodes.enumerated() where !skipping(id) {
             let inputs = node.inputs
             if let gemv = fusion.absorbedBy[id], try gemvPrologue(gemv, numTokens: numTokens, numSeqs: numSeqs, decode: decode) != nil { continue }
             switch node.op {
@@ -694,15 +694,24 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             try graph.launch()
             try device.synchronize()
             // the whole step replayed back to back: the GPU's time a step, without the host's
-            func replayed(skipping: (Node) -> Bool) throws -> Double {
+            func replayed(skipping: (Int) -> Bool) throws -> Double {
                 let graph = try device.capture { try enqueue(numTokens: step.numTokens, numSeqs: step.numSeqs, decode: decode, skipping: skipping) }
                 try graph.launch()
                 let replays = 20
                 return try device.time { for _ in 0..<replays { try graph.launch() } } / Double(replays)
             }
             let stepMilliseconds = try replayed { _ in false }
-            // attention left out: what its kernels add to the step where the GEMVs cannot hide them
-            let withoutAttention = try replayed { $0.attention != nil }
+            // each kind of stage left out in turn: what it adds to the step past what the
+            // kernels around it overlap (attention, and each GEMM shape with what it absorbs)
+            let attentionCount = nodes.filter { $0.attention != nil }.count
+            var leftOut = [(kernel: "attention", milliseconds: try replayed { self.nodes[$0].attention != nil }, launches: attentionCount)]
+            let shapes = Dictionary(grouping: nodes.indices.filter { gemmShape($0, numTokens: step.numTokens, numSeqs: step.numSeqs) != nil }) {
+                kernelLabel($0, numTokens: step.numTokens, numSeqs: step.numSeqs)
+            }
+            for (label, ids) in shapes.sorted(by: { $0.key < $1.key }) {
+                let skipped = Set(ids)
+                leftOut.append((label, try replayed { skipped.contains($0) }, ids.count))
+            }
             var totals: [String: (Double, Int)] = [:]
             for (previous, mark) in zip(marks, marks.dropFirst()) {
                 let time = try mark.event.milliseconds(since: previous.event)
@@ -718,8 +727,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
                 try persistent.launch(self.kernels["persistent_decode"], on: device, tracing: true)
                 stages = try persistent.stageTimes()
             }
-            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds, withoutAttentionMilliseconds: withoutAttention,
-                                 persistentStages: stages)
+            return DecodeProfile(kernels: kernels, stepMilliseconds: stepMilliseconds, leftOut: leftOut, persistentStages: stages)
         }
     }
 
@@ -1102,9 +1110,11 @@ public struct DecodeProfile: Sendable {
     public let kernels: [(kernel: String, milliseconds: Double, launches: Int)]
     /// The whole step's GPU time, replayed back to back as a CUDA graph.
     public let stepMilliseconds: Double
-    /// The same with the attention kernels left out (their outputs stale): the difference is
-    /// what attention adds to the step, past what the kernels around it overlap.
-    public let withoutAttentionMilliseconds: Double
+    /// The step replayed with one kind of stage left out (its outputs stale): attention, then
+    /// each GEMM shape with the norms or elementwise chains it absorbs, and its launches. The
+    /// difference from `stepMilliseconds` is what that stage adds to the step, past what the
+    /// kernels around it overlap.
+    public let leftOut: [(kernel: String, milliseconds: Double, launches: Int)]
     /// Where the persistent kernel takes the step: its stages by kind, each the time from the
     /// previous stage's end to its own in the last block to finish it (empty where it does not).
     public let persistentStages: [(kernel: String, milliseconds: Double, launches: Int)]

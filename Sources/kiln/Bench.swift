@@ -95,8 +95,7 @@ struct Bench: AsyncParsableCommand {
             }
             if profile, let step = try llm.profileDecode(batch: size, context: isl + osl / 2) {
                 let total = step.kernels.reduce(0) { $0 + $1.milliseconds }
-                print("  decode step, batch \(size): \(step.stepMilliseconds.rounded(toPlaces: 3)) ms on the GPU (graph replay), "
-                      + "\(step.withoutAttentionMilliseconds.rounded(toPlaces: 3)) ms with attention left out; "
+                print("  decode step, batch \(size): \(step.stepMilliseconds.rounded(toPlaces: 3)) ms on the GPU (graph replay); "
                       + "\(total.rounded(toPlaces: 3)) ms of kernels, each timed alone:")
                 func printRows(_ rows: some Sequence<(kernel: String, milliseconds: Double, launches: Int)>) {
                     for row in rows {
@@ -104,6 +103,8 @@ struct Bench: AsyncParsableCommand {
                     }
                 }
                 printRows(step.kernels.prefix(12))
+                print("  what each stage adds to the replayed step (the step without it, its outputs stale):")
+                printRows(step.leftOut.map { ($0.kernel, step.stepMilliseconds - $0.milliseconds, $0.launches) })
                 if !step.persistentStages.isEmpty {
                     let total = step.persistentStages.reduce(0) { $0 + $1.milliseconds }
                     print("  the persistent kernel's step: \(total.rounded(toPlaces: 3)) ms; stages, each up to its last block's end:")
