@@ -262,8 +262,11 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         let usesPersistentDecode = options.cudaGraphs && activation == .bf16 && device.info.computeCapability.major >= 9
             && (options.persistentDecode ?? options.autotune)
+        // decode attention specialized for the model's head size and the cache's block size
+        let headDims = Set(attention.map(\.headDim))
+        let decodeShape = device.specializesDecodeAttention && headDims.count == 1 ? (headDims.first!, kvCache.tokensPerBlock) : nil
         let kernels = try CUDAKernelLibrary(device: device, compiler: compiler, activation: activation, elementwise: Array(elementwise.values),
-                                            gemvPrologues: gemvPrologues,
+                                            decodeShape: decodeShape, gemvPrologues: gemvPrologues,
                                             persistentAttentionGroups: usesPersistentDecode ? Array(Set(attention.map(Self.decodeGroup))).sorted() : nil)
         self.usesPersistentDecode = usesPersistentDecode
         measuresOneRowDecode = options.persistentDecode == nil
@@ -978,7 +981,8 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             ] + strides + [
                 positions, .pointer(metadataAddress(steps.slots)), .pointer(metadataAddress(steps.blockTables)),
                 .int(Int32(maxBlocksPerSequence)), .int(Int32(layout.tokensPerBlock)),
-            ] + rope + heads + [.float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits))])
+            ] + rope + heads + [.float(attention.scale), .int(Int32(attention.slidingWindow ?? 0)), .int(Int32(splits)),
+                                .int(numTokens == 1 ? 1 : 0)])  // one-row steps: the kernel specialized for the model's shape
             return
         }
         try launch(kernels["write_kv"], grid: (numTokens, 1, 1), block: (128, 1, 1), [

@@ -99,14 +99,18 @@ struct CUDAKernelLibrary {
     /// The elementwise GEMV prologues the persistent kernel dispatches, by index (their GEMVs' names).
     let persistentPrologues: [String]
 
+    /// `decodeShape`: the head size and tokens a cache block that decode attention is
+    /// specialized for (nil: none);
     /// `gemvPrologues`: elementwise programs computed inside the GEMV that reads them;
     /// `persistentAttentionGroups`: the GQA groups of the graph's attention, when the persistent
     /// decode kernel (`persistent_decode`) is to be built (nil: it is not).
     init(device: CUDADevice, compiler: KernelCompiler, activation: DType, elementwise: [ElementwiseKernel],
-         gemvPrologues: [ElementwiseKernel] = [], persistentAttentionGroups: [Int]? = nil) throws(CUDAError) {
+         decodeShape: (headDim: Int, tokensPerBlock: Int)? = nil, gemvPrologues: [ElementwiseKernel] = [],
+         persistentAttentionGroups: [Int]? = nil) throws(CUDAError) {
         let options = Self.options(activation: activation)
         let prefix = Self.commonSource + "\n"
-        let (main, mainCached) = try compiler.cubin(Self.mainSource, name: "kiln", options: options)
+        let decodeOptions = decodeShape.map { ["-DKILN_DECODE_HEAD_DIM=\($0.headDim)", "-DKILN_DECODE_TOKENS_PER_BLOCK=\($0.tokensPerBlock)"] } ?? []
+        let (main, mainCached) = try compiler.cubin(Self.mainSource, name: "kiln", options: options + decodeOptions)
         var modules = [main]
         // every Kiln kernel starts with KILN_WAIT_FOR_PRIOR_GRID
         var functions = try device.loadKernels(cubin: main.cubin, names: Self.handwrittenNames(activation: activation), waitForPriorGrid: true)

@@ -109,10 +109,11 @@ struct PersistentProgram {
                 self.pointers = p
                 ints = [width, Int32(launch.grid.0)]
             } else if name.hasPrefix("decode_attention_g"), let group = Int32(name.dropFirst("decode_attention_g".count)) {
-                // the launch's pointers: 0–6, 10–12, 15; ints: 7–9, 13, 14, 17–20, 22, 23; floats: 16, 21
-                guard a.count == 24, let p = pointers(0..<7), let metadata = pointers(10..<13), let frequencies = pointer(15),
+                // the launch's pointers: 0–6, 10–12, 15; ints: 7–9, 13, 14, 17–20, 22–24; floats: 16, 21 (the
+                // persistent kernel runs the kernel's generic path, whatever int 24 asks)
+                guard a.count == 25, let p = pointers(0..<7), let metadata = pointers(10..<13), let frequencies = pointer(15),
                       let strides = intArguments(7..<10), let blocksInts = intArguments(13..<15), let heads = intArguments(17..<21), let window = int(22),
-                      int(23) != nil, let factor = float(16), let scale = float(21) else { return nil }
+                      int(23) != nil, int(24) != nil, let factor = float(16), let scale = float(21) else { return nil }
                 kind = Self.attention
                 variant = group
                 // the splits fill the persistent grid once, however many the launch took (a Hopper

@@ -80,6 +80,14 @@ let clangPath: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "").spl
         #expect(elementwise.isEmpty, "the generated kernels (\(activation), \(architecture)):\n\(elementwise)")
     }
 
+    /// Decode attention specialized for a model's head size and cache block size (as the CUDA
+    /// backend builds the main module for a model).
+    @Test func theSpecializedDecodeAttentionCompiles() throws {
+        let options = CUDAKernelLibrary.options(activation: .bf16) + ["-DKILN_DECODE_HEAD_DIM=64", "-DKILN_DECODE_TOKENS_PER_BLOCK=32"]
+        let log = try errors(CUDAKernelLibrary.mainSource, architecture: "sm_90", options: options)
+        #expect(log.isEmpty, "the main module, specialized:\n\(log)")
+    }
+
     @Test func thePersistentModuleCompiles() throws {
         let source = CUDAKernelLibrary.persistentSource(prologues: [Self.swiglu], attentionGroups: [1, 2, 4, 8])
         let log = try errors(source, architecture: "sm_90", options: CUDAKernelLibrary.options(activation: .bf16) + CUDAKernelLibrary.persistentOptions)

@@ -24,7 +24,7 @@ import Testing
         KernelLaunch(name: "decode_attention_g4", grid: (1, 8, Int(splits)), sharedBytes: 16384, arguments: [
             .pointer(0x7000), .pointer(0x7100), .pointer(0x7200), .pointer(0x7300), .pointer(0x4000), .pointer(0x4800), .pointer(0x4a00),
             .int(3072), .int(3072), .int(3072), .pointer(0x3300), .pointer(0x3400), .pointer(0x3500), .int(64), .int(16),
-            .pointer(0x7400), .float(1), .int(1), .int(32), .int(8), .int(64), .float(0.125), .int(0), .int(splits),
+            .pointer(0x7400), .float(1), .int(1), .int(32), .int(8), .int(64), .float(0.125), .int(0), .int(splits), .int(1),
         ])
     }
 

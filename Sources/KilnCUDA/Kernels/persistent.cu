@@ -248,7 +248,7 @@ __device__ void gemv_from_ring(const PersistentOp& op, const u32x4* xs, const un
 
 template <int G>
 __device__ __forceinline__ void attention_stage(const PersistentOp& op, int t, int kv_head, int split) {
-    decode_attention<G>((act*)op.p[0], (float*)op.p[1], (int*)op.p[2], (act*)op.p[3], (const act*)op.p[4], (const act*)op.p[5],
+    decode_attention<G, 0, 0>((act*)op.p[0], (float*)op.p[1], (int*)op.p[2], (act*)op.p[3], (const act*)op.p[4], (const act*)op.p[5],
                         (const act*)op.p[6], op.i[0], op.i[1], op.i[2], (const int*)op.p[7], (const int*)op.p[8], (const int*)op.p[9],
                         op.i[3], op.i[4], (const float*)op.p[10], op.f[0], op.i[5], op.i[6], op.i[7], op.i[8], op.f[1], op.i[9],
                         op.i[10], t, kv_head, split);
