@@ -180,9 +180,9 @@ public final class CUDADevice: @unchecked Sendable {
     /// takes a block a row; for comparisons).
     public var usesClusters: Bool { info.computeCapability.major >= 9 && getenv("KILN_NO_CLUSTERS") == nil }
 
-    /// Whether decode attention is compiled for the model's head size and cache block size
-    /// (besides the kernel that takes any). `KILN_GENERIC_ATTENTION=1` keeps only the latter
-    /// (for comparisons).
+    /// Whether decode attention is also compiled for the model's head size and cache block
+    /// size, which one-row decode steps then take (the kernel that takes any shape serves the
+    /// rest). `KILN_GENERIC_ATTENTION=1` keeps only the latter (for comparisons).
     public var specializesDecodeAttention: Bool { getenv("KILN_GENERIC_ATTENTION") == nil }
 
     /// The most blocks a cluster may have on every GPU that has clusters (the portable size).
