@@ -706,14 +706,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             let stepMilliseconds = try replayed { _ in false }
             // each kind of stage left out in turn: what it adds to the step past what the
             // kernels around it overlap (attention, and each GEMM shape with what it absorbs)
-            let attentionCount = nodes.filter { $0.attention != nil }.count
-            var leftOut = [(kernel: "attention", milliseconds: try replayed { self.nodes[$0].attention != nil }, launches: attentionCount)]
-            let shapes = Dictionary(grouping: nodes.indices.filter { gemmShape($0, numTokens: step.numTokens, numSeqs: step.numSeqs) != nil }) {
-                kernelLabel($0, numTokens: step.numTokens, numSeqs: step.numSeqs)
-            }
-            for (label, ids) in shapes.sorted(by: { $0.key < $1.key }) {
+            let kinds = Dictionary(grouping: nodes.indices.filter {
+                nodes[$0].attention != nil || gemmShape($0, numTokens: step.numTokens, numSeqs: step.numSeqs) != nil
+            }) { kernelLabel($0, numTokens: step.numTokens, numSeqs: step.numSeqs) }
+            let leftOut = try kinds.sorted { $0.key < $1.key }.map { label, ids in
                 let skipped = Set(ids)
-                leftOut.append((label, try replayed { skipped.contains($0) }, ids.count))
+                return (kernel: label, milliseconds: try replayed { skipped.contains($0) }, launches: ids.count)
             }
             var totals: [String: (Double, Int)] = [:]
             for (previous, mark) in zip(marks, marks.dropFirst()) {

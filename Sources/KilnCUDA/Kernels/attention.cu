@@ -319,12 +319,10 @@ __device__ __forceinline__ int key_span(int head_dim) {
     return span;
 }
 
-template <int G, int HD, int TPB>
+template <int G>
 __device__ __forceinline__ void attend_decode(const float* q_shared, act* out, float* records, int record_step, const act* cache,
                                               const int* table, int t, int kv_head, int begin, int end, int tokens_per_block,
                                               int num_heads, int num_kv_heads, int head_dim) {
-    if (HD) head_dim = HD;
-    if (TPB) tokens_per_block = TPB;
     int tid = threadIdx.x;
     int group = num_heads / num_kv_heads, chunks = head_dim / 8, span = key_span(head_dim);
     int per_pass = ATTN_THREADS / span, chunk = tid % span, key_lane = tid / span;
@@ -410,7 +408,8 @@ __device__ __forceinline__ void attend_decode(const float* q_shared, act* out, f
 // block for the next use). One kernel per group size (decode_attention_g1 … _g8), each with
 // the registers its group needs; the persistent kernel calls this for its attention blocks.
 // HD, TPB: the head size and tokens a cache block, where the build fixed them (0: as given) —
-// the decode step is latency-bound, and with them known its index arithmetic folds away.
+// the decode step is latency-bound, and with them known its index arithmetic folds away (also
+// in attend_decode, inlined here).
 template <int G, int HD, int TPB>
 __device__ __forceinline__ void decode_attention(act* out, float* partial, int* arrivals, act* cache, const act* q, const act* k, const act* v,
                  int q_stride, int k_stride, int v_stride, const int* positions, const int* slots, const int* block_tables,
@@ -470,8 +469,8 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
             }
         }
         ATTN_SYNC();  // the new key is in the cache for this block's reads
-        attend_decode<G, HD, TPB>(q_shared, out, splits == 1 ? nullptr : records, clustered ? head_dim + 2 : stride * (head_dim + 2), cache,
-                                  table, t, kv_head, begin, end, tokens_per_block, num_heads, num_kv_heads, head_dim);
+        attend_decode<G>(q_shared, out, splits == 1 ? nullptr : records, clustered ? head_dim + 2 : stride * (head_dim + 2), cache,
+                         table, t, kv_head, begin, end, tokens_per_block, num_heads, num_kv_heads, head_dim);
     }
     if (splits == 1) return;
     act* group_out = out + ((long)t * num_heads + kv_head * group) * head_dim;

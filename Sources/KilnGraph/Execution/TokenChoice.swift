@@ -50,12 +50,13 @@ public struct TokenChoice: Hashable, Sendable {
             var above = scaled.count { $0 >= high }, inside = scaled.filter { $0 >= low && $0 < high }
             for _ in 0..<Self.bisections {
                 let middle = (low + high) / 2
-                if above + inside.count(where: { $0 >= middle }) >= topK {
+                let atOrAbove = inside.count { $0 >= middle }
+                if above + atOrAbove >= topK {
                     low = middle
                     inside.removeAll { $0 < middle }
                 } else {
                     high = middle
-                    above += inside.count { $0 >= middle }
+                    above += atOrAbove
                     inside.removeAll { $0 >= middle }
                 }
             }
