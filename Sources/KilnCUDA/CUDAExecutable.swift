@@ -276,6 +276,10 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         }
         // x, then the norm's f32 weights (k ≤ maxStagedBytes / 2 where x is staged)
         for name in CUDAKernelLibrary.gemvVariants("gemv_rms_norm") { try device.allowSharedMemory(kernels[name], bytes: 3 * Self.maxStagedBytes) }
+        let decodeAttentionBytes = Dictionary(attention.map {
+            ("decode_attention_g\(Self.decodeGroup($0))", Self.decodeAttentionSharedBytes($0, gathered: CUDADevice.portableClusterBlocks))
+        }, uniquingKeysWith: max)
+        for (name, bytes) in decodeAttentionBytes { try device.allowSharedMemory(kernels[name], bytes: bytes) }
         if let blocks = samplingCluster { try device.allowSharedMemory(kernels["sample_rows_clustered"], bytes: Self.sampleSliceBytes(width: width, blocks: blocks)) }
         if activation != .f32 {
             for size in CUDAKernelLibrary.flashHeadSizes {
@@ -958,23 +962,17 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // through the tensor-core kernel's shared-memory tiles, one token a block
         let decodeOnTensorCores = decode && splits == 1 && usesFlashPrefill(attention) && !device.prefersSplitDecodeAttention
         if decode && !decodeOnTensorCores {
-            // one kernel: rotation, the new token's cache write, attention and the split merge
-            // the key lanes' sums (attend_decode's `reduce`): keys a pass × group × head dim floats
-            var span = 1
-            while span < attention.headDim / 8 { span *= 2 }
-            var sharedBytes = 128 / span * (attention.numHeads / attention.numKVHeads) * attention.headDim * 4
+            // one kernel: rotation, the new token's cache write, attention and the split merge;
             // on Hopper a (token, KV head)'s splits are one cluster (at most 8 blocks, the
-            // portable size), which merges them through its shared memory: each block's record
-            // (group × (head dim + 2) floats) follows its key lanes' sums
+            // portable size), whose rank 0 gathers and merges their records
             var cluster: (Int, Int, Int)?
             if device.usesClusters && splits > 1 {
                 splits = min(splits, CUDADevice.portableClusterBlocks)
                 cluster = (1, 1, splits)
-                sharedBytes += attention.numHeads / attention.numKVHeads * (attention.headDim + 2) * 4
             }
             let group = Self.decodeGroup(attention)
             try launch(kernels["decode_attention_g\(group)"], grid: (numTokens, attention.numKVHeads, splits), block: (128, 1, 1),
-                              sharedBytes: sharedBytes, cluster: cluster, [
+                              sharedBytes: Self.decodeAttentionSharedBytes(attention, gathered: cluster == nil ? 0 : splits), cluster: cluster, [
                 try at(id), .pointer(partials.address), .pointer(arrivals.address), cache, .pointer(q.0), .pointer(k.0), .pointer(v.0),
             ] + strides + [
                 positions, .pointer(metadataAddress(steps.slots)), .pointer(metadataAddress(steps.blockTables)),
@@ -1014,6 +1012,16 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
     /// The GQA group size the decode attention kernel for `attention` is unrolled for.
     private static func decodeGroup(_ attention: AttentionPlugin) -> Int {
         [1, 2, 4, 8].first { $0 >= attention.numHeads / attention.numKVHeads }!
+    }
+
+    /// Decode attention's dynamic shared memory: the key lanes' sums (attend_decode's `reduce`:
+    /// keys a pass × group × head dim floats), then `gathered` split records (group × (head dim
+    /// + 2) floats each) where a cluster's rank 0 merges them.
+    private static func decodeAttentionSharedBytes(_ attention: AttentionPlugin, gathered: Int) -> Int {
+        var span = 1
+        while span < attention.headDim / 8 { span *= 2 }
+        let group = attention.numHeads / attention.numKVHeads
+        return (128 / span * group * attention.headDim + gathered * group * (attention.headDim + 2)) * 4
     }
 
     /// Takes the recorded GEMM algorithm choices, and measures the others when asked: for

@@ -155,12 +155,57 @@ __device__ __forceinline__ unsigned cluster_blocks() { unsigned n; asm("mov.u32 
 __device__ __forceinline__ void cluster_sync() {
     asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
 }
-// the 32-bit word at `local` (a shared-memory address of this block) in cluster block `rank`
-__device__ __forceinline__ unsigned load_cluster_shared(unsigned local, unsigned rank) {
-    unsigned remote, word;
+// every block has started (its mbarriers initialized before it are seen), ordering no other memory
+__device__ __forceinline__ void cluster_started() {
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+}
+// where `local` (a shared-memory address of this block) is in cluster block `rank`
+__device__ __forceinline__ unsigned cluster_shared(unsigned local, unsigned rank) {
+    unsigned remote;
     asm("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(rank));
-    asm volatile("ld.shared::cluster.b32 %0, [%1];" : "=r"(word) : "r"(remote) : "memory");
+    return remote;
+}
+// the 32-bit word at `local` in cluster block `rank`
+__device__ __forceinline__ unsigned load_cluster_shared(unsigned local, unsigned rank) {
+    unsigned word;
+    asm volatile("ld.shared::cluster.b32 %0, [%1];" : "=r"(word) : "r"(cluster_shared(local, rank)) : "memory");
     return word;
+}
+// Stores `value` at `remote` (another cluster block's shared memory, from cluster_shared) and
+// counts its 4 bytes on that block's mbarrier `landed`: no fence, and the sender need not wait
+__device__ __forceinline__ void store_cluster_async(unsigned remote, float value, unsigned landed) {
+    asm volatile("st.async.weak.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];"
+                 ::"r"(remote), "r"(__float_as_uint(value)), "r"(landed) : "memory");
+}
+// An mbarrier of one arrival, which `bytes` of asynchronous stores complete (the arrival is
+// made here; its phase ends when the bytes have landed). Other cluster blocks may store to it
+// once a cluster barrier has passed.
+__device__ __forceinline__ void expect_bytes(unsigned long long* barrier, unsigned bytes) {
+    unsigned address = shared_address(barrier);
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(address) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(address), "r"(bytes) : "memory");
+}
+// Spins past ~10 s mean a wait for something that never comes (a bug): trap, so the step fails
+// with an error instead of hanging the process.
+__device__ __forceinline__ void check_spin(long long start) {
+    if (clock64() - start > 20000000000LL) __trap();
+}
+// Waits until `barrier`'s phase of `parity` has completed. `from_cluster`: other cluster blocks
+// stored what completes it (their stores are seen after); else this block's own copies did.
+__device__ __forceinline__ void wait_parity(unsigned long long* barrier, unsigned parity, bool from_cluster = false) {
+    unsigned address = shared_address(barrier), done = 0;
+    long long start = clock64();
+    while (true) {
+        if (from_cluster)
+            asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                         : "=r"(done) : "r"(address), "r"(parity) : "memory");
+        else
+            asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                         : "=r"(done) : "r"(address), "r"(parity) : "memory");
+        if (done) return;
+        check_spin(start);
+    }
 }
 #else
 __device__ __forceinline__ unsigned cluster_rank() { return 0; }

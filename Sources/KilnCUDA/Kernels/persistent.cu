@@ -53,23 +53,6 @@ __device__ __forceinline__ unsigned long long global_time() {
     return ns;
 }
 
-// Spins past ~10 s mean a stage waits for something that never comes (a bug): trap, so the
-// step fails with an error instead of hanging the process.
-__device__ __forceinline__ void check_spin(long long start) {
-    if (clock64() - start > 20000000000LL) __trap();
-}
-
-__device__ __forceinline__ void wait_parity(unsigned long long* barrier, unsigned parity) {
-    unsigned address = shared_address(barrier), done = 0;
-    long long start = clock64();
-    while (true) {
-        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-                     : "=r"(done) : "r"(address), "r"(parity) : "memory");
-        if (done) return;
-        check_spin(start);
-    }
-}
-
 // The first `count` stages complete in every block: thread 0 waits for the counter, then the
 // group goes on
 __device__ __forceinline__ void wait_for_stages(const unsigned* counter, unsigned count) {
