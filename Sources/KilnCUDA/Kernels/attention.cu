@@ -321,8 +321,9 @@ paged_attention(act* out, float* partial, const act* q, const act* cache, const 
 // sums are added by shuffles; for the values, the same thread adds chunk c of keys k,
 // k + keys a pass, … for every head, and the key lanes' sums are added through shared memory
 // once at the end (`reduce`: dynamic shared memory of ATTN_THREADS / span · group · head_dim
-// floats). It writes the output or the split's record, as `record` says. G: the group size the loops are unrolled for (a
-// power of two ≥ the group), so registers follow the model's group, not the largest.
+// floats). It writes the output or the split's record, as `record` says. G: the group size
+// the loops are unrolled for (a power of two ≥ the group), so registers follow the model's
+// group, not the largest.
 // Thread slots a decode key takes: a power of two ≥ its 16-byte chunks, so they share a warp
 __device__ __forceinline__ int key_span(int head_dim) {
     int span = 1;
@@ -416,9 +417,10 @@ __device__ __forceinline__ void attend_decode(const float* q_shared, act* out, S
 // are merged by rank 0 of their cluster (Hopper launches a (token, KV head)'s splits as one
 // cluster), the others storing their records into its shared memory and leaving — on an H200
 // a one-row step took 0.925 ms this way against 0.979 with every rank reading every record
-// between two cluster barriers, each a GPU-scope fence — or else by the last block of a (token,
-// KV head) to finish, counted in `arrivals` (reset by that block for the next use). One kernel per group size (decode_attention_g1 … _g8), each with
-// the registers its group needs; the persistent kernel calls this for its attention blocks.
+// between two cluster barriers, each a GPU-scope fence — or else by the last block of a
+// (token, KV head) to finish, counted in `arrivals` (reset by that block for the next use).
+// One kernel per group size (decode_attention_g1 … _g8), each with the registers its group
+// needs; the persistent kernel calls this for its attention blocks.
 // HD, TPB: the head size and tokens a cache block, where the build fixed them (0: as given) —
 // the decode step is latency-bound, and with them known its index arithmetic folds away (also
 // in attend_decode, inlined here).
@@ -472,38 +474,36 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
         record.landed = cluster_shared(shared_address(&landed), 0);
 #endif
     }
-    {
-        __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
-        // q's pairs, and the new token's k and v where this block writes them: each iteration
-        // issues all its loads before using any, one round trip to memory
-        bool writes = position >= begin && position < end;
-        const act* k_head = k + (long)t * k_stride + kv_head * head_dim;
-        const act* v_head = v + (long)t * v_stride + kv_head * head_dim;
-        long k_slot = key_row(slot / tokens_per_block, slot % tokens_per_block, kv_head, num_kv_heads, tokens_per_block) * head_dim;
-        long v_slot = k_slot + (long)num_kv_heads * tokens_per_block * head_dim;
-        for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
-            int g = i / half, pair = i % half;
-            bool kv = writes && i < half;
-            const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;
-            float x = load(source + pair), y = load(source + pair + half), kx = 0, ky = 0, vx = 0, vy = 0;
-            if (kv) { kx = load(k_head + pair); ky = load(k_head + pair + half); vx = load(v_head + pair); vy = load(v_head + pair + half); }
-            if (rotary) rotation(x, y, position, inverse_frequencies, factor, pair, &x, &y);
-            act rounded[2];  // as write_kv stores q
-            store(&rounded[0], x);
-            store(&rounded[1], y);
-            q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
-            q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
-            if (kv) {
-                if (rotary) rotation(kx, ky, position, inverse_frequencies, factor, pair, &kx, &ky);
-                store(cache + k_slot + pair, kx);
-                store(cache + k_slot + pair + half, ky);
-                store(cache + v_slot + pair, vx);
-                store(cache + v_slot + pair + half, vy);
-            }
+    __shared__ alignas(16) float q_shared[MAX_GROUP * MAX_HEAD_DIM];
+    // q's pairs, and the new token's k and v where this block writes them: each iteration
+    // issues all its loads before using any, one round trip to memory
+    bool writes = position >= begin && position < end;
+    const act* k_head = k + (long)t * k_stride + kv_head * head_dim;
+    const act* v_head = v + (long)t * v_stride + kv_head * head_dim;
+    long k_slot = key_row(slot / tokens_per_block, slot % tokens_per_block, kv_head, num_kv_heads, tokens_per_block) * head_dim;
+    long v_slot = k_slot + (long)num_kv_heads * tokens_per_block * head_dim;
+    for (int i = threadIdx.x; i < group * half; i += ATTN_THREADS) {
+        int g = i / half, pair = i % half;
+        bool kv = writes && i < half;
+        const act* source = q + (long)t * q_stride + (kv_head * group + g) * head_dim;
+        float x = load(source + pair), y = load(source + pair + half), kx = 0, ky = 0, vx = 0, vy = 0;
+        if (kv) { kx = load(k_head + pair); ky = load(k_head + pair + half); vx = load(v_head + pair); vy = load(v_head + pair + half); }
+        if (rotary) rotation(x, y, position, inverse_frequencies, factor, pair, &x, &y);
+        act rounded[2];  // as write_kv stores q
+        store(&rounded[0], x);
+        store(&rounded[1], y);
+        q_shared[g * head_dim + pair] = load(&rounded[0]) * scale;
+        q_shared[g * head_dim + pair + half] = load(&rounded[1]) * scale;
+        if (kv) {
+            if (rotary) rotation(kx, ky, position, inverse_frequencies, factor, pair, &kx, &ky);
+            store(cache + k_slot + pair, kx);
+            store(cache + k_slot + pair + half, ky);
+            store(cache + v_slot + pair, vx);
+            store(cache + v_slot + pair + half, vy);
         }
-        ATTN_SYNC();  // the new key is in the cache for this block's reads
-        attend_decode<G>(q_shared, out, record, cache, table, t, kv_head, begin, end, tokens_per_block, num_heads, num_kv_heads, head_dim);
     }
+    ATTN_SYNC();  // the new key is in the cache for this block's reads
+    attend_decode<G>(q_shared, out, record, cache, table, t, kv_head, begin, end, tokens_per_block, num_heads, num_kv_heads, head_dim);
     if (splits == 1) return;
     act* group_out = out + ((long)t * num_heads + kv_head * group) * head_dim;
 #if __CUDA_ARCH__ >= 900
