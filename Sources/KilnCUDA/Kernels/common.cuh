@@ -134,7 +134,9 @@ __device__ __forceinline__ void wait_async_copies() {
 // writes are visible (KILN_WAIT_FOR_PRIOR_GRID). Small kernels that a GEMV follows (norms,
 // elementwise, attention) also let it be scheduled as soon as they start
 // (KILN_EARLY_DEPENDENTS): its blocks take the idle SMs and prefetch their weights while the
-// small kernel runs. Large kernels do not, as waiting blocks would take their SM slots.
+// small kernel runs. GEMVs let the next kernel launch once their first weight loads are
+// issued: its blocks then take each SM as soon as it is free (on an H200, a one-row step
+// 0.92 → 0.90–0.91 ms against triggering after each warp's last load; gemv.cuh).
 // The persistent kernel orders its stages itself (and starts once the previous kernel has ended).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(KILN_PERSISTENT)
 #define KILN_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
