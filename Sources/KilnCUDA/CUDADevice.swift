@@ -188,6 +188,22 @@ public final class CUDADevice: @unchecked Sendable {
     /// The most blocks a cluster may have on every GPU that has clusters (the portable size).
     public static let portableClusterBlocks = 8
 
+    /// The most blocks a decode token's attention splits take as one cluster: the portable 8,
+    /// unless `KILN_ATTENTION_CLUSTER_BLOCKS` asks for 2–16 (above 8, a non-portable size
+    /// Hopper allows; for comparisons).
+    public var attentionClusterBlocks: Int {
+        guard let text = getenv("KILN_ATTENTION_CLUSTER_BLOCKS"), let blocks = Int(String(cString: text)), (2...16).contains(blocks) else {
+            return Self.portableClusterBlocks
+        }
+        return blocks
+    }
+
+    /// Lets `kernel` launch clusters larger than the portable size.
+    public func allowNonPortableClusters(_ kernel: KernelFunction) throws(CUDAError) {
+        // CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 14
+        try checked(driver.api.funcSetAttribute(kernel.handle, 14, 1), "cuFuncSetAttribute(\(kernel.name), non-portable clusters)")
+    }
+
     /// `KILN_SPLIT_DECODE_ATTENTION=1` keeps every decode step on the split-K decode kernel,
     /// also where the tokens fill the GPU and the tensor-core kernel takes them (for comparisons).
     public var prefersSplitDecodeAttention: Bool { getenv("KILN_SPLIT_DECODE_ATTENTION") != nil }

@@ -277,9 +277,12 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
         // x, then the norm's f32 weights (k ≤ maxStagedBytes / 2 where x is staged)
         for name in CUDAKernelLibrary.gemvVariants("gemv_rms_norm") { try device.allowSharedMemory(kernels[name], bytes: 3 * Self.maxStagedBytes) }
         let decodeAttentionBytes = Dictionary(attention.map {
-            ("decode_attention_g\(Self.decodeGroup($0))", Self.decodeAttentionSharedBytes($0, gathered: CUDADevice.portableClusterBlocks))
+            ("decode_attention_g\(Self.decodeGroup($0))", Self.decodeAttentionSharedBytes($0, gathered: device.attentionClusterBlocks))
         }, uniquingKeysWith: max)
-        for (name, bytes) in decodeAttentionBytes { try device.allowSharedMemory(kernels[name], bytes: bytes) }
+        for (name, bytes) in decodeAttentionBytes {
+            try device.allowSharedMemory(kernels[name], bytes: bytes)
+            if device.usesClusters && device.attentionClusterBlocks > CUDADevice.portableClusterBlocks { try device.allowNonPortableClusters(kernels[name]) }
+        }
         if let blocks = samplingCluster { try device.allowSharedMemory(kernels["sample_rows_clustered"], bytes: Self.sampleSliceBytes(width: width, blocks: blocks)) }
         if activation != .f32 {
             for size in CUDAKernelLibrary.flashHeadSizes {
@@ -967,7 +970,7 @@ public final class CUDAExecutable: Executable, @unchecked Sendable {
             // portable size), whose rank 0 gathers and merges their records
             var cluster: (Int, Int, Int)?
             if device.usesClusters && splits > 1 {
-                splits = min(splits, CUDADevice.portableClusterBlocks)
+                splits = min(splits, device.attentionClusterBlocks)
                 cluster = (1, 1, splits)
             }
             let group = Self.decodeGroup(attention)

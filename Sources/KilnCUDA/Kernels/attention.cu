@@ -440,6 +440,7 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     // records keep the launch's stride: tokens of one step may use different counts
     int stride = splits;
     splits = decode_splits(position, window, splits);
+    int record_floats = head_dim + 2;  // a head's record: acc, max, sum
     extern __shared__ float reduce[];
     // where a cluster merges: every split's record in rank 0's shared memory, after its key lanes' sums
     float* gathered = reduce + ATTN_THREADS / key_span(head_dim) * group * head_dim;
@@ -448,7 +449,7 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     // barrier, before the wait for the previous kernel, only makes the mbarrier visible
     __shared__ alignas(8) unsigned long long landed;
     if (clustered) {
-        if (cluster_rank() == 0 && threadIdx.x == 0) expect_bytes(&landed, (unsigned)((splits - 1) * group * (head_dim + 2) * 4));
+        if (cluster_rank() == 0 && threadIdx.x == 0) expect_bytes(&landed, (unsigned)((splits - 1) * group * record_floats * 4));
         cluster_started();
     }
 #endif
@@ -460,17 +461,17 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     KILN_WAIT_ONLY();
     // this split's record: the cluster's rank 0 gathers them (its own in place), else it goes
     // to `partial` ([token · heads + head][stride][head_dim + 2]) for the last block to merge
-    SplitRecord record{SplitRecord::OUTPUT, nullptr, 0u, 0u, head_dim + 2};
+    SplitRecord record{SplitRecord::OUTPUT, nullptr, 0u, 0u, record_floats};
     if (splits > 1 && !clustered) {
         record.kind = SplitRecord::LOCAL;
-        record.local = partial + (((long)t * num_heads + kv_head * group) * stride + split) * (head_dim + 2);
-        record.step = stride * (head_dim + 2);
+        record.local = partial + (((long)t * num_heads + kv_head * group) * stride + split) * record_floats;
+        record.step = stride * record_floats;
     } else if (splits > 1) {
         unsigned rank = cluster_rank();
         record.kind = rank == 0 ? SplitRecord::LOCAL : SplitRecord::REMOTE;
-        record.local = gathered;
+        if (rank == 0) record.local = gathered;
 #if __CUDA_ARCH__ >= 900
-        record.remote = cluster_shared(shared_address(gathered + rank * group * (head_dim + 2)), 0);
+        record.remote = cluster_shared(shared_address(gathered + rank * group * record_floats), 0);
         record.landed = cluster_shared(shared_address(&landed), 0);
 #endif
     }
@@ -527,7 +528,7 @@ __device__ __forceinline__ void decode_attention(act* out, float* partial, int* 
     ATTN_SYNC();
     if (!last) return;
     __threadfence();
-    combine_splits(group_out, GlobalRecords{partial + ((long)t * num_heads + kv_head * group) * stride * (head_dim + 2), stride, head_dim},
+    combine_splits(group_out, GlobalRecords{partial + ((long)t * num_heads + kv_head * group) * stride * record_floats, stride, head_dim},
                    group, head_dim, splits, 0, 1);
 }
 
